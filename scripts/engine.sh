@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Provisions and runs the real parts regcache's tests and demo need, all on loopback:
+# dockerd 26 (containerd image store, so the plain `docker` driver exports registry cache),
+# containerd, runc, the buildx plugin, a distribution registry with delete enabled, and a
+# busybox base image pushed to that registry. Nothing outside $REGCACHE_ENGINE_DIR is changed
+# except installing Debian packages from the machine's own suite (docker-registry, runc,
+# busybox-static, apache2-utils, buildah).
+#
+# usage: scripts/engine.sh install|start|stop|status|env|registry-start NAME PORT [htpasswd]|registry-stop NAME
+set -euo pipefail
+
+ROOT=${REGCACHE_ENGINE_DIR:-/tmp/regcache-engine}
+PREFIX=$ROOT/prefix
+RUN=$ROOT/run
+LOGS=$ROOT/logs
+REGISTRY_PORT=${REGCACHE_REGISTRY_PORT:-5055}
+REGISTRY=127.0.0.1:$REGISTRY_PORT
+BASE_IMAGE=$REGISTRY/base/busybox:1
+# Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
+TRIXIE_PACKAGES=(docker.io containerd docker-cli docker-buildx)
+LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils buildah curl)
+
+log() { printf 'engine: %s\n' "$*" >&2; }
+die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
+
+exports() {
+  cat <<EOT
+export PATH="$PREFIX/usr/bin:$PREFIX/usr/sbin:$PATH"
+export DOCKER_HOST="unix://$RUN/docker.sock"
+export DOCKER_CONFIG="$ROOT/docker-config"
+export REGCACHE_REGISTRY="$REGISTRY"
+export REGCACHE_BASE_IMAGE="$BASE_IMAGE"
+export REGCACHE_ENGINE_DIR="$ROOT"
+EOT
+}
+
+install_local_packages() {
+  local missing=()
+  for p in "${LOCAL_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing from the machine's suite: ${missing[*]}"
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_trixie_packages() {
+  [ -x "$PREFIX/usr/sbin/dockerd" ] && [ -x "$PREFIX/usr/libexec/docker/cli-plugins/docker-buildx" ] && return 0
+  local apt=$ROOT/apt
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$apt/debs" "$apt/etc/preferences.d" "$apt/etc/apt.conf.d"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$apt/etc/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/etc/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+    -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "Dir::State::status=/dev/null"
+    -o "APT::Get::List-Cleanup=0")
+  log "fetching trixie package lists into $apt (system sources untouched)"
+  apt-get "${opts[@]}" update -qq >/dev/null
+  (cd "$apt/debs" && apt-get "${opts[@]}" download -qq "${TRIXIE_PACKAGES[@]}" >/dev/null)
+  mkdir -p "$PREFIX"
+  for deb in "$apt"/debs/*.deb; do dpkg-deb -x "$deb" "$PREFIX"; done
+  [ -x "$PREFIX/usr/sbin/dockerd" ] || die "dockerd missing after extracting ${TRIXIE_PACKAGES[*]}"
+}
+
+install_buildx_plugin() {
+  mkdir -p "$ROOT/docker-config/cli-plugins"
+  ln -sf "$PREFIX/usr/libexec/docker/cli-plugins/docker-buildx" "$ROOT/docker-config/cli-plugins/docker-buildx"
+  [ -f "$ROOT/docker-config/config.json" ] || echo '{}' >"$ROOT/docker-config/config.json"
+}
+
+cmd_install() {
+  install_local_packages
+  install_trixie_packages
+  install_buildx_plugin
+  log "installed: $("$PREFIX/usr/sbin/dockerd" --version)"
+}
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local secs=$1 what=$2; shift 2
+  for _ in $(seq 1 $((secs * 10))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "$what did not come up within ${secs}s (logs in $LOGS)"
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+registry_config() { # registry_config NAME PORT [HTPASSWD]
+  local dir=$ROOT/registries/$1 auth=""
+  mkdir -p "$dir/data"
+  if [ -n "${3:-}" ]; then
+    auth="auth:
+  htpasswd:
+    realm: regcache-test
+    path: $3"
+  fi
+  cat >"$dir/config.yml" <<EOT
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$2
+$auth
+EOT
+  echo "$dir/config.yml"
+}
+
+cmd_registry_start() { # NAME PORT [HTPASSWD]
+  local name=$1 port=$2 pid=$RUN/registry-$1.pid
+  mkdir -p "$RUN" "$LOGS"
+  alive "$pid" && return 0
+  local config; config=$(registry_config "$name" "$port" "${3:-}")
+  setsid /usr/bin/docker-registry serve "$config" >"$LOGS/registry-$name.log" 2>&1 </dev/null &
+  echo $! >"$pid"
+  wait_for 10 "registry $name on 127.0.0.1:$port" curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
+}
+
+cmd_registry_stop() {
+  local pid=$RUN/registry-$1.pid
+  if alive "$pid"; then kill "$(cat "$pid")"; for _ in $(seq 50); do alive "$pid" || break; sleep 0.1; done; fi
+  rm -f "$pid"
+}
+
+start_daemons() {
+  mkdir -p "$RUN" "$LOGS" "$ROOT/containerd" "$ROOT/docker"
+  export PATH="$PREFIX/usr/bin:$PREFIX/usr/sbin:$PATH"
+  if ! alive "$RUN/containerd.pid"; then
+    cat >"$ROOT/containerd.toml" <<EOT
+version = 2
+root = "$ROOT/containerd/root"
+state = "$RUN/containerd-state"
+[grpc]
+  address = "$RUN/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  disable_apparmor = true
+EOT
+    setsid "$PREFIX/usr/bin/containerd" --config "$ROOT/containerd.toml" >"$LOGS/containerd.log" 2>&1 </dev/null &
+    echo $! >"$RUN/containerd.pid"
+    wait_for 20 containerd test -S "$RUN/containerd.sock"
+  fi
+  if ! alive "$RUN/dockerd.pid"; then
+    cat >"$ROOT/daemon.json" <<EOT
+{"features":{"containerd-snapshotter":true},"storage-driver":"native","iptables":false,"ip6tables":false,"bridge":"none"}
+EOT
+    setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/daemon.json" --containerd "$RUN/containerd.sock" \
+      --data-root "$ROOT/docker" --exec-root "$RUN/docker-exec" --pidfile "$RUN/dockerd.pid" \
+      -H "unix://$RUN/docker.sock" >"$LOGS/dockerd.log" 2>&1 </dev/null &
+    wait_for 60 dockerd env DOCKER_HOST="unix://$RUN/docker.sock" DOCKER_CONFIG="$ROOT/docker-config" docker version
+  fi
+}
+
+push_base_image() {
+  eval "$(exports)"
+  curl -sf -o /dev/null "http://$REGISTRY/v2/base/busybox/manifests/1" && return 0
+  local rootfs=$ROOT/busybox-rootfs
+  rm -rf "$rootfs"; mkdir -p "$rootfs/bin" "$rootfs/tmp"
+  cp /bin/busybox "$rootfs/bin/busybox"
+  for tool in sh ls cat echo mkdir cp sleep sha256sum head dd true; do ln -s busybox "$rootfs/bin/$tool"; done
+  tar -C "$rootfs" -c . | docker import -c 'ENV PATH=/bin' - "$BASE_IMAGE" >/dev/null
+  docker push -q "$BASE_IMAGE" >/dev/null
+  docker image rm -f "$BASE_IMAGE" >/dev/null
+  log "pushed base image $BASE_IMAGE"
+}
+
+cmd_start() {
+  exec 9>"$ROOT.lock"; flock 9
+  cmd_install
+  start_daemons
+  cmd_registry_start main "$REGISTRY_PORT"
+  push_base_image
+  log "ready: dockerd $(docker version -f '{{.Server.Version}}'), buildx $(docker buildx version | cut -d' ' -f2), registry $REGISTRY"
+}
+
+cmd_stop() {
+  for pid in "$RUN"/registry-*.pid; do [ -e "$pid" ] && cmd_registry_stop "$(basename "$pid" .pid | sed 's/^registry-//')"; done
+  for d in dockerd containerd; do
+    if alive "$RUN/$d.pid"; then kill "$(cat "$RUN/$d.pid")"; for _ in $(seq 100); do alive "$RUN/$d.pid" || break; sleep 0.1; done; fi
+    rm -f "$RUN/$d.pid"
+  done
+}
+
+cmd_status() {
+  for d in containerd dockerd registry-main; do
+    if alive "$RUN/$d.pid"; then echo "$d: running"; else echo "$d: stopped"; fi
+  done
+}
+
+mkdir -p "$ROOT"
+case "${1:-}" in
+  install) cmd_install ;;
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) exports ;;
+  registry-start) shift; cmd_registry_start "$@" ;;
+  registry-stop) shift; cmd_registry_stop "$1" ;;
+  *) echo "usage: $0 install|start|stop|status|env|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
+esac

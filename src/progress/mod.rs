@@ -1,0 +1,222 @@
+//! Progress parsers: both buildx grammars (rawjson and plain) folded into one vertex table,
+//! with a stream of display events for the live log.
+
+pub mod display;
+pub mod model;
+pub mod plain;
+pub mod rawjson;
+
+use std::collections::HashSet;
+use std::io::{self, BufRead, Read};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
+pub use model::{SolveStatus, VertexRecord, VertexTable};
+use plain::{PlainLine, VertexText};
+use rawjson::{RawItem, RawJsonReader};
+
+/// Something worth one line of the live log. `number` is the vertex's `#N`: its position in
+/// first-seen order for rawjson, the printed number for plain progress.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Started { number: usize, name: String },
+    Cached { number: usize },
+    Done { number: usize, seconds: Option<f64> },
+    Failed { number: usize, error: String },
+    Log { number: usize, text: String },
+    Status { number: usize, text: String },
+    Warning { number: usize, text: String },
+    Text(String),
+}
+
+/// Where a failing build points in the Dockerfile (`Dockerfile.error-variant:8` before the excerpt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub vertices: VertexTable,
+    /// `failed to solve: …`, the final line of a failed build.
+    pub final_error: Option<String>,
+    pub error_location: Option<SourceLocation>,
+    /// rawjson's status ids already shown complete, so repeats print once.
+    shown_statuses: HashSet<(usize, String)>,
+    plain_current: Option<u32>,
+    plain_numbers: Vec<u32>,
+}
+
+impl Progress {
+    /// A vertex's `#N` in rawjson: its place in first-seen order, counted from 1.
+    fn position(&self, key: &str) -> usize {
+        self.vertices.index_of(key).map_or(0, |i| i + 1)
+    }
+
+    /// Merge one rawjson batch; `emit` receives what changed.
+    pub fn apply_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event)) {
+        for update in &status.vertexes {
+            let before = self.vertices.get(&update.digest).cloned();
+            let after = self.vertices.merge(update).clone();
+            let number = self.position(&update.digest);
+            let before = before.unwrap_or_default();
+            if after.started && !before.started || (after.cached && !before.cached && !before.started) {
+                emit(Event::Started { number, name: after.name.clone() });
+            }
+            if after.cached && !before.cached {
+                emit(Event::Cached { number });
+            }
+            if let Some(error) = after.error.as_ref().filter(|_| before.error.is_none()) {
+                emit(Event::Failed { number, error: error.clone() });
+            } else if after.completed && !before.completed && !after.cached && after.error.is_none() {
+                emit(Event::Done { number, seconds: after.seconds() });
+            }
+        }
+        for status in &status.statuses {
+            if status.completed.is_none() || status.id.is_empty() {
+                continue;
+            }
+            let number = self.position(&status.vertex);
+            if self.shown_statuses.insert((number, status.id.clone())) {
+                emit(Event::Status { number, text: format!("{} done", status.id) });
+            }
+        }
+        for log in &status.logs {
+            let number = self.position(&log.vertex);
+            let data = BASE64.decode(log.data.as_bytes()).unwrap_or_default();
+            for line in String::from_utf8_lossy(&data).lines() {
+                emit(Event::Log { number, text: line.to_owned() });
+            }
+        }
+        for warning in &status.warnings {
+            let number = self.position(&warning.vertex);
+            let text = BASE64.decode(warning.short.as_bytes()).unwrap_or_default();
+            emit(Event::Warning { number, text: String::from_utf8_lossy(&text).into_owned() });
+        }
+    }
+
+    /// Text between rawjson objects: the failing Dockerfile excerpt and the final error.
+    pub fn apply_text(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        match plain::split_line(line) {
+            PlainLine::FinalError(message) => self.final_error = Some(message.to_owned()),
+            _ => {
+                if let Some(location) = parse_location(line) {
+                    self.error_location = Some(location);
+                }
+            }
+        }
+        emit(Event::Text(line.to_owned()));
+    }
+
+    /// One line of `--progress=plain`.
+    pub fn apply_plain_line(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        let (number, text) = match plain::split_line(line) {
+            PlainLine::Vertex { number, text } => (number, text),
+            PlainLine::FinalError(message) => {
+                self.final_error = Some(message.to_owned());
+                return emit(Event::Text(line.to_owned()));
+            }
+            PlainLine::Other(text) => {
+                if text.trim().is_empty() {
+                    self.plain_current = None;
+                }
+                return;
+            }
+        };
+        // `#0 building with "default" instance …` is a header, not a vertex.
+        if number == 0 {
+            return;
+        }
+        let key = format!("#{number}");
+        let shown = number as usize;
+        // printer.go prints a block's name first whenever it switches to a vertex.
+        let opens_block = self.plain_current != Some(number);
+        self.plain_current = Some(number);
+        let (record, is_new) = self.vertices.entry(&key);
+        if is_new {
+            self.plain_numbers.push(number);
+        }
+        match plain::classify(text) {
+            VertexText::Text(name) if opens_block => {
+                if is_new {
+                    record.name = name.to_owned();
+                    record.started = true;
+                    emit(Event::Started { number: shown, name: name.to_owned() });
+                }
+            }
+            VertexText::Text(status) => emit(Event::Status { number: shown, text: status.to_owned() }),
+            VertexText::Cached => {
+                // BuildKit marks a cache hit completed too (started == completed).
+                record.completed = true;
+                if !record.cached {
+                    record.cached = true;
+                    emit(Event::Cached { number: shown });
+                }
+            }
+            VertexText::Done(seconds) => {
+                // CACHED is sticky: a later `DONE` (layers pulled for the export) keeps it.
+                let was_cached = record.cached;
+                record.completed = true;
+                record.reported_seconds = Some(seconds);
+                if !was_cached {
+                    emit(Event::Done { number: shown, seconds: Some(seconds) });
+                }
+            }
+            VertexText::Error(message) => {
+                record.completed = true;
+                record.error = Some(message.to_owned());
+                emit(Event::Failed { number: shown, error: message.to_owned() });
+            }
+            VertexText::Canceled => {
+                record.completed = true;
+                record.error = Some("canceled".to_owned());
+            }
+            VertexText::Log(text) => emit(Event::Log { number: shown, text: text.to_owned() }),
+            VertexText::Warning(text) => emit(Event::Warning { number: shown, text: text.to_owned() }),
+            VertexText::Interrupted => self.plain_current = None,
+            VertexText::LegacyDigest => {}
+        }
+    }
+}
+
+/// `Dockerfile.error-variant:8`, printed alone before the source excerpt of a failed step.
+fn parse_location(line: &str) -> Option<SourceLocation> {
+    let (file, number) = line.trim().rsplit_once(':')?;
+    if file.is_empty() || file.contains(char::is_whitespace) {
+        return None;
+    }
+    Some(SourceLocation { file: file.to_owned(), line: number.parse().ok()? })
+}
+
+/// Which grammar a saved log is in, judged from its first non-blank byte.
+pub fn looks_like_rawjson(head: &[u8]) -> bool {
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+        || head.split(|&b| b == b'\n').any(|line| line.first() == Some(&b'{'))
+}
+
+/// Read a whole saved progress log, rawjson or plain, into a `Progress`.
+pub fn read_log(mut source: impl BufRead) -> io::Result<Progress> {
+    let mut progress = Progress::default();
+    let head = source.fill_buf()?.to_vec();
+    let mut ignore = |_| {};
+    if looks_like_rawjson(&head) {
+        read_rawjson(source, &mut progress, &mut ignore)?;
+    } else {
+        for line in source.lines() {
+            progress.apply_plain_line(&line?, &mut ignore);
+        }
+    }
+    Ok(progress)
+}
+
+pub fn read_rawjson(source: impl Read, progress: &mut Progress, emit: &mut impl FnMut(Event)) -> io::Result<()> {
+    for item in RawJsonReader::new(source) {
+        match item? {
+            RawItem::Status(status) => progress.apply_status(&status, emit),
+            RawItem::Text(line) => progress.apply_text(&line, emit),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Reads `--progress=rawjson`: a stream of concatenated JSON objects, indented over many lines
+//! (buildx 0.12–0.14) or one per line (0.15+), with plain text lines mixed in (the failing
+//! Dockerfile excerpt, `ERROR: failed to solve: …`, logrus warnings).
+//!
+//! Objects start at the beginning of a line in both layouts, so only a `{` there is tried as
+//! JSON; anything else up to the next newline is text. Memory stays bounded by the largest
+//! single object, whatever the length of the stream.
+
+use std::io::{self, Read};
+
+use super::model::SolveStatus;
+
+const READ_CHUNK: usize = 64 * 1024;
+/// An object this large without an end is not progress: give it up as text.
+const MAX_OBJECT: usize = 64 * 1024 * 1024;
+
+#[derive(Debug)]
+pub enum RawItem {
+    Status(SolveStatus),
+    Text(String),
+}
+
+pub struct RawJsonReader<R> {
+    source: R,
+    buf: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    at_line_start: bool,
+    bytes_read: u64,
+}
+
+impl<R: Read> RawJsonReader<R> {
+    pub fn new(source: R) -> Self {
+        Self { source, buf: Vec::with_capacity(READ_CHUNK), pos: 0, eof: false, at_line_start: true, bytes_read: 0 }
+    }
+
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes_read
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        if self.pos > 0 && self.pos * 2 >= self.buf.len() {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + READ_CHUNK, 0);
+        let n = loop {
+            match self.source.read(&mut self.buf[old..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
+        let n = n?;
+        self.bytes_read += n as u64;
+        self.eof = n == 0;
+        Ok(())
+    }
+
+    /// The rest of the current line as text, consuming its newline.
+    fn take_line(&mut self) -> io::Result<String> {
+        loop {
+            let rest = &self.buf[self.pos..];
+            if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+                let line = String::from_utf8_lossy(&rest[..nl]).trim_end_matches('\r').to_owned();
+                self.pos += nl + 1;
+                self.at_line_start = true;
+                return Ok(line);
+            }
+            if self.eof || rest.len() > MAX_OBJECT {
+                let line = String::from_utf8_lossy(rest).into_owned();
+                self.pos = self.buf.len();
+                return Ok(line);
+            }
+            self.fill()?;
+        }
+    }
+
+    fn next_item(&mut self) -> io::Result<Option<RawItem>> {
+        loop {
+            if self.pos >= self.buf.len() {
+                if self.eof {
+                    return Ok(None);
+                }
+                self.fill()?;
+                continue;
+            }
+            match self.buf[self.pos] {
+                b'\n' => {
+                    self.pos += 1;
+                    self.at_line_start = true;
+                }
+                b'\r' | b' ' | b'\t' if !self.at_line_start => self.pos += 1,
+                b'{' if self.at_line_start => {
+                    let mut stream =
+                        serde_json::Deserializer::from_slice(&self.buf[self.pos..]).into_iter::<SolveStatus>();
+                    match stream.next() {
+                        Some(Ok(status)) => {
+                            self.pos += stream.byte_offset();
+                            self.at_line_start = false;
+                            return Ok(Some(RawItem::Status(status)));
+                        }
+                        Some(Err(e)) if e.is_eof() && !self.eof && self.buf.len() - self.pos <= MAX_OBJECT => {
+                            self.fill()?;
+                        }
+                        // Not an object after all (or one cut off at the end): keep it as text.
+                        _ => return self.take_line().map(|l| Some(RawItem::Text(l))),
+                    }
+                }
+                _ => {
+                    let line = self.take_line()?;
+                    if !line.trim().is_empty() {
+                        return Ok(Some(RawItem::Text(line)));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<R: Read> Iterator for RawJsonReader<R> {
+    type Item = io::Result<RawItem>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_item().transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(input: &str, chunk: usize) -> Vec<RawItem> {
+        /// Hands out at most `chunk` bytes a read, like a pipe.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                let n = self.0.len().min(self.1).min(out.len());
+                out[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        RawJsonReader::new(Trickle(input.as_bytes(), chunk)).map(Result::unwrap).collect()
+    }
+
+    fn describe(items: &[RawItem]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                RawItem::Status(s) => format!("vertexes={} statuses={}", s.vertexes.len(), s.statuses.len()),
+                RawItem::Text(t) => format!("text:{t}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reads_indented_and_single_line_objects_with_text_between() {
+        let input = "$ docker buildx build .\n{\n  \"vertexes\": [\n    {\"digest\": \"a\", \"name\": \"x {\"}\n  ]\n}\n\
+                     {\"statuses\":[{\"id\":\"s\",\"vertex\":\"a\",\"current\":1,\"timestamp\":\"0001-01-01T00:00:00Z\"}]}\n\
+                     Dockerfile:8\n  8 | >>> COPY {x}\nERROR: failed to solve: boom\n";
+        for chunk in [1, 3, 7, 4096] {
+            assert_eq!(
+                describe(&items(input, chunk)),
+                [
+                    "text:$ docker buildx build .",
+                    "vertexes=1 statuses=0",
+                    "vertexes=0 statuses=1",
+                    "text:Dockerfile:8",
+                    "text:  8 | >>> COPY {x}",
+                    "text:ERROR: failed to solve: boom",
+                ],
+                "chunk size {chunk}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_object_cut_off_at_the_end_becomes_text() {
+        assert_eq!(describe(&items("{\"vertexes\":[]}\n{\"statuses", 5)), ["vertexes=0 statuses=0", "text:{\"statuses"]);
+    }
+
+    #[test]
+    fn a_brace_line_that_is_not_progress_is_text() {
+        assert_eq!(describe(&items("{not json}\n{\"vertexes\":5}\n", 64)), ["text:{not json}", "text:{\"vertexes\":5}"]);
+    }
+}
