@@ -3,5 +3,10 @@
 //!
 //! Data flows one way: inputs → validated config → plan (refs, argv) → run → stats → report.
 
+pub mod platform;
 pub mod progress;
 pub mod stats;
+pub mod cache_options;
+pub mod config;
+pub mod inputs;
+pub mod reference;

@@ -140,7 +140,8 @@ impl Progress {
         }
         match plain::classify(text) {
             VertexText::Text(name) if opens_block => {
-                if is_new {
+                // The last name wins, as for rawjson; a re-printed header changes nothing.
+                if is_new || record.name != name {
                     record.name = name.to_owned();
                     record.started = true;
                     emit(Event::Started { number: shown, name: name.to_owned() });

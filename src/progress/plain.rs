@@ -6,13 +6,13 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-/// `#N ` anywhere in the line: CI wrappers prefix lines (Cloud Build: `Step #2 - "name": `),
-/// and such a prefix is itself `#<n> - "`, which is skipped.
-static VERTEX_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"(?:^|[\s:])#(\d+) (.*)$"#).unwrap());
+/// `#N ` anywhere in the line once a known CI prefix is gone: other wrappers prefix lines too.
+static VERTEX_LINE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:^|\s)#(\d+) (.*)$").unwrap());
 static DONE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^DONE (\d+(?:\.\d+)?)s$").unwrap());
 static LOG: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d+\.\d+ (.*)$").unwrap());
 /// Before BuildKit ~v0.9 every block repeated the vertex digest under its name.
 static LEGACY_DIGEST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^sha256:[0-9a-f]{64}$").unwrap());
+/// Cloud Build's prefix is itself `#<n> `, so it goes before looking for the vertex number.
 static CI_PREFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r#"^Step #\d+ - "[^"]*":"#).unwrap());
 static FINAL_ERROR: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)^error: (failed to (?:solve|build): .*)$").unwrap());
 
@@ -42,16 +42,12 @@ pub enum VertexText<'a> {
 
 pub fn split_line(line: &str) -> PlainLine<'_> {
     let line = line.trim_end_matches('\r');
-    for captures in VERTEX_LINE.captures_iter(line) {
-        let text = captures.get(2).map_or("", |m| m.as_str());
-        if text.starts_with("- \"") {
-            continue;
-        }
+    let unprefixed = CI_PREFIX.find(line).map_or(line, |m| &line[m.end()..]);
+    if let Some(captures) = VERTEX_LINE.captures(unprefixed) {
         if let Ok(number) = captures[1].parse() {
-            return PlainLine::Vertex { number, text };
+            return PlainLine::Vertex { number, text: captures.get(2).map_or("", |m| m.as_str()) };
         }
     }
-    let unprefixed = CI_PREFIX.find(line).map_or(line, |m| &line[m.end()..]);
     match FINAL_ERROR.captures(unprefixed.trim()) {
         Some(c) => PlainLine::FinalError(c.get(1).map_or("", |m| m.as_str())),
         None => PlainLine::Other(line),
