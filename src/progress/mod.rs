@@ -6,7 +6,7 @@ pub mod model;
 pub mod plain;
 pub mod rawjson;
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, Read};
 
 use base64::Engine as _;
@@ -15,6 +15,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 pub use model::{SolveStatus, VertexRecord, VertexTable};
 use plain::{PlainLine, VertexText};
 use rawjson::{RawItem, RawJsonReader};
+
+const TEXT_TAIL_LINES: usize = 100;
 
 /// Something worth one line of the live log. `number` is the vertex's `#N`: its position in
 /// first-seen order for rawjson, the printed number for plain progress.
@@ -43,6 +45,8 @@ pub struct Progress {
     /// `failed to solve: …`, the final line of a failed build.
     pub final_error: Option<String>,
     pub error_location: Option<SourceLocation>,
+    /// The last lines of text that were not progress (buildx's own errors land here).
+    pub text_tail: VecDeque<String>,
     /// rawjson's status ids already shown complete, so repeats print once.
     shown_statuses: HashSet<(usize, String)>,
     plain_current: Option<u32>,
@@ -55,23 +59,24 @@ impl Progress {
         self.vertices.index_of(key).map_or(0, |i| i + 1)
     }
 
-    /// Merge one rawjson batch; `emit` receives what changed.
+    /// Merge one rawjson batch; `emit` receives what changed. A batch's statuses and logs
+    /// are shown between its vertices' start and end lines, as they happened.
     pub fn apply_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event)) {
+        let mut endings = Vec::new();
         for update in &status.vertexes {
-            let before = self.vertices.get(&update.digest).cloned();
+            let before = self.vertices.get(&update.digest).cloned().unwrap_or_default();
             let after = self.vertices.merge(update).clone();
             let number = self.position(&update.digest);
-            let before = before.unwrap_or_default();
             if after.started && !before.started || (after.cached && !before.cached && !before.started) {
                 emit(Event::Started { number, name: after.name.clone() });
             }
             if after.cached && !before.cached {
-                emit(Event::Cached { number });
+                endings.push(Event::Cached { number });
             }
             if let Some(error) = after.error.as_ref().filter(|_| before.error.is_none()) {
-                emit(Event::Failed { number, error: error.clone() });
+                endings.push(Event::Failed { number, error: error.clone() });
             } else if after.completed && !before.completed && !after.cached && after.error.is_none() {
-                emit(Event::Done { number, seconds: after.seconds() });
+                endings.push(Event::Done { number, seconds: after.seconds() });
             }
         }
         for status in &status.statuses {
@@ -95,10 +100,15 @@ impl Progress {
             let text = BASE64.decode(warning.short.as_bytes()).unwrap_or_default();
             emit(Event::Warning { number, text: String::from_utf8_lossy(&text).into_owned() });
         }
+        endings.into_iter().for_each(emit);
     }
 
     /// Text between rawjson objects: the failing Dockerfile excerpt and the final error.
     pub fn apply_text(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        if self.text_tail.len() == TEXT_TAIL_LINES {
+            self.text_tail.pop_front();
+        }
+        self.text_tail.push_back(line.to_owned());
         match plain::split_line(line) {
             PlainLine::FinalError(message) => self.final_error = Some(message.to_owned()),
             _ => {
