@@ -53,7 +53,7 @@ install_trixie_packages() {
   local opts=(-o "Dir::Etc::SourceList=$apt/etc/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
     -o "Dir::Etc::Preferences=/dev/null" -o "Dir::Etc::PreferencesParts=$apt/etc/preferences.d"
     -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o "Dir::State::status=/dev/null"
-    -o "APT::Get::List-Cleanup=0")
+    -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root")
   log "fetching trixie package lists into $apt (system sources untouched)"
   apt-get "${opts[@]}" update -qq >/dev/null
   (cd "$apt/debs" && apt-get "${opts[@]}" download -qq "${TRIXIE_PACKAGES[@]}" >/dev/null)
@@ -113,7 +113,7 @@ cmd_registry_start() { # NAME PORT [HTPASSWD]
   mkdir -p "$RUN" "$LOGS"
   alive "$pid" && return 0
   local config; config=$(registry_config "$name" "$port" "${3:-}")
-  setsid /usr/bin/docker-registry serve "$config" >"$LOGS/registry-$name.log" 2>&1 </dev/null &
+  setsid /usr/bin/docker-registry serve "$config" >"$LOGS/registry-$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$pid"
   wait_for 10 "registry $name on 127.0.0.1:$port" curl -s -o /dev/null "http://127.0.0.1:$port/v2/"
 }
@@ -137,7 +137,7 @@ state = "$RUN/containerd-state"
 [plugins."io.containerd.grpc.v1.cri"]
   disable_apparmor = true
 EOT
-    setsid "$PREFIX/usr/bin/containerd" --config "$ROOT/containerd.toml" >"$LOGS/containerd.log" 2>&1 </dev/null &
+    setsid "$PREFIX/usr/bin/containerd" --config "$ROOT/containerd.toml" >"$LOGS/containerd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$RUN/containerd.pid"
     wait_for 20 containerd test -S "$RUN/containerd.sock"
   fi
@@ -147,7 +147,7 @@ EOT
 EOT
     setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/daemon.json" --containerd "$RUN/containerd.sock" \
       --data-root "$ROOT/docker" --exec-root "$RUN/docker-exec" --pidfile "$RUN/dockerd.pid" \
-      -H "unix://$RUN/docker.sock" >"$LOGS/dockerd.log" 2>&1 </dev/null &
+      -H "unix://$RUN/docker.sock" >"$LOGS/dockerd.log" 2>&1 </dev/null 9>&- &
     wait_for 60 dockerd env DOCKER_HOST="unix://$RUN/docker.sock" DOCKER_CONFIG="$ROOT/docker-config" docker version
   fi
 }
@@ -166,7 +166,10 @@ push_base_image() {
 }
 
 cmd_start() {
-  exec 9>"$ROOT.lock"; flock 9
+  # One start at a time (test binaries run in parallel); daemons get `9>&-` so they never
+  # inherit the lock.
+  exec 9>"$ROOT.lock"
+  flock -w 300 9 || die "another engine.sh start held $ROOT.lock for 300s"
   cmd_install
   start_daemons
   cmd_registry_start main "$REGISTRY_PORT"

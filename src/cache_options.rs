@@ -34,7 +34,10 @@ pub struct BadValue {
 }
 
 fn bad(value: &str, accepted: impl Into<String>) -> BadValue {
-    BadValue { value: value.to_owned(), accepted: accepted.into() }
+    BadValue {
+        value: value.to_owned(),
+        accepted: accepted.into(),
+    }
 }
 
 impl FromStr for Mode {
@@ -98,11 +101,18 @@ impl Compression {
 
 pub fn parse_level(compression: Compression, value: &str) -> Result<u32, BadValue> {
     let Some(range) = compression.levels() else {
-        return Err(bad(value, "none: `uncompressed` takes no level (leave compression-level empty)"));
+        return Err(bad(
+            value,
+            "none: `uncompressed` takes no level (leave compression-level empty)",
+        ));
     };
     let accepted = || format!("{}-{} for {compression}", range.start(), range.end());
     let level: u32 = value.parse().map_err(|_| bad(value, accepted()))?;
-    if range.contains(&level) { Ok(level) } else { Err(bad(value, accepted())) }
+    if range.contains(&level) {
+        Ok(level)
+    } else {
+        Err(bad(value, accepted()))
+    }
 }
 
 /// Go's `strconv.ParseBool`, which BuildKit uses for entry attributes.
@@ -116,12 +126,18 @@ pub fn parse_go_bool(value: &str) -> Result<bool, BadValue> {
 
 /// Combinations BuildKit refuses at export time (`invalid configuration for remote cache`)
 /// or silently mis-stores.
-pub fn check_media_types(compression: Compression, oci_mediatypes: bool, image_manifest: bool) -> Result<(), String> {
+pub fn check_media_types(
+    compression: Compression,
+    oci_mediatypes: bool,
+    image_manifest: bool,
+) -> Result<(), String> {
     if oci_mediatypes {
         return Ok(());
     }
     if compression.needs_oci_mediatypes() {
-        return Err(format!("compression={compression} needs oci-mediatypes=true"));
+        return Err(format!(
+            "compression={compression} needs oci-mediatypes=true"
+        ));
     }
     if image_manifest {
         return Err("image-manifest=true needs oci-mediatypes=true".to_owned());
@@ -143,13 +159,19 @@ pub struct RegistryCacheOptions {
 
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum EntryError {
-    #[error("`{0}` has no `type=`; write `type=registry,ref=…` (or another backend: type=gha, type=local, …)")]
+    #[error(
+        "`{0}` has no `type=`; write `type=registry,ref=…` (or another backend: type=gha, type=local, …)"
+    )]
     MissingType(String),
-    #[error("`{0}` would be read as the registry image docker.io/library/{0}; write `type={0}` for that backend")]
+    #[error(
+        "`{0}` would be read as the registry image docker.io/library/{0}; write `type={0}` for that backend"
+    )]
     BackendNameAsRef(String),
     #[error("type `{0}` is unknown; accepted types: {TYPES}")]
     UnknownType(String),
-    #[error("key `{0}` is unknown for type=registry (BuildKit would ignore it silently); accepted keys: {REGISTRY_KEYS}")]
+    #[error(
+        "key `{0}` is unknown for type=registry (BuildKit would ignore it silently); accepted keys: {REGISTRY_KEYS}"
+    )]
     UnknownKey(String),
     #[error("field `{0}` is not `key=value`")]
     NotKeyValue(String),
@@ -174,7 +196,12 @@ pub struct CacheEntry {
 
 impl CacheEntry {
     pub fn registry_import(reference: &str) -> Self {
-        Self { fields: vec![("type".into(), "registry".into()), ("ref".into(), reference.into())] }
+        Self {
+            fields: vec![
+                ("type".into(), "registry".into()),
+                ("ref".into(), reference.into()),
+            ],
+        }
     }
 
     pub fn registry_export(reference: &str, options: &RegistryCacheOptions) -> Self {
@@ -196,7 +223,11 @@ impl CacheEntry {
 
     pub fn get(&self, key: &str) -> Option<&str> {
         // The last duplicate wins, as in buildx.
-        self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn backend(&self) -> &str {
@@ -205,11 +236,20 @@ impl CacheEntry {
 
     /// The flag value for buildx, quoted where CSV needs it.
     pub fn to_csv(&self) -> String {
-        let mut writer = csv::WriterBuilder::new().has_headers(false).from_writer(Vec::new());
-        let record: Vec<String> = self.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut writer = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(Vec::new());
+        let record: Vec<String> = self
+            .fields
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         writer.write_record(&record).expect("writing to memory");
         let bytes = writer.into_inner().expect("writing to memory");
-        String::from_utf8(bytes).expect("fields are UTF-8").trim_end_matches(['\r', '\n']).to_owned()
+        String::from_utf8(bytes)
+            .expect("fields are UTF-8")
+            .trim_end_matches(['\r', '\n'])
+            .to_owned()
     }
 
     /// Parse one `--cache-from`/`--cache-to` value with buildx's rules and validate it; a
@@ -218,7 +258,10 @@ impl CacheEntry {
         if text.contains(['\n', '\r']) {
             return Err(EntryError::Unsafe("a newline"));
         }
-        let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text.as_bytes());
         let mut records = reader.records();
         let record = match records.next() {
             Some(Ok(record)) => record,
@@ -234,10 +277,14 @@ impl CacheEntry {
         }
         let mut entry = CacheEntry { fields: Vec::new() };
         for field in fields {
-            let (key, value) = field.split_once('=').ok_or_else(|| EntryError::NotKeyValue(field.to_owned()))?;
+            let (key, value) = field
+                .split_once('=')
+                .ok_or_else(|| EntryError::NotKeyValue(field.to_owned()))?;
             entry.fields.push((key.to_lowercase(), value.to_owned()));
         }
-        let backend = entry.get("type").ok_or_else(|| EntryError::MissingType(text.to_owned()))?;
+        let backend = entry
+            .get("type")
+            .ok_or_else(|| EntryError::MissingType(text.to_owned()))?;
         if !TYPES.split(", ").any(|t| t == backend) {
             return Err(EntryError::UnknownType(backend.to_owned()));
         }
@@ -254,12 +301,18 @@ impl CacheEntry {
         if TYPES.split(", ").any(|t| t == field) {
             return Err(EntryError::BackendNameAsRef(field.to_owned()));
         }
-        reference::parse(field).map_err(|e| EntryError::BadValue { key: "ref".into(), problem: e.to_string() })?;
+        reference::parse(field).map_err(|e| EntryError::BadValue {
+            key: "ref".into(),
+            problem: e.to_string(),
+        })?;
         Ok(Self::registry_import(field))
     }
 
     fn validate_registry(&self) -> Result<(), EntryError> {
-        let value_error = |key: &str, e: BadValue| EntryError::BadValue { key: key.to_owned(), problem: e.to_string() };
+        let value_error = |key: &str, e: BadValue| EntryError::BadValue {
+            key: key.to_owned(),
+            problem: e.to_string(),
+        };
         for (key, value) in &self.fields {
             if !REGISTRY_KEYS.split(", ").any(|k| k == key) {
                 return Err(EntryError::UnknownKey(key.clone()));
@@ -269,26 +322,42 @@ impl CacheEntry {
                 "compression" => value.parse::<Compression>().err().map(|e| e.to_string()),
                 // An empty force-compression means true (BuildKit `util/compression/attrs.go`).
                 "force-compression" if value.is_empty() => None,
-                "oci-mediatypes" | "image-manifest" | "force-compression" | "ignore-error" | "registry.insecure" => {
-                    parse_go_bool(value).err().map(|e| e.to_string())
-                }
+                "oci-mediatypes" | "image-manifest" | "force-compression" | "ignore-error"
+                | "registry.insecure" => parse_go_bool(value).err().map(|e| e.to_string()),
                 "ref" => reference::parse(value).err().map(|e| e.to_string()),
                 _ => None,
             };
             if let Some(problem) = problem {
-                return Err(EntryError::BadValue { key: key.clone(), problem });
+                return Err(EntryError::BadValue {
+                    key: key.clone(),
+                    problem,
+                });
             }
         }
         if self.get("ref").is_none_or(str::is_empty) {
             return Err(EntryError::MissingRef);
         }
-        let compression: Compression = self.get("compression").unwrap_or("gzip").parse().expect("checked above");
+        let compression: Compression = self
+            .get("compression")
+            .unwrap_or("gzip")
+            .parse()
+            .expect("checked above");
         if let Some(level) = self.get("compression-level") {
             parse_level(compression, level).map_err(|e| value_error("compression-level", e))?;
         }
-        let flag = |key: &str, default: bool| self.get(key).map_or(default, |v| parse_go_bool(v).expect("checked above"));
-        check_media_types(compression, flag("oci-mediatypes", true), flag("image-manifest", false))
-            .map_err(|problem| EntryError::BadValue { key: "oci-mediatypes".into(), problem })
+        let flag = |key: &str, default: bool| {
+            self.get(key)
+                .map_or(default, |v| parse_go_bool(v).expect("checked above"))
+        };
+        check_media_types(
+            compression,
+            flag("oci-mediatypes", true),
+            flag("image-manifest", false),
+        )
+        .map_err(|problem| EntryError::BadValue {
+            key: "oci-mediatypes".into(),
+            problem,
+        })
     }
 }
 
@@ -319,24 +388,41 @@ mod tests {
     #[test]
     fn parses_buildx_entries() {
         let entries = CacheEntry::parse("r/a:x,r/b:y").unwrap();
-        assert_eq!(entries.iter().map(CacheEntry::to_csv).collect::<Vec<_>>(), ["type=registry,ref=r/a:x", "type=registry,ref=r/b:y"]);
+        assert_eq!(
+            entries.iter().map(CacheEntry::to_csv).collect::<Vec<_>>(),
+            ["type=registry,ref=r/a:x", "type=registry,ref=r/b:y"]
+        );
         let entry = &CacheEntry::parse("ref=r/a:x,type=registry,MODE=max").unwrap()[0];
         assert_eq!(entry.to_csv(), "type=registry,ref=r/a:x,mode=max");
-        assert_eq!(CacheEntry::parse("type=gha,scope=a=b").unwrap()[0].get("scope"), Some("a=b"));
+        assert_eq!(
+            CacheEntry::parse("type=gha,scope=a=b").unwrap()[0].get("scope"),
+            Some("a=b")
+        );
     }
 
     #[test]
     fn rejects_what_buildkit_would_take_silently() {
         let err = |t: &str| CacheEntry::parse(t).unwrap_err().to_string();
-        assert!(err("type=registry,ref=r/a:x,mode=maxx").contains("mode: `maxx` is not accepted; accepted values: min, max"));
+        assert!(
+            err("type=registry,ref=r/a:x,mode=maxx")
+                .contains("mode: `maxx` is not accepted; accepted values: min, max")
+        );
         assert!(err("type=registry,ref=r/a:x,mdoe=max").contains("key `mdoe` is unknown"));
         assert!(err("type=registry,ref=r/a:x, mode=max").contains("key ` mode` is unknown"));
-        assert!(err("type=registry,ref=r/a:x,ignore-error=maybe").contains("ignore-error: `maybe`"));
-        assert!(err("type=registry,ref=r/a:x,compression=zstd,compression-level=99").contains("0-22 for zstd"));
-        assert!(err("type=registry,ref=r/a:x,compression=zstd,oci-mediatypes=false").contains("needs oci-mediatypes=true"));
+        assert!(
+            err("type=registry,ref=r/a:x,ignore-error=maybe").contains("ignore-error: `maybe`")
+        );
+        assert!(
+            err("type=registry,ref=r/a:x,compression=zstd,compression-level=99")
+                .contains("0-22 for zstd")
+        );
+        assert!(
+            err("type=registry,ref=r/a:x,compression=zstd,oci-mediatypes=false")
+                .contains("needs oci-mediatypes=true")
+        );
         assert!(err("gha").contains("write `type=gha`"));
         assert!(err("ref=r/a:x,mode=max").contains("has no `type=`"));
-        assert!(err("type=registry,mode=max").contains("needs `ref=")); 
+        assert!(err("type=registry,mode=max").contains("needs `ref="));
         assert!(err("type=registryy,ref=r/a:x").contains("type `registryy` is unknown"));
         assert!(err("type=registry,ref=r/Fixture/App:x").contains("uppercase"));
         assert!(err("type=registry,ref=x:a\"b").contains("quote"));
@@ -347,7 +433,10 @@ mod tests {
     fn a_quoted_comma_stays_inside_its_value() {
         // The comma is inside one field, so it cannot start a `type=local` field.
         let err = CacheEntry::parse("type=registry,\"ref=r/a:x,type=local\"").unwrap_err();
-        assert!(matches!(err, EntryError::BadValue { ref key, .. } if key == "ref"), "{err}");
+        assert!(
+            matches!(err, EntryError::BadValue { ref key, .. } if key == "ref"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,7 +38,8 @@ fn output_args(command: Command) -> Command {
 }
 
 fn build_command() -> Command {
-    let mut command = Command::new("build").about("Build an image with a registry cache and report what the cache did");
+    let mut command = Command::new("build")
+        .about("Build an image with a registry cache and report what the cache did");
     for spec in INPUTS {
         let mut arg = Arg::new(spec.name).help(spec.description);
         arg = if spec.name == "context" {
@@ -53,7 +54,11 @@ fn build_command() -> Command {
             arg = arg.visible_alias(alias);
         }
         arg = match spec.kind {
-            Kind::Bool => arg.num_args(0..=1).require_equals(true).default_missing_value("true").value_name("BOOL"),
+            Kind::Bool => arg
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .value_name("BOOL"),
             Kind::Lines | Kind::CommaLines => arg.action(ArgAction::Append),
             Kind::Text => arg,
         };
@@ -76,17 +81,35 @@ pub fn command() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(build_command())
-        .subcommand(Command::new("action").about("Run as a GitHub Actions step: inputs from INPUT_*, outputs to GITHUB_OUTPUT"))
+        .subcommand(
+            Command::new("action").about(
+                "Run as a GitHub Actions step: inputs from INPUT_*, outputs to GITHUB_OUTPUT",
+            ),
+        )
         .subcommand(output_args(
             Command::new("stats")
                 .about("Cache statistics from a saved build log (--progress=rawjson or plain)")
-                .arg(Arg::new("file").required(true).value_parser(value_parser!(PathBuf)).help("The saved log ('-' for stdin)")),
+                .arg(
+                    Arg::new("file")
+                        .required(true)
+                        .value_parser(value_parser!(PathBuf))
+                        .help("The saved log ('-' for stdin)"),
+                ),
         ))
         .subcommand(
             Command::new("inspect")
                 .about("Show a registry cache: form, layers, sizes, compression")
-                .arg(Arg::new("ref").required(true).help("The cache ref, e.g. ghcr.io/owner/app:buildcache"))
-                .arg(Arg::new("insecure").long("insecure").action(ArgAction::SetTrue).help("Use plain HTTP (loopback registries)")),
+                .arg(
+                    Arg::new("ref")
+                        .required(true)
+                        .help("The cache ref, e.g. ghcr.io/owner/app:buildcache"),
+                )
+                .arg(
+                    Arg::new("insecure")
+                        .long("insecure")
+                        .action(ArgAction::SetTrue)
+                        .help("Use plain HTTP (loopback registries)"),
+                ),
         )
 }
 
@@ -100,7 +123,11 @@ fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
     }
     if let Some(words) = matches.get_many::<String>("passthrough") {
         let words: Vec<&str> = words.map(String::as_str).collect();
-        let joined = [raw.get("buildx-args"), &shlex::try_join(words).unwrap_or_default()].join(" ");
+        let joined = [
+            raw.get("buildx-args"),
+            &shlex::try_join(words).unwrap_or_default(),
+        ]
+        .join(" ");
         raw.set("buildx-args", joined.trim());
     }
     raw
@@ -115,9 +142,12 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
         }
     };
     match matches.subcommand() {
-        Some(("build", m)) => {
-            build(raw_from_matches(m), &env, m.get_one::<OutputFormat>("output-format").copied(), m.get_one::<PathBuf>("output-file"))
-        }
+        Some(("build", m)) => build(
+            raw_from_matches(m),
+            &env,
+            m.get_one::<OutputFormat>("output-format").copied(),
+            m.get_one::<PathBuf>("output-file"),
+        ),
         Some(("action", _)) => build(RawInputs::from_github(&env), &env, None, None),
         Some(("stats", m)) => stats_command(m),
         Some(("inspect", m)) => inspect_command(m),
@@ -125,23 +155,42 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
     }
 }
 
-fn build(raw: RawInputs, env: &Env, format: Option<OutputFormat>, file: Option<&PathBuf>) -> ExitCode {
+fn build(
+    raw: RawInputs,
+    env: &Env,
+    format: Option<OutputFormat>,
+    file: Option<&PathBuf>,
+) -> ExitCode {
     let platform = Platform::detect(env);
     let mut log = Log::new(platform, io::stdout().lock());
     let config = match config::validate(&raw) {
         Ok(c) => c,
         Err(invalid) => {
             for error in &invalid.0 {
-                let _ = log.annotate(crate::platform::Level::Error, &format!("input {}", error.input), &error.problem, None);
+                let _ = log.annotate(
+                    crate::platform::Level::Error,
+                    &format!("input `{}`", error.input),
+                    &error.problem,
+                    None,
+                );
             }
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let ctx = RunContext { env, platform, docker: PathBuf::from("docker") };
+    let ctx = RunContext {
+        env,
+        platform,
+        docker: PathBuf::from("docker"),
+    };
     let report = match run::build(&config, &ctx, &mut log) {
         Ok(report) => report,
         Err(e) => {
-            let _ = log.annotate(crate::platform::Level::Error, "regcache", &e.to_string(), None);
+            let _ = log.annotate(
+                crate::platform::Level::Error,
+                "regcache",
+                &e.to_string(),
+                None,
+            );
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -151,7 +200,11 @@ fn build(raw: RawInputs, env: &Env, format: Option<OutputFormat>, file: Option<&
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_FAILED);
     }
-    if report.succeeded { ExitCode::SUCCESS } else { ExitCode::from(EXIT_FAILED) }
+    if report.succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILED)
+    }
 }
 
 fn stats_command(m: &ArgMatches) -> ExitCode {
@@ -170,7 +223,9 @@ fn stats_command(m: &ArgMatches) -> ExitCode {
     };
     let s = stats::compute(&progress);
     let text = match m.get_one::<OutputFormat>("output-format") {
-        Some(OutputFormat::Json) => format!("{:#}\n", serde_json::to_value(&s).expect("stats serialise")),
+        Some(OutputFormat::Json) => {
+            format!("{:#}\n", serde_json::to_value(&s).expect("stats serialise"))
+        }
         Some(OutputFormat::Dotenv) => crate::platform::gitlab::dotenv(&[
             ("cache-hit", s.cache_hit.to_string()),
             ("cache-hit-ratio", s.hit_ratio.to_string()),
@@ -179,22 +234,38 @@ fn stats_command(m: &ArgMatches) -> ExitCode {
         ]),
         None => format!(
             "{}/{} steps cached ({:.1}%), {} rebuilt, {} failed, {} not run; cache import {:.3}s, export {:.3}s; vertices {} ({} cached, {} completed)\n",
-            s.cached_steps, s.total_steps, s.hit_ratio * 100.0, s.rebuilt_steps, s.failed_steps, s.not_run_steps,
-            s.import_seconds, s.export_seconds, s.vertices.total, s.vertices.cached, s.vertices.completed
+            s.cached_steps,
+            s.total_steps,
+            s.hit_ratio * 100.0,
+            s.rebuilt_steps,
+            s.failed_steps,
+            s.not_run_steps,
+            s.import_seconds,
+            s.export_seconds,
+            s.vertices.total,
+            s.vertices.cached,
+            s.vertices.completed
         ),
     };
     let written = match m.get_one::<PathBuf>("output-file") {
         Some(file) => std::fs::write(file, text),
         None => io::stdout().write_all(text.as_bytes()),
     };
-    if written.is_err() { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    if written.is_err() {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn inspect_command(m: &ArgMatches) -> ExitCode {
     let reference = m.get_one::<String>("ref").expect("required");
     match registry::inspect_blocking(reference, m.get_flag("insecure")) {
         Ok(info) => {
-            println!("{:#}", serde_json::to_value(&info).expect("cache info serialises"));
+            println!(
+                "{:#}",
+                serde_json::to_value(&info).expect("cache info serialises")
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

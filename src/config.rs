@@ -77,10 +77,19 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn fail(&mut self, input: &'static str, value: &str, problem: impl Into<String>) {
-        self.errors.push(InputError { input, value: value.to_owned(), problem: problem.into() });
+        self.errors.push(InputError {
+            input,
+            value: value.to_owned(),
+            problem: problem.into(),
+        });
     }
 
-    fn typed<T>(&mut self, input: &'static str, parse: impl Fn(&str) -> Result<T, BadValue>, fallback: T) -> T {
+    fn typed<T>(
+        &mut self,
+        input: &'static str,
+        parse: impl Fn(&str) -> Result<T, BadValue>,
+        fallback: T,
+    ) -> T {
         let value = self.raw.get(input);
         parse(value).unwrap_or_else(|e| {
             self.fail(input, value, e.to_string());
@@ -95,18 +104,27 @@ impl Checker<'_> {
             |v| match v {
                 "true" | "True" | "TRUE" => Ok(true),
                 "false" | "False" | "FALSE" => Ok(false),
-                _ => Err(BadValue { value: v.to_owned(), accepted: "true, false".into() }),
+                _ => Err(BadValue {
+                    value: v.to_owned(),
+                    accepted: "true, false".into(),
+                }),
             },
             false,
         )
     }
 
     fn optional(&self, input: &'static str) -> Option<String> {
-        self.raw.is_given(input).then(|| self.raw.get(input).to_owned())
+        self.raw
+            .is_given(input)
+            .then(|| self.raw.get(input).to_owned())
     }
 
     fn list(&self, input: &'static str) -> Vec<String> {
-        self.raw.list(input).into_iter().map(str::to_owned).collect()
+        self.raw
+            .list(input)
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
     }
 
     fn entries(&mut self, input: &'static str) -> Vec<CacheEntry> {
@@ -122,12 +140,19 @@ impl Checker<'_> {
 }
 
 pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
-    let mut c = Checker { raw, errors: Vec::new() };
+    let mut c = Checker {
+        raw,
+        errors: Vec::new(),
+    };
 
     let mode = c.typed("mode", str::parse::<Mode>, Mode::Max);
     let compression = c.typed("compression", str::parse::<Compression>, Compression::Gzip);
     let compression_level = if raw.is_given("compression-level") {
-        c.typed("compression-level", |v| cache_options::parse_level(compression, v).map(Some), None)
+        c.typed(
+            "compression-level",
+            |v| cache_options::parse_level(compression, v).map(Some),
+            None,
+        )
     } else {
         None
     };
@@ -135,8 +160,14 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let oci_mediatypes = c.flag("oci-mediatypes");
     let image_manifest = c.flag("image-manifest");
     let ignore_error = c.flag("ignore-error");
-    if let Err(problem) = cache_options::check_media_types(compression, oci_mediatypes, image_manifest) {
-        c.fail("oci-mediatypes", raw.get("oci-mediatypes"), format!("{problem}; set oci-mediatypes: true"));
+    if let Err(problem) =
+        cache_options::check_media_types(compression, oci_mediatypes, image_manifest)
+    {
+        c.fail(
+            "oci-mediatypes",
+            raw.get("oci-mediatypes"),
+            format!("{problem}; set oci-mediatypes: true"),
+        );
     }
 
     let tags = c.list("tags");
@@ -153,18 +184,34 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let mut secrets = Vec::new();
     for line in raw.list("secrets") {
         match line.split_once('=') {
-            Some((id, value)) if !id.is_empty() && id.chars().all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch)) => {
-                secrets.push(Secret { id: id.to_owned(), value: value.to_owned() })
+            Some((id, value))
+                if !id.is_empty()
+                    && id
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch)) =>
+            {
+                secrets.push(Secret {
+                    id: id.to_owned(),
+                    value: value.to_owned(),
+                })
             }
             // The value is a secret: never echo it.
-            _ => c.fail("secrets", "", "each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`"),
+            _ => c.fail(
+                "secrets",
+                "",
+                "each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`",
+            ),
         }
     }
 
     let extra_args = match shlex::split(raw.get("buildx-args")) {
         Some(words) => words,
         None => {
-            c.fail("buildx-args", raw.get("buildx-args"), "unbalanced quotes; quote arguments as in a shell");
+            c.fail(
+                "buildx-args",
+                raw.get("buildx-args"),
+                "unbalanced quotes; quote arguments as in a shell",
+            );
             Vec::new()
         }
     };
@@ -216,7 +263,10 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
 fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<Reference> {
     let given = c.raw.get("cache-ref");
     let chosen = if c.raw.is_given("cache-ref") {
-        if let Some(bad) = given.chars().find(|ch| [',', '"', '\n', '\r', '='].contains(ch)) {
+        if let Some(bad) = given
+            .chars()
+            .find(|ch| [',', '"', '\n', '\r', '='].contains(ch))
+        {
             c.fail("cache-ref", given, format!("`{given}` contains {bad:?}, which would inject fields into the --cache-to entry; give only an image ref"));
             return None;
         }
@@ -260,7 +310,12 @@ mod tests {
     }
 
     fn errors(pairs: &[(&str, &str)]) -> Vec<String> {
-        validate(&raw(pairs)).unwrap_err().0.iter().map(ToString::to_string).collect()
+        validate(&raw(pairs))
+            .unwrap_err()
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     #[test]
@@ -269,7 +324,9 @@ mod tests {
         assert_eq!(config.cache_ref.whole(), "127.0.0.1:5055/app:buildcache");
         assert_eq!(config.cache.mode, Mode::Max);
         assert_eq!(config.cache.compression, Compression::Gzip);
-        assert!(config.cache.oci_mediatypes && config.cache.image_manifest && config.cache.ignore_error);
+        assert!(
+            config.cache.oci_mediatypes && config.cache.image_manifest && config.cache.ignore_error
+        );
         assert!(!config.cache.force_compression);
     }
 
@@ -297,13 +354,28 @@ mod tests {
             errors(&[("tags", "r/a:1"), ("compression-level", "12")]),
             ["input `compression-level`: `12` is not accepted; accepted values: 0-9 for gzip"]
         );
-        assert!(validate(&raw(&[("tags", "r/a:1"), ("compression", "zstd"), ("compression-level", "22")])).is_ok());
+        assert!(
+            validate(&raw(&[
+                ("tags", "r/a:1"),
+                ("compression", "zstd"),
+                ("compression-level", "22")
+            ]))
+            .is_ok()
+        );
     }
 
     #[test]
     fn cache_ref_must_not_be_an_image_tag() {
-        let lines = errors(&[("tags", "r/app:buildcache"), ("cache-ref", "docker.io/r/app:buildcache")]);
-        assert!(lines[0].starts_with("input `cache-ref`: `docker.io/r/app:buildcache` is also an image tag"), "{lines:?}");
+        let lines = errors(&[
+            ("tags", "r/app:buildcache"),
+            ("cache-ref", "docker.io/r/app:buildcache"),
+        ]);
+        assert!(
+            lines[0].starts_with(
+                "input `cache-ref`: `docker.io/r/app:buildcache` is also an image tag"
+            ),
+            "{lines:?}"
+        );
         // Defaulting cannot collide silently either.
         assert!(errors(&[("tags", "r/app:buildcache")])[0].contains("is also an image tag"));
     }
@@ -316,9 +388,19 @@ mod tests {
 
     #[test]
     fn media_type_combinations() {
-        assert!(errors(&[("tags", "r/a:1"), ("compression", "zstd"), ("oci-mediatypes", "false"), ("image-manifest", "false")])[0]
-            .contains("compression=zstd needs oci-mediatypes=true"));
-        assert!(errors(&[("tags", "r/a:1"), ("oci-mediatypes", "false")])[0].contains("image-manifest=true needs oci-mediatypes=true"));
+        assert!(
+            errors(&[
+                ("tags", "r/a:1"),
+                ("compression", "zstd"),
+                ("oci-mediatypes", "false"),
+                ("image-manifest", "false")
+            ])[0]
+                .contains("compression=zstd needs oci-mediatypes=true")
+        );
+        assert!(
+            errors(&[("tags", "r/a:1"), ("oci-mediatypes", "false")])[0]
+                .contains("image-manifest=true needs oci-mediatypes=true")
+        );
     }
 
     #[test]

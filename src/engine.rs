@@ -17,7 +17,9 @@ use crate::progress::{self, Event, Progress};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
-    #[error("could not start `{program}`: {source}. Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH")]
+    #[error(
+        "could not start `{program}`: {source}. Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH"
+    )]
     Spawn { program: String, source: io::Error },
     #[error("reading the build's progress from `{program}` failed: {source}")]
     Read { program: String, source: io::Error },
@@ -31,7 +33,11 @@ pub struct Finished {
     pub seconds: f64,
 }
 
-pub fn run(program: &Path, argv: &[String], mut on_event: impl FnMut(Event)) -> Result<Finished, EngineError> {
+pub fn run(
+    program: &Path,
+    argv: &[String],
+    mut on_event: impl FnMut(Event),
+) -> Result<Finished, EngineError> {
     let name = program.to_string_lossy().into_owned();
     let started = Instant::now();
     let mut child = Command::new(program)
@@ -39,19 +45,35 @@ pub fn run(program: &Path, argv: &[String], mut on_event: impl FnMut(Event)) -> 
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| EngineError::Spawn { program: name.clone(), source })?;
+        .map_err(|source| EngineError::Spawn {
+            program: name.clone(),
+            source,
+        })?;
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut progress = Progress::default();
     let read = progress::read_rawjson(stderr, &mut progress, &mut on_event);
-    let status = child.wait().map_err(|source| EngineError::Read { program: name.clone(), source })?;
-    read.map_err(|source| EngineError::Read { program: name, source })?;
-    Ok(Finished { success: status.success(), exit_code: status.code(), progress, seconds: started.elapsed().as_secs_f64() })
+    let status = child.wait().map_err(|source| EngineError::Read {
+        program: name.clone(),
+        source,
+    })?;
+    read.map_err(|source| EngineError::Read {
+        program: name,
+        source,
+    })?;
+    Ok(Finished {
+        success: status.success(),
+        exit_code: status.code(),
+        progress,
+        seconds: started.elapsed().as_secs_f64(),
+    })
 }
 
 /// A fix for failures that come from the setup, recognised by what buildx printed.
 pub fn diagnose(text: &[String], builder: Option<&str>) -> Option<String> {
     let said = |needle: &str| text.iter().any(|line| line.contains(needle));
-    let builder = builder.map_or("the current builder".to_owned(), |b| format!("builder `{b}`"));
+    let builder = builder.map_or("the current builder".to_owned(), |b| {
+        format!("builder `{b}`")
+    });
     if said("is not a docker command") {
         return Some("the buildx plugin is not installed. Install it (Debian/Ubuntu: apt-get install docker-buildx; GitHub: docker/setup-buildx-action) and run again".into());
     }
@@ -78,16 +100,32 @@ mod tests {
     #[test]
     fn explains_setup_failures() {
         let text = |s: &str| vec![s.to_owned()];
-        assert!(diagnose(&text("ERROR: Cache export is not supported for the docker driver."), Some("default"))
+        assert!(
+            diagnose(
+                &text("ERROR: Cache export is not supported for the docker driver."),
+                Some("default")
+            )
             .unwrap()
-            .starts_with("builder `default` uses the `docker` driver without the containerd image store"));
-        assert!(diagnose(&text("docker: 'buildx' is not a docker command."), None).unwrap().contains("buildx plugin is not installed"));
+            .starts_with(
+                "builder `default` uses the `docker` driver without the containerd image store"
+            )
+        );
+        assert!(
+            diagnose(&text("docker: 'buildx' is not a docker command."), None)
+                .unwrap()
+                .contains("buildx plugin is not installed")
+        );
         assert!(diagnose(&text("ERROR: failed to solve: x"), None).is_none());
     }
 
     #[test]
     fn a_missing_program_is_a_clear_error() {
-        let err = run(Path::new("/nonexistent/docker"), &[], |_| {}).unwrap_err().to_string();
-        assert!(err.starts_with("could not start `/nonexistent/docker`"), "{err}");
+        let err = run(Path::new("/nonexistent/docker"), &[], |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("could not start `/nonexistent/docker`"),
+            "{err}"
+        );
     }
 }

@@ -23,47 +23,196 @@ pub struct InputSpec {
     pub alias: Option<&'static str>,
 }
 
-const fn input(name: &'static str, kind: Kind, default: &'static str, description: &'static str) -> InputSpec {
-    InputSpec { name, kind, default, description, short: None, alias: None }
+const fn input(
+    name: &'static str,
+    kind: Kind,
+    default: &'static str,
+    description: &'static str,
+) -> InputSpec {
+    InputSpec {
+        name,
+        kind,
+        default,
+        description,
+        short: None,
+        alias: None,
+    }
 }
 
 /// CLI spellings beside the long flag: docker's short flags and singular names (`-t`, `--tag`).
 const fn with_flag(spec: InputSpec, short: Option<char>, alias: Option<&'static str>) -> InputSpec {
-    InputSpec { short, alias, ..spec }
+    InputSpec {
+        short,
+        alias,
+        ..spec
+    }
 }
 
 use Kind::*;
 
 pub const INPUTS: &[InputSpec] = &[
     // Registry cache, named as in BuildKit's registry cache options.
-    input("cache-ref", Text, "", "Cache image ref (a dedicated tag, never an image tag). Default: the first tag's repository with the tag `buildcache`."),
-    input("mode", Text, "max", "Cache mode: `max` exports every stage's layers, `min` only the final image's."),
-    input("compression", Text, "gzip", "Cache layer compression: uncompressed, gzip, estargz or zstd."),
-    input("compression-level", Text, "", "Compression level: 0-9 for gzip and estargz, 0-22 for zstd."),
-    input("force-compression", Bool, "false", "Recompress layers already compressed otherwise."),
-    input("oci-mediatypes", Bool, "true", "Use OCI media types in the cache manifest (needed for zstd, estargz and image-manifest)."),
-    input("image-manifest", Bool, "true", "Store the cache as an image manifest instead of an index (what ECR, Harbor and Quay accept)."),
-    input("ignore-error", Bool, "true", "A failed cache export warns instead of failing the build."),
-    input("cache-from", Lines, "", "Extra cache sources, one buildx `--cache-from` entry per line."),
-    input("cache-to", Lines, "", "Extra cache destinations, one buildx `--cache-to` entry per line."),
+    input(
+        "cache-ref",
+        Text,
+        "",
+        "Cache image ref (a dedicated tag, never an image tag). Default: the first tag's repository with the tag `buildcache`.",
+    ),
+    input(
+        "mode",
+        Text,
+        "max",
+        "Cache mode: `max` exports every stage's layers, `min` only the final image's.",
+    ),
+    input(
+        "compression",
+        Text,
+        "gzip",
+        "Cache layer compression: uncompressed, gzip, estargz or zstd.",
+    ),
+    input(
+        "compression-level",
+        Text,
+        "",
+        "Compression level: 0-9 for gzip and estargz, 0-22 for zstd.",
+    ),
+    input(
+        "force-compression",
+        Bool,
+        "false",
+        "Recompress layers already compressed otherwise.",
+    ),
+    input(
+        "oci-mediatypes",
+        Bool,
+        "true",
+        "Use OCI media types in the cache manifest (needed for zstd, estargz and image-manifest).",
+    ),
+    input(
+        "image-manifest",
+        Bool,
+        "true",
+        "Store the cache as an image manifest instead of an index (what ECR, Harbor and Quay accept).",
+    ),
+    input(
+        "ignore-error",
+        Bool,
+        "true",
+        "A failed cache export warns instead of failing the build.",
+    ),
+    input(
+        "cache-from",
+        Lines,
+        "",
+        "Extra cache sources, one buildx `--cache-from` entry per line.",
+    ),
+    input(
+        "cache-to",
+        Lines,
+        "",
+        "Extra cache destinations, one buildx `--cache-to` entry per line.",
+    ),
     // Build inputs, with docker/build-push-action's names and meaning.
     input("context", Text, ".", "Build context (a path or a Git URL)."),
-    with_flag(input("file", Text, "", "Path to the Dockerfile. Default: `<context>/Dockerfile`."), Some('f'), None),
-    with_flag(input("tags", CommaLines, "", "Image tags, one per line or comma-separated."), Some('t'), Some("tag")),
+    with_flag(
+        input(
+            "file",
+            Text,
+            "",
+            "Path to the Dockerfile. Default: `<context>/Dockerfile`.",
+        ),
+        Some('f'),
+        None,
+    ),
+    with_flag(
+        input(
+            "tags",
+            CommaLines,
+            "",
+            "Image tags, one per line or comma-separated.",
+        ),
+        Some('t'),
+        Some("tag"),
+    ),
     input("push", Bool, "false", "Push the image to the registry."),
-    input("load", Bool, "false", "Load the image into the local image store."),
+    input(
+        "load",
+        Bool,
+        "false",
+        "Load the image into the local image store.",
+    ),
     input("target", Text, "", "Build stage to build."),
-    with_flag(input("build-args", Lines, "", "Build arguments, one `NAME=value` per line."), None, Some("build-arg")),
-    with_flag(input("labels", Lines, "", "Image labels, one `key=value` per line."), None, Some("label")),
-    with_flag(input("platforms", CommaLines, "", "Target platforms, one per line or comma-separated."), None, Some("platform")),
-    input("network", Text, "", "Network mode for RUN instructions (default, none, host)."),
+    with_flag(
+        input(
+            "build-args",
+            Lines,
+            "",
+            "Build arguments, one `NAME=value` per line.",
+        ),
+        None,
+        Some("build-arg"),
+    ),
+    with_flag(
+        input(
+            "labels",
+            Lines,
+            "",
+            "Image labels, one `key=value` per line.",
+        ),
+        None,
+        Some("label"),
+    ),
+    with_flag(
+        input(
+            "platforms",
+            CommaLines,
+            "",
+            "Target platforms, one per line or comma-separated.",
+        ),
+        None,
+        Some("platform"),
+    ),
+    input(
+        "network",
+        Text,
+        "",
+        "Network mode for RUN instructions (default, none, host).",
+    ),
     input("builder", Text, "", "Builder instance to use."),
     input("no-cache", Bool, "false", "Build without using any cache."),
     input("pull", Bool, "false", "Always pull referenced images."),
-    with_flag(input("secrets", Lines, "", "Build secrets, one `id=value` per line (passed as files, masked in the log)."), None, Some("secret")),
-    with_flag(input("outputs", Lines, "", "Build outputs, one buildx `--output` entry per line."), Some('o'), Some("output")),
-    input("provenance", Text, "", "Provenance attestation setting passed to buildx (`false`, `mode=max`, …)."),
-    input("buildx-args", Text, "", "Further `docker buildx build` flags, shell-quoted."),
+    with_flag(
+        input(
+            "secrets",
+            Lines,
+            "",
+            "Build secrets, one `id=value` per line (passed as files, masked in the log).",
+        ),
+        None,
+        Some("secret"),
+    ),
+    with_flag(
+        input(
+            "outputs",
+            Lines,
+            "",
+            "Build outputs, one buildx `--output` entry per line.",
+        ),
+        Some('o'),
+        Some("output"),
+    ),
+    input(
+        "provenance",
+        Text,
+        "",
+        "Provenance attestation setting passed to buildx (`false`, `mode=max`, …).",
+    ),
+    input(
+        "buildx-args",
+        Text,
+        "",
+        "Further `docker buildx build` flags, shell-quoted.",
+    ),
 ];
 
 pub fn spec(name: &str) -> Option<&'static InputSpec> {
@@ -103,7 +252,13 @@ impl RawInputs {
         let by_comma = spec(name).is_some_and(|s| s.kind == CommaLines);
         self.get(name)
             .split('\n')
-            .flat_map(|line| if by_comma { line.split(',').collect::<Vec<_>>() } else { vec![line] })
+            .flat_map(|line| {
+                if by_comma {
+                    line.split(',').collect::<Vec<_>>()
+                } else {
+                    vec![line]
+                }
+            })
             .map(str::trim)
             .filter(|item| !item.is_empty())
             .collect()
@@ -137,7 +292,10 @@ mod tests {
         raw.set("tags", " r/a:1, r/a:2\n\n r/a:3 ");
         raw.set("cache-from", "type=registry,ref=r/a:x\n\ntype=gha ");
         assert_eq!(raw.list("tags"), ["r/a:1", "r/a:2", "r/a:3"]);
-        assert_eq!(raw.list("cache-from"), ["type=registry,ref=r/a:x", "type=gha"]);
+        assert_eq!(
+            raw.list("cache-from"),
+            ["type=registry,ref=r/a:x", "type=gha"]
+        );
         assert_eq!(raw.get("mode"), "max");
         raw.set("mode", "  ");
         assert_eq!(raw.get("mode"), "max", "blank means default");

@@ -1,5 +1,8 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    regcache::cli::main(std::env::args_os().collect(), regcache::platform::Env::from_process())
+    regcache::cli::main(
+        std::env::args_os().collect(),
+        regcache::platform::Env::from_process(),
+    )
 }

@@ -63,7 +63,10 @@ pub fn plan(config: &Config, files: &RunFiles) -> Plan {
         flag("--network", network);
     }
     for (id, path) in &files.secrets {
-        flag("--secret", &format!("id={id},src={}", path.to_string_lossy()));
+        flag(
+            "--secret",
+            &format!("id={id},src={}", path.to_string_lossy()),
+        );
     }
     for output in &b.outputs {
         flag("--output", output);
@@ -77,14 +80,23 @@ pub fn plan(config: &Config, files: &RunFiles) -> Plan {
     for entry in &cache_to {
         flag("--cache-to", &entry.to_csv());
     }
-    for (enabled, name) in [(b.push, "--push"), (b.load, "--load"), (b.no_cache, "--no-cache"), (b.pull, "--pull")] {
+    for (enabled, name) in [
+        (b.push, "--push"),
+        (b.load, "--load"),
+        (b.no_cache, "--no-cache"),
+        (b.pull, "--pull"),
+    ] {
         if enabled {
             argv.push(name.to_owned());
         }
     }
     argv.extend(b.extra_args.iter().cloned());
     argv.push(b.context.clone());
-    Plan { cache_from, cache_to, argv }
+    Plan {
+        cache_from,
+        cache_to,
+        argv,
+    }
 }
 
 #[cfg(test)]
@@ -94,7 +106,11 @@ mod tests {
     use crate::inputs::RawInputs;
 
     fn files() -> RunFiles {
-        RunFiles { metadata: "/t/metadata.json".into(), iidfile: "/t/iid".into(), secrets: vec![("tok".into(), "/t/s0".into())] }
+        RunFiles {
+            metadata: "/t/metadata.json".into(),
+            iidfile: "/t/iid".into(),
+            secrets: vec![("tok".into(), "/t/s0".into())],
+        }
     }
 
     #[test]
@@ -103,7 +119,10 @@ mod tests {
         raw.set("tags", "127.0.0.1:5055/app:dev");
         raw.set("network", "none");
         raw.set("build-args", "A=1\nB=two words");
-        raw.set("cache-from", "type=registry,ref=127.0.0.1:5055/app:buildcache-main");
+        raw.set(
+            "cache-from",
+            "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
+        );
         raw.set("push", "true");
         raw.set("buildx-args", "--attest 'type=sbom,generator=x y'");
         raw.set("context", "example");
@@ -111,17 +130,32 @@ mod tests {
         assert_eq!(
             plan.argv,
             [
-                "buildx", "build", "--progress=rawjson",
-                "--metadata-file", "/t/metadata.json", "--iidfile", "/t/iid",
-                "--tag", "127.0.0.1:5055/app:dev",
-                "--build-arg", "A=1", "--build-arg", "B=two words",
-                "--network", "none",
-                "--secret", "id=tok,src=/t/s0",
-                "--cache-from", "type=registry,ref=127.0.0.1:5055/app:buildcache",
-                "--cache-from", "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
-                "--cache-to", "type=registry,ref=127.0.0.1:5055/app:buildcache,mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true",
+                "buildx",
+                "build",
+                "--progress=rawjson",
+                "--metadata-file",
+                "/t/metadata.json",
+                "--iidfile",
+                "/t/iid",
+                "--tag",
+                "127.0.0.1:5055/app:dev",
+                "--build-arg",
+                "A=1",
+                "--build-arg",
+                "B=two words",
+                "--network",
+                "none",
+                "--secret",
+                "id=tok,src=/t/s0",
+                "--cache-from",
+                "type=registry,ref=127.0.0.1:5055/app:buildcache",
+                "--cache-from",
+                "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
+                "--cache-to",
+                "type=registry,ref=127.0.0.1:5055/app:buildcache,mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true",
                 "--push",
-                "--attest", "type=sbom,generator=x y",
+                "--attest",
+                "type=sbom,generator=x y",
                 "example",
             ]
         );

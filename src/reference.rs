@@ -9,7 +9,9 @@ pub const DEFAULT_CACHE_TAG: &str = "buildcache";
 
 #[derive(Debug, Error, PartialEq)]
 pub enum RefError {
-    #[error("the repository path `{0}` has uppercase letters; registries accept only lowercase (write `{1}`)")]
+    #[error(
+        "the repository path `{0}` has uppercase letters; registries accept only lowercase (write `{1}`)"
+    )]
     Uppercase(String, String),
     #[error("`{0}` is not a valid image reference ({1}); expected [registry/]repository[:tag]")]
     Invalid(String, String),
@@ -38,7 +40,10 @@ pub fn parse(text: &str) -> Result<Reference, RefError> {
         _ => name,
     };
     if path.chars().any(|c| c.is_ascii_uppercase()) {
-        return Err(RefError::Uppercase(path.to_owned(), text.replacen(path, &path.to_lowercase(), 1)));
+        return Err(RefError::Uppercase(
+            path.to_owned(),
+            text.replacen(path, &path.to_lowercase(), 1),
+        ));
     }
     Reference::try_from(text).map_err(|e| RefError::Invalid(text.to_owned(), e.to_string()))
 }
@@ -58,7 +63,11 @@ pub fn parse_cache_ref(text: &str) -> Result<Reference, RefError> {
 }
 
 pub fn with_tag(reference: &Reference, tag: &str) -> Reference {
-    Reference::with_tag(reference.registry().to_owned(), reference.repository().to_owned(), tag.to_owned())
+    Reference::with_tag(
+        reference.registry().to_owned(),
+        reference.repository().to_owned(),
+        tag.to_owned(),
+    )
 }
 
 /// The same registry, repository and tag, however they were spelled (`fixture/app` and
@@ -75,7 +84,10 @@ mod tests {
     fn cache_refs_get_the_default_tag_and_keep_their_registry() {
         let r = parse_cache_ref("127.0.0.1:5055/app").unwrap();
         assert_eq!(r.whole(), "127.0.0.1:5055/app:buildcache");
-        assert_eq!(parse_cache_ref("ghcr.io/o/app:cache-main").unwrap().whole(), "ghcr.io/o/app:cache-main");
+        assert_eq!(
+            parse_cache_ref("ghcr.io/o/app:cache-main").unwrap().whole(),
+            "ghcr.io/o/app:cache-main"
+        );
     }
 
     #[test]
@@ -97,7 +109,13 @@ mod tests {
 
     #[test]
     fn same_tag_ignores_spelling() {
-        assert!(same_tag(&parse("fixture/app").unwrap(), &parse("docker.io/fixture/app:latest").unwrap()));
-        assert!(!same_tag(&parse("fixture/app:a").unwrap(), &parse("fixture/app:b").unwrap()));
+        assert!(same_tag(
+            &parse("fixture/app").unwrap(),
+            &parse("docker.io/fixture/app:latest").unwrap()
+        ));
+        assert!(!same_tag(
+            &parse("fixture/app:a").unwrap(),
+            &parse("fixture/app:b").unwrap()
+        ));
     }
 }

@@ -27,7 +27,10 @@ pub enum RegistryError {
     #[error("`{0}` is not an image ref: {1}")]
     Reference(String, String),
     #[error("reading {reference} from the registry failed: {source}")]
-    Registry { reference: String, source: oci_client::errors::OciDistributionError },
+    Registry {
+        reference: String,
+        source: oci_client::errors::OciDistributionError,
+    },
     #[error("{reference} is not a BuildKit cache: {problem}")]
     NotACache { reference: String, problem: String },
     #[error("credentials for {registry}: {problem}")]
@@ -43,6 +46,7 @@ pub struct CacheInfo {
     pub layers: usize,
     pub layer_bytes: u64,
     pub config_digest: String,
+    pub config_media_type: String,
     pub config_bytes: u64,
     pub total_bytes: u64,
     pub layer_media_types: BTreeMap<String, usize>,
@@ -64,15 +68,25 @@ fn split_manifest(manifest: &Value) -> Result<(&'static str, Vec<&Value>, &Value
         let config = entries
             .iter()
             .find(|e| e["mediaType"] == CACHE_CONFIG_MEDIA_TYPE)
-            .ok_or_else(|| not_a_cache(format!("the index has no {CACHE_CONFIG_MEDIA_TYPE} entry")))?;
-        let layers = entries.iter().filter(|e| e["mediaType"] != CACHE_CONFIG_MEDIA_TYPE).collect();
+            .ok_or_else(|| {
+                not_a_cache(format!("the index has no {CACHE_CONFIG_MEDIA_TYPE} entry"))
+            })?;
+        let layers = entries
+            .iter()
+            .filter(|e| e["mediaType"] != CACHE_CONFIG_MEDIA_TYPE)
+            .collect();
         return Ok(("index", layers, config));
     }
     if manifest["config"]["mediaType"] == CACHE_CONFIG_MEDIA_TYPE {
-        let layers = manifest["layers"].as_array().map(|l| l.iter().collect()).unwrap_or_default();
+        let layers = manifest["layers"]
+            .as_array()
+            .map(|l| l.iter().collect())
+            .unwrap_or_default();
         return Ok(("image-manifest", layers, &manifest["config"]));
     }
-    Err(not_a_cache(format!("{media_type} without a {CACHE_CONFIG_MEDIA_TYPE} config (an image, or inline cache)")))
+    Err(not_a_cache(format!(
+        "{media_type} without a {CACHE_CONFIG_MEDIA_TYPE} config (an image, or inline cache)"
+    )))
 }
 
 fn compression_of(layer: &Value) -> &'static str {
@@ -81,7 +95,10 @@ fn compression_of(layer: &Value) -> &'static str {
         "estargz"
     } else if media_type.ends_with("+zstd") || media_type.ends_with(".zstd") {
         "zstd"
-    } else if media_type.ends_with("+gzip") || media_type.ends_with(".gzip") || media_type.ends_with("tar.gzip") {
+    } else if media_type.ends_with("+gzip")
+        || media_type.ends_with(".gzip")
+        || media_type.ends_with("tar.gzip")
+    {
         "gzip"
     } else {
         "uncompressed"
@@ -90,16 +107,24 @@ fn compression_of(layer: &Value) -> &'static str {
 
 /// Statistics from the manifest bytes and the config blob (buildkit.md §7).
 pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo, String> {
-    let manifest: Value = serde_json::from_slice(manifest_bytes).map_err(|e| format!("the manifest is not JSON: {e}"))?;
+    let manifest: Value = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| format!("the manifest is not JSON: {e}"))?;
     let (form, layers, config) = split_manifest(&manifest)?;
     let mut seen = std::collections::HashSet::new();
-    let distinct: Vec<&Value> = layers.into_iter().filter(|l| seen.insert(l["digest"].as_str().unwrap_or(""))).collect();
+    let distinct: Vec<&Value> = layers
+        .into_iter()
+        .filter(|l| seen.insert(l["digest"].as_str().unwrap_or("")))
+        .collect();
     let mut layer_media_types = BTreeMap::new();
     let mut compression = BTreeMap::new();
     let mut newest: Option<(OffsetDateTime, String)> = None;
     for layer in &distinct {
-        *layer_media_types.entry(layer["mediaType"].as_str().unwrap_or("").to_owned()).or_insert(0) += 1;
-        *compression.entry(compression_of(layer).to_owned()).or_insert(0) += 1;
+        *layer_media_types
+            .entry(layer["mediaType"].as_str().unwrap_or("").to_owned())
+            .or_insert(0) += 1;
+        *compression
+            .entry(compression_of(layer).to_owned())
+            .or_insert(0) += 1;
         if let Some(text) = layer["annotations"]["buildkit/createdat"].as_str() {
             if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
                 if newest.as_ref().is_none_or(|(n, _)| at > *n) {
@@ -109,11 +134,17 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
         }
     }
     let layer_bytes: u64 = distinct.iter().filter_map(|l| l["size"].as_u64()).sum();
-    let config_json: Value = serde_json::from_slice(config_bytes).map_err(|e| format!("the cache config is not JSON: {e}"))?;
-    let records = config_json["records"].as_array().map_or(&[][..], Vec::as_slice);
+    let config_json: Value = serde_json::from_slice(config_bytes)
+        .map_err(|e| format!("the cache config is not JSON: {e}"))?;
+    let records = config_json["records"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     let config_size = config["size"].as_u64().unwrap_or(config_bytes.len() as u64);
     let mut warnings = Vec::new();
-    for (what, size) in [("manifest", manifest_bytes.len()), ("cache config", config_bytes.len())] {
+    for (what, size) in [
+        ("manifest", manifest_bytes.len()),
+        ("cache config", config_bytes.len()),
+    ] {
         if size > IMPORT_LIMIT {
             warnings.push(format!("the {what} is {size} bytes; BuildKit imports at most {IMPORT_LIMIT}, so this cache exports but never imports (try mode=min or fewer stages)"));
         }
@@ -125,12 +156,16 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
         layers: distinct.len(),
         layer_bytes,
         config_digest: config["digest"].as_str().unwrap_or("").to_owned(),
+        config_media_type: config["mediaType"].as_str().unwrap_or("").to_owned(),
         config_bytes: config_size,
         total_bytes: layer_bytes + config_size + manifest_bytes.len() as u64,
         layer_media_types,
         compression,
         records: records.len(),
-        records_with_results: records.iter().filter(|r| r["layers"].as_array().is_some_and(|l| !l.is_empty())).count(),
+        records_with_results: records
+            .iter()
+            .filter(|r| r["layers"].as_array().is_some_and(|l| !l.is_empty()))
+            .count(),
         newest_layer: newest.map(|(_, text)| text),
         warnings,
     })
@@ -141,37 +176,71 @@ pub fn client(insecure_registry: Option<&str>) -> Client {
         Some(host) => ClientProtocol::HttpsExcept(vec![host.to_owned()]),
         None => ClientProtocol::Https,
     };
-    Client::new(ClientConfig { protocol, ..Default::default() })
+    Client::new(ClientConfig {
+        protocol,
+        ..Default::default()
+    })
 }
 
 /// The user's docker credentials for the registry, or anonymous access.
 pub fn auth_for(reference: &Reference) -> RegistryAuth {
     match docker_credential::get_credential(reference.resolve_registry()) {
-        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => RegistryAuth::Basic(user, password),
-        Ok(docker_credential::DockerCredential::IdentityToken(token)) => RegistryAuth::Bearer(token),
+        Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+            RegistryAuth::Basic(user, password)
+        }
+        Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
+            RegistryAuth::Bearer(token)
+        }
         Err(_) => RegistryAuth::Anonymous,
     }
 }
 
-pub async fn inspect(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Result<CacheInfo, RegistryError> {
+pub async fn inspect(
+    client: &Client,
+    reference: &Reference,
+    auth: &RegistryAuth,
+) -> Result<CacheInfo, RegistryError> {
     let whole = reference.whole();
-    let registry_error = |source| RegistryError::Registry { reference: whole.clone(), source };
-    let (manifest_bytes, _digest) = client.pull_manifest_raw(reference, auth, MANIFEST_MEDIA_TYPES).await.map_err(registry_error)?;
-    let manifest: Value = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| RegistryError::NotACache { reference: whole.clone(), problem: e.to_string() })?;
-    let (_, _, config) = split_manifest(&manifest).map_err(|problem| RegistryError::NotACache { reference: whole.clone(), problem })?;
+    let registry_error = |source| RegistryError::Registry {
+        reference: whole.clone(),
+        source,
+    };
+    let (manifest_bytes, _digest) = client
+        .pull_manifest_raw(reference, auth, MANIFEST_MEDIA_TYPES)
+        .await
+        .map_err(registry_error)?;
+    let manifest: Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| RegistryError::NotACache {
+            reference: whole.clone(),
+            problem: e.to_string(),
+        })?;
+    let (_, _, config) = split_manifest(&manifest).map_err(|problem| RegistryError::NotACache {
+        reference: whole.clone(),
+        problem,
+    })?;
     let config_digest = config["digest"].as_str().unwrap_or("").to_owned();
     let mut config_bytes = Vec::new();
-    client.pull_blob(reference, config_digest.as_str(), &mut config_bytes).await.map_err(registry_error)?;
-    summarize(&manifest_bytes, &config_bytes).map_err(|problem| RegistryError::NotACache { reference: whole, problem })
+    client
+        .pull_blob(reference, config_digest.as_str(), &mut config_bytes)
+        .await
+        .map_err(registry_error)?;
+    summarize(&manifest_bytes, &config_bytes).map_err(|problem| RegistryError::NotACache {
+        reference: whole,
+        problem,
+    })
 }
 
 /// `regcache inspect`: one lookup on a small runtime, credentials from the docker config.
 pub fn inspect_blocking(text: &str, insecure: bool) -> Result<CacheInfo, RegistryError> {
-    let reference: Reference = text.parse().map_err(|e: oci_client::ParseError| RegistryError::Reference(text.to_owned(), e.to_string()))?;
+    let reference: Reference = text.parse().map_err(|e: oci_client::ParseError| {
+        RegistryError::Reference(text.to_owned(), e.to_string())
+    })?;
     let auth = auth_for(&reference);
     let client = client(insecure.then(|| reference.resolve_registry()));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread runtime starts");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime starts");
     runtime.block_on(inspect(&client, &reference, &auth))
 }
 
@@ -180,29 +249,151 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        std::fs::read(format!("{}/tests/fixtures/buildkit/buildx-0.13.1_buildkit-0.13__{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        std::fs::read(format!(
+            "{}/tests/fixtures/buildkit/buildx-0.13.1_buildkit-0.13__{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
     }
 
     /// The expected statistics table of `tests/fixtures/buildkit/SOURCES.md`.
     #[test]
     fn statistics_of_every_fixture_cache() {
         let cases = [
-            ("registry_cache-main_after-a.index.manifest.json", "8db2b1d7", "index", 2527, 7, 1_065_692, 2487, 1_070_706, "gzip=7", 11, 6, "2026-11-22T06:27:26.63693465Z"),
-            ("registry_cache-main_after-b.index.manifest.json", "8db2b1d7", "index", 3087, 7, 1_065_692, 2487, 1_071_266, "gzip=7", 11, 6, "2026-11-22T06:27:26.63693465Z"),
-            ("registry_cache-main_after-c.index.manifest.json", "246e1cf1", "index", 2680, 6, 1_065_449, 2325, 1_070_454, "gzip=6", 11, 5, "2026-11-22T06:27:26.63693465Z"),
-            ("registry_cache-feature-x_after-d.index.manifest.json", "15b326cd", "index", 1549, 4, 1_065_163, 2012, 1_068_724, "gzip=4", 11, 3, "2026-11-22T06:27:30.564269396Z"),
-            ("registry_cache-image-manifest_after-f.image-manifest.json", "246e1cf1", "image-manifest", 2689, 6, 1_065_449, 2325, 1_070_463, "gzip=6", 11, 5, "2026-11-22T06:27:26.63693465Z"),
-            ("registry_cache-zstd_after-g.index.manifest.json", "436253a1", "index", 2529, 7, 1_065_699, 2486, 1_070_714, "gzip=4,zstd=3", 11, 6, "2026-11-22T06:27:33.461786995Z"),
+            (
+                "registry_cache-main_after-a.index.manifest.json",
+                "8db2b1d7",
+                "index",
+                2527,
+                7,
+                1_065_692,
+                2487,
+                1_070_706,
+                "gzip=7",
+                11,
+                6,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-main_after-b.index.manifest.json",
+                "8db2b1d7",
+                "index",
+                3087,
+                7,
+                1_065_692,
+                2487,
+                1_071_266,
+                "gzip=7",
+                11,
+                6,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-main_after-c.index.manifest.json",
+                "246e1cf1",
+                "index",
+                2680,
+                6,
+                1_065_449,
+                2325,
+                1_070_454,
+                "gzip=6",
+                11,
+                5,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-feature-x_after-d.index.manifest.json",
+                "15b326cd",
+                "index",
+                1549,
+                4,
+                1_065_163,
+                2012,
+                1_068_724,
+                "gzip=4",
+                11,
+                3,
+                "2026-11-22T06:27:30.564269396Z",
+            ),
+            (
+                "registry_cache-image-manifest_after-f.image-manifest.json",
+                "246e1cf1",
+                "image-manifest",
+                2689,
+                6,
+                1_065_449,
+                2325,
+                1_070_463,
+                "gzip=6",
+                11,
+                5,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-zstd_after-g.index.manifest.json",
+                "436253a1",
+                "index",
+                2529,
+                7,
+                1_065_699,
+                2486,
+                1_070_714,
+                "gzip=4,zstd=3",
+                11,
+                6,
+                "2026-11-22T06:27:33.461786995Z",
+            ),
         ];
-        for (manifest, config, form, manifest_bytes, layers, layer_bytes, config_bytes, total, mix, records, with_results, newest) in cases {
-            let info = summarize(&fixture(manifest), &fixture(&format!("registry_cacheconfig_sha256-{config}.json"))).unwrap();
-            let mix_text: Vec<String> = info.compression.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        for (
+            manifest,
+            config,
+            form,
+            manifest_bytes,
+            layers,
+            layer_bytes,
+            config_bytes,
+            total,
+            mix,
+            records,
+            with_results,
+            newest,
+        ) in cases
+        {
+            let info = summarize(
+                &fixture(manifest),
+                &fixture(&format!("registry_cacheconfig_sha256-{config}.json")),
+            )
+            .unwrap();
+            let mix_text: Vec<String> = info
+                .compression
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             assert_eq!(
-                (info.form, info.manifest_bytes, info.layers, info.layer_bytes, info.config_bytes, info.total_bytes),
-                (form, manifest_bytes, layers, layer_bytes, config_bytes, total),
+                (
+                    info.form,
+                    info.manifest_bytes,
+                    info.layers,
+                    info.layer_bytes,
+                    info.config_bytes,
+                    info.total_bytes
+                ),
+                (
+                    form,
+                    manifest_bytes,
+                    layers,
+                    layer_bytes,
+                    config_bytes,
+                    total
+                ),
                 "{manifest}"
             );
-            assert_eq!((mix_text.join(","), info.records, info.records_with_results), (mix.to_owned(), records, with_results), "{manifest}");
+            assert_eq!(
+                (mix_text.join(","), info.records, info.records_with_results),
+                (mix.to_owned(), records, with_results),
+                "{manifest}"
+            );
             assert_eq!(info.newest_layer.as_deref(), Some(newest), "{manifest}");
             assert!(info.config_digest.contains(config));
             assert!(info.warnings.is_empty());
@@ -216,6 +407,10 @@ mod tests {
             env!("CARGO_MANIFEST_DIR")
         ))
         .unwrap();
-        assert!(summarize(&manifest, b"{}").unwrap_err().contains("inline cache"));
+        assert!(
+            summarize(&manifest, b"{}")
+                .unwrap_err()
+                .contains("inline cache")
+        );
     }
 }

@@ -6,21 +6,45 @@ use serde_json::{Value, json};
 use crate::stats::{BuildStats, ImportOutcome};
 
 pub const OUTPUTS: &[(&str, &str)] = &[
-    ("cache-hit", "true when every cacheable Dockerfile step was cached."),
-    ("cache-hit-ratio", "Cached steps divided by cacheable steps (0 to 1)."),
-    ("cached-steps", "Dockerfile steps served from cache (FROM and internal steps excluded)."),
-    ("total-steps", "Cacheable Dockerfile steps (FROM and internal steps excluded)."),
+    (
+        "cache-hit",
+        "true when every cacheable Dockerfile step was cached.",
+    ),
+    (
+        "cache-hit-ratio",
+        "Cached steps divided by cacheable steps (0 to 1).",
+    ),
+    (
+        "cached-steps",
+        "Dockerfile steps served from cache (FROM and internal steps excluded).",
+    ),
+    (
+        "total-steps",
+        "Cacheable Dockerfile steps (FROM and internal steps excluded).",
+    ),
     ("cache-ref", "The registry cache ref this build wrote."),
-    ("cache-refs-found", "Cache refs that were imported, comma-separated."),
-    ("cache-refs-missing", "Cache refs that did not exist or could not be read, comma-separated."),
-    ("cache-import-seconds", "Time spent importing cache manifests."),
+    (
+        "cache-refs-found",
+        "Cache refs that were imported, comma-separated.",
+    ),
+    (
+        "cache-refs-missing",
+        "Cache refs that did not exist or could not be read, comma-separated.",
+    ),
+    (
+        "cache-import-seconds",
+        "Time spent importing cache manifests.",
+    ),
     ("cache-export-seconds", "Time spent exporting the cache."),
     ("cache-exported", "true when the cache export succeeded."),
     ("build-seconds", "Wall time of the build."),
     ("stats", "Everything above and per-stage counts, as JSON."),
     ("imageid", "Image ID."),
     ("digest", "Image digest."),
-    ("metadata", "Build result metadata (buildx --metadata-file), as JSON."),
+    (
+        "metadata",
+        "Build result metadata (buildx --metadata-file), as JSON.",
+    ),
 ];
 
 #[derive(Debug, Clone)]
@@ -99,12 +123,22 @@ impl RunReport {
                 "build-seconds" => seconds(self.build_seconds),
                 "stats" => self.stats_json().to_string(),
                 "imageid" => self.image_id.clone().unwrap_or_default(),
-                "digest" => self.metadata_str("containerimage.digest").unwrap_or_default().to_owned(),
-                "metadata" => self.metadata.as_ref().map(Value::to_string).unwrap_or_default(),
+                "digest" => self
+                    .metadata_str("containerimage.digest")
+                    .unwrap_or_default()
+                    .to_owned(),
+                "metadata" => self
+                    .metadata
+                    .as_ref()
+                    .map(Value::to_string)
+                    .unwrap_or_default(),
                 other => unreachable!("output {other} has no value"),
             }
         };
-        OUTPUTS.iter().map(|(name, _)| (*name, value(name))).collect()
+        OUTPUTS
+            .iter()
+            .map(|(name, _)| (*name, value(name)))
+            .collect()
     }
 
     /// One line for the log.
@@ -118,7 +152,11 @@ impl RunReport {
             self.cache_hit(),
             s.import_seconds,
             s.export_seconds,
-            if s.cache_exported() { "exported" } else { "not exported" },
+            if s.cache_exported() {
+                "exported"
+            } else {
+                "not exported"
+            },
             self.build_seconds
         )
     }
@@ -133,9 +171,23 @@ impl RunReport {
             s.total_steps,
             s.hit_ratio * 100.0
         );
-        md += &format!("| cache hit | {} |\n", if self.cache_hit() { "yes" } else { "no" });
-        md += &format!("| build | {} in {:.2} s |\n", if self.succeeded { "succeeded" } else { "failed" }, self.build_seconds);
-        md += &format!("| cache import | {:.2} s |\n| cache export | {:.2} s |\n", s.import_seconds, s.export_seconds);
+        md += &format!(
+            "| cache hit | {} |\n",
+            if self.cache_hit() { "yes" } else { "no" }
+        );
+        md += &format!(
+            "| build | {} in {:.2} s |\n",
+            if self.succeeded {
+                "succeeded"
+            } else {
+                "failed"
+            },
+            self.build_seconds
+        );
+        md += &format!(
+            "| cache import | {:.2} s |\n| cache export | {:.2} s |\n",
+            s.import_seconds, s.export_seconds
+        );
         md += "\n| cache ref | used as | result |\n|---|---|---|\n";
         for import in &s.imports {
             let result = match &import.outcome {
@@ -148,15 +200,28 @@ impl RunReport {
         let export = match s.exports.iter().find(|e| !e.ok) {
             None if s.cache_exported() => "exported".to_owned(),
             None => "not exported".to_owned(),
-            Some(e) => format!("failed: {}", cell(e.error.as_deref().unwrap_or("did not finish"))),
+            Some(e) => format!(
+                "failed: {}",
+                cell(e.error.as_deref().unwrap_or("did not finish"))
+            ),
         };
         md += &format!("| `{}` | destination | {export} |\n", cell(&self.cache_ref));
         md += "\n| stage | steps | cached | time |\n|---|---|---|---|\n";
         for stage in &s.stages {
-            md += &format!("| {} | {} | {} | {:.2} s |\n", cell(&stage.name), stage.steps, stage.cached, stage.seconds);
+            md += &format!(
+                "| {} | {} | {} | {:.2} s |\n",
+                cell(&stage.name),
+                stage.steps,
+                stage.cached,
+                stage.seconds
+            );
         }
         if let Some(failed) = &s.failed_step {
-            md += &format!("\n**Failed step:** `{}`: {}\n", cell(&failed.name), cell(&failed.error));
+            md += &format!(
+                "\n**Failed step:** `{}`: {}\n",
+                cell(&failed.name),
+                cell(&failed.error)
+            );
         }
         md
     }
@@ -169,45 +234,79 @@ mod tests {
     use crate::stats::compute;
 
     fn fixture_report(name: &str) -> RunReport {
-        let path = format!("{}/tests/fixtures/buildkit/{name}", env!("CARGO_MANIFEST_DIR"));
-        let progress = read_log(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
+        let path = format!(
+            "{}/tests/fixtures/buildkit/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let progress =
+            read_log(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
         RunReport {
             stats: compute(&progress),
             cache_ref: "127.0.0.1:5055/fixture/app:cache-feature-x".into(),
             build_seconds: 1.5,
             succeeded: true,
             image_id: Some("sha256:abc".into()),
-            metadata: Some(json!({"containerimage.digest": "sha256:def", "cache.manifest": "{\"digest\":\"sha256:0f\",\"size\":1549}"})),
+            metadata: Some(
+                json!({"containerimage.digest": "sha256:def", "cache.manifest": "{\"digest\":\"sha256:0f\",\"size\":1549}"}),
+            ),
         }
     }
 
     #[test]
     fn outputs_of_a_partial_hit() {
-        let report = fixture_report("buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt");
+        let report = fixture_report(
+            "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
+        );
         let outputs: std::collections::BTreeMap<_, _> = report.outputs().into_iter().collect();
         assert_eq!(outputs["cache-hit"], "false");
         assert_eq!(outputs["cached-steps"], "4");
         assert_eq!(outputs["total-steps"], "6");
         assert_eq!(outputs["cache-hit-ratio"], "0.667");
-        assert_eq!(outputs["cache-refs-found"], "127.0.0.1:5055/fixture/app:cache-main");
-        assert_eq!(outputs["cache-refs-missing"], "127.0.0.1:5055/fixture/app:cache-feature-x");
+        assert_eq!(
+            outputs["cache-refs-found"],
+            "127.0.0.1:5055/fixture/app:cache-main"
+        );
+        assert_eq!(
+            outputs["cache-refs-missing"],
+            "127.0.0.1:5055/fixture/app:cache-feature-x"
+        );
         assert_eq!(outputs["cache-export-seconds"], "0.094");
         assert_eq!(outputs["cache-exported"], "true");
         assert_eq!(outputs["digest"], "sha256:def");
         let stats: Value = serde_json::from_str(&outputs["stats"]).unwrap();
         assert_eq!(stats["cache-manifest"]["size"], 1549);
-        let stage_1 = stats["stages"].as_array().unwrap().iter().find(|s| s["name"] == "stage-1").unwrap();
-        assert_eq!((stage_1["steps"].as_u64(), stage_1["cached"].as_u64()), (Some(3), Some(1)));
+        let stage_1 = stats["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "stage-1")
+            .unwrap();
+        assert_eq!(
+            (stage_1["steps"].as_u64(), stage_1["cached"].as_u64()),
+            (Some(3), Some(1))
+        );
         assert_eq!(OUTPUTS.len(), outputs.len());
     }
 
     #[test]
     fn summary_has_stage_rows_and_refs() {
-        let md = fixture_report("buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt").summary_markdown();
-        assert!(md.starts_with("### regcache: 4/6 steps cached (67%)"), "{md}");
+        let md = fixture_report(
+            "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
+        )
+        .summary_markdown();
+        assert!(
+            md.starts_with("### regcache: 4/6 steps cached (67%)"),
+            "{md}"
+        );
         assert!(md.contains("| build | 3 | 3 |"), "{md}");
         assert!(md.contains("| stage-1 | 3 | 1 |"), "{md}");
-        assert!(md.contains("| `127.0.0.1:5055/fixture/app:cache-feature-x` | source | not found |"), "{md}");
-        assert!(md.contains("| `127.0.0.1:5055/fixture/app:cache-main` | source | found |"), "{md}");
+        assert!(
+            md.contains("| `127.0.0.1:5055/fixture/app:cache-feature-x` | source | not found |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| `127.0.0.1:5055/fixture/app:cache-main` | source | found |"),
+            "{md}"
+        );
     }
 }

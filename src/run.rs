@@ -21,13 +21,21 @@ pub enum RunError {
     #[error(transparent)]
     Engine(#[from] EngineError),
     #[error("{what} ({path}): {source}")]
-    File { what: &'static str, path: PathBuf, source: io::Error },
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("writing the log: {0}")]
     Log(#[from] io::Error),
 }
 
 fn file_error<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> RunError + 'p {
-    move |source| RunError::File { what, path: path.to_owned(), source }
+    move |source| RunError::File {
+        what,
+        path: path.to_owned(),
+        source,
+    }
 }
 
 pub struct RunContext<'a> {
@@ -37,8 +45,15 @@ pub struct RunContext<'a> {
     pub docker: PathBuf,
 }
 
-pub fn build<W: Write>(config: &Config, ctx: &RunContext<'_>, log: &mut Log<W>) -> Result<RunReport, RunError> {
-    let temp_root = ctx.env.get("RUNNER_TEMP").map_or_else(std::env::temp_dir, PathBuf::from);
+pub fn build<W: Write>(
+    config: &Config,
+    ctx: &RunContext<'_>,
+    log: &mut Log<W>,
+) -> Result<RunReport, RunError> {
+    let temp_root = ctx
+        .env
+        .get("RUNNER_TEMP")
+        .map_or_else(std::env::temp_dir, PathBuf::from);
     let temp = tempfile::Builder::new()
         .prefix("regcache-")
         .tempdir_in(&temp_root)
@@ -53,10 +68,15 @@ pub fn build<W: Write>(config: &Config, ctx: &RunContext<'_>, log: &mut Log<W>) 
             .mode(0o600)
             .open(&path)
             .map_err(file_error("writing a secret file", &path))?;
-        file.write_all(secret.value.as_bytes()).map_err(file_error("writing a secret file", &path))?;
+        file.write_all(secret.value.as_bytes())
+            .map_err(file_error("writing a secret file", &path))?;
         secrets.push((secret.id.clone(), path));
     }
-    let files = RunFiles { metadata: temp.path().join("metadata.json"), iidfile: temp.path().join("iid"), secrets };
+    let files = RunFiles {
+        metadata: temp.path().join("metadata.json"),
+        iidfile: temp.path().join("iid"),
+        secrets,
+    };
     let plan = plan::plan(config, &files);
 
     let cache_ref = config.cache_ref.whole();
@@ -83,15 +103,30 @@ pub fn build<W: Write>(config: &Config, ctx: &RunContext<'_>, log: &mut Log<W>) 
         Ok(bytes) => serde_json::from_slice(&bytes).ok(),
         Err(_) => None,
     };
-    let image_id = fs::read_to_string(&files.iidfile).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-    let report = RunReport { stats, cache_ref, build_seconds: finished.seconds, succeeded: finished.success, image_id, metadata };
+    let image_id = fs::read_to_string(&files.iidfile)
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let report = RunReport {
+        stats,
+        cache_ref,
+        build_seconds: finished.seconds,
+        succeeded: finished.success,
+        image_id,
+        metadata,
+    };
     explain(&report, &finished.progress, config, log)?;
     log.line(&report.headline())?;
     Ok(report)
 }
 
 /// Warnings and errors a person should see without reading the whole log.
-fn explain<W: Write>(report: &RunReport, progress: &crate::progress::Progress, config: &Config, log: &mut Log<W>) -> io::Result<()> {
+fn explain<W: Write>(
+    report: &RunReport,
+    progress: &crate::progress::Progress,
+    config: &Config,
+    log: &mut Log<W>,
+) -> io::Result<()> {
     let s = &report.stats;
     for import in &s.imports {
         match &import.outcome {
@@ -111,7 +146,10 @@ fn explain<W: Write>(report: &RunReport, progress: &crate::progress::Progress, c
         }
     }
     for export in s.exports.iter().filter(|e| !e.ok) {
-        let error = export.error.as_deref().unwrap_or("the export did not finish");
+        let error = export
+            .error
+            .as_deref()
+            .unwrap_or("the export did not finish");
         if report.succeeded {
             log.annotate(
                 Level::Warning,
@@ -135,12 +173,19 @@ fn explain<W: Write>(report: &RunReport, progress: &crate::progress::Progress, c
     if let Some(fix) = engine::diagnose(&tail, config.build.builder.as_deref()) {
         return log.annotate(Level::Error, "build setup", &fix, None);
     }
-    let location = progress.error_location.as_ref().map(|l| Location { file: l.file.clone(), line: l.line });
+    let location = progress.error_location.as_ref().map(|l| Location {
+        file: l.file.clone(),
+        line: l.line,
+    });
     match &s.failed_step {
         Some(step) => log.annotate(Level::Error, &step.name, &step.error, location.as_ref()),
         None if s.exports.iter().any(|e| !e.ok) => Ok(()),
         None => {
-            let message = s.final_error.clone().or_else(|| tail.last().cloned()).unwrap_or_else(|| "the build failed".into());
+            let message = s
+                .final_error
+                .clone()
+                .or_else(|| tail.last().cloned())
+                .unwrap_or_else(|| "the build failed".into());
             log.annotate(Level::Error, "build failed", &message, location.as_ref())
         }
     }
@@ -156,21 +201,37 @@ pub enum OutputFormat {
 pub fn outputs_json(report: &RunReport) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     for (name, value) in report.outputs() {
-        let nested = matches!(name, "stats" | "metadata").then(|| serde_json::from_str(&value).ok()).flatten();
-        object.insert(name.to_owned(), nested.unwrap_or(serde_json::Value::String(value)));
+        let nested = matches!(name, "stats" | "metadata")
+            .then(|| serde_json::from_str(&value).ok())
+            .flatten();
+        object.insert(
+            name.to_owned(),
+            nested.unwrap_or(serde_json::Value::String(value)),
+        );
     }
     serde_json::Value::Object(object)
 }
 
 /// Step outputs and the job summary on GitHub, and the requested file or stdout rendering.
-pub fn publish(report: &RunReport, env: &Env, format: Option<OutputFormat>, file: Option<&Path>) -> Result<(), RunError> {
+pub fn publish(
+    report: &RunReport,
+    env: &Env,
+    format: Option<OutputFormat>,
+    file: Option<&Path>,
+) -> Result<(), RunError> {
     if Platform::detect(env) == Platform::GitHub {
         if let Some(path) = env.get("GITHUB_OUTPUT") {
-            let text: String = report.outputs().iter().map(|(n, v)| github::file_command(n, v)).collect();
-            github::append(Path::new(path), &text).map_err(file_error("writing step outputs", Path::new(path)))?;
+            let text: String = report
+                .outputs()
+                .iter()
+                .map(|(n, v)| github::file_command(n, v))
+                .collect();
+            github::append(Path::new(path), &text)
+                .map_err(file_error("writing step outputs", Path::new(path)))?;
         }
         if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
-            github::append(Path::new(path), &report.summary_markdown()).map_err(file_error("writing the job summary", Path::new(path)))?;
+            github::append(Path::new(path), &report.summary_markdown())
+                .map_err(file_error("writing the job summary", Path::new(path)))?;
         }
     }
     let Some(format) = format else { return Ok(()) };
@@ -181,10 +242,19 @@ pub fn publish(report: &RunReport, env: &Env, format: Option<OutputFormat>, file
     match file {
         // Written whole to a temporary file, then renamed, so a reader never sees half of it.
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-            let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(file_error("writing outputs", path))?;
-            temp.write_all(text.as_bytes()).map_err(file_error("writing outputs", path))?;
-            temp.persist(path).map_err(|e| RunError::File { what: "writing outputs", path: path.to_owned(), source: e.error })?;
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let mut temp = tempfile::NamedTempFile::new_in(dir)
+                .map_err(file_error("writing outputs", path))?;
+            temp.write_all(text.as_bytes())
+                .map_err(file_error("writing outputs", path))?;
+            temp.persist(path).map_err(|e| RunError::File {
+                what: "writing outputs",
+                path: path.to_owned(),
+                source: e.error,
+            })?;
         }
         None => io::stdout().write_all(text.as_bytes())?,
     }

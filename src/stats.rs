@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use crate::progress::{Progress, VertexRecord};
 
-static STEP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\[(?:([^\]]*) )?\s*(\d+)/(\d+)\] (.*)$").unwrap());
+static STEP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[(?:([^\]]*) )?\s*(\d+)/(\d+)\] (.*)$").unwrap());
 const IMPORT_PREFIX: &str = "importing cache manifest from ";
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,7 +124,11 @@ pub struct BuildStats {
 
 impl BuildStats {
     pub fn refs(&self, wanted: fn(&ImportOutcome) -> bool) -> Vec<&str> {
-        self.imports.iter().filter(|i| wanted(&i.outcome)).map(|i| i.reference.as_str()).collect()
+        self.imports
+            .iter()
+            .filter(|i| wanted(&i.outcome))
+            .map(|i| i.reference.as_str())
+            .collect()
     }
 
     pub fn cache_exported(&self) -> bool {
@@ -150,7 +155,12 @@ pub fn compute(progress: &Progress) -> BuildStats {
                 let index = match stages.iter().position(|s| s.name == stage) {
                     Some(i) => i,
                     None => {
-                        stages.push(StageStats { name: stage.to_owned(), steps: 0, cached: 0, seconds: 0.0 });
+                        stages.push(StageStats {
+                            name: stage.to_owned(),
+                            steps: 0,
+                            cached: 0,
+                            seconds: 0.0,
+                        });
                         stages.len() - 1
                     }
                 };
@@ -162,7 +172,10 @@ pub fn compute(progress: &Progress) -> BuildStats {
                     entry.cached += 1;
                 } else if let Some(error) = &record.error {
                     failed += 1;
-                    failed_step.get_or_insert_with(|| FailedStep { name: record.name.clone(), error: error.clone() });
+                    failed_step.get_or_insert_with(|| FailedStep {
+                        name: record.name.clone(),
+                        error: error.clone(),
+                    });
                 } else if record.started {
                     rebuilt += 1;
                 } else {
@@ -183,7 +196,11 @@ pub fn compute(progress: &Progress) -> BuildStats {
             VertexKind::From | VertexKind::ImageExport | VertexKind::Internal => {}
         }
     }
-    let hit_ratio = if total == 0 { 0.0 } else { round3(cached as f64 / total as f64) };
+    let hit_ratio = if total == 0 {
+        0.0
+    } else {
+        round3(cached as f64 / total as f64)
+    };
     BuildStats {
         total_steps: total,
         cached_steps: cached,
@@ -223,18 +240,43 @@ mod tests {
 
     #[test]
     fn classifies_vertex_names() {
-        assert_eq!(classify("[build 2/4] WORKDIR /src"), VertexKind::Step { stage: "build" });
-        assert_eq!(classify("[ 3/11] RUN make"), VertexKind::Step { stage: "default" });
-        assert_eq!(classify("[linux/amd64 stage-1 1/5] COPY . ."), VertexKind::Step { stage: "linux/amd64 stage-1" });
-        assert_eq!(classify("[build 1/4] FROM 127.0.0.1:5055/base/busybox:1@sha256:aa"), VertexKind::From);
+        assert_eq!(
+            classify("[build 2/4] WORKDIR /src"),
+            VertexKind::Step { stage: "build" }
+        );
+        assert_eq!(
+            classify("[ 3/11] RUN make"),
+            VertexKind::Step { stage: "default" }
+        );
+        assert_eq!(
+            classify("[linux/amd64 stage-1 1/5] COPY . ."),
+            VertexKind::Step {
+                stage: "linux/amd64 stage-1"
+            }
+        );
+        assert_eq!(
+            classify("[build 1/4] FROM 127.0.0.1:5055/base/busybox:1@sha256:aa"),
+            VertexKind::From
+        );
         assert_eq!(
             classify("importing cache manifest from r/app:buildcache"),
-            VertexKind::CacheImport { reference: "r/app:buildcache" }
+            VertexKind::CacheImport {
+                reference: "r/app:buildcache"
+            }
         );
-        assert_eq!(classify("exporting cache to registry"), VertexKind::CacheExport);
+        assert_eq!(
+            classify("exporting cache to registry"),
+            VertexKind::CacheExport
+        );
         assert_eq!(classify("exporting cache"), VertexKind::CacheExport);
         assert_eq!(classify("exporting to image"), VertexKind::ImageExport);
-        assert_eq!(classify("[internal] load build context"), VertexKind::Internal);
-        assert_eq!(classify("[auth] fixture/app:pull token for 127.0.0.1:5055"), VertexKind::Internal);
+        assert_eq!(
+            classify("[internal] load build context"),
+            VertexKind::Internal
+        );
+        assert_eq!(
+            classify("[auth] fixture/app:pull token for 127.0.0.1:5055"),
+            VertexKind::Internal
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::{Level, Location};
 
 /// Messages: `%`, `\r`, `\n` escaped.
 pub fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Properties: also `:` and `,`.
@@ -29,7 +31,11 @@ pub fn annotation(level: Level, title: &str, message: &str, location: Option<&Lo
         properties.push(format!("line={}", l.line));
     }
     properties.push(format!("title={}", escape_property(title)));
-    format!("::{command} {}::{}", properties.join(","), escape_data(message))
+    format!(
+        "::{command} {}::{}",
+        properties.join(","),
+        escape_data(message)
+    )
 }
 
 /// `name<<delimiter` / value / `delimiter`, with a fresh random delimiter per write that
@@ -57,7 +63,15 @@ mod tests {
         assert_eq!(escape_data("50%\nnext\r"), "50%25%0Anext%0D");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
         assert_eq!(
-            annotation(Level::Error, "COPY failed", "\"/missing.txt\": not found", Some(&Location { file: "Dockerfile".into(), line: 8 })),
+            annotation(
+                Level::Error,
+                "COPY failed",
+                "\"/missing.txt\": not found",
+                Some(&Location {
+                    file: "Dockerfile".into(),
+                    line: 8
+                })
+            ),
             "::error file=Dockerfile,line=8,title=COPY failed::\"/missing.txt\": not found"
         );
     }

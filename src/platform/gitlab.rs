@@ -2,7 +2,16 @@
 //! `[A-Za-z0-9_]`, no quoting or escapes processed).
 
 pub fn section_name(title: &str) -> String {
-    let name: String = title.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let name: String = title
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("regcache_{name}")
 }
 
@@ -23,7 +32,13 @@ pub fn variable_name(output: &str) -> String {
 pub fn dotenv(outputs: &[(&str, String)]) -> String {
     outputs
         .iter()
-        .map(|(name, value)| format!("{}={}\n", variable_name(name), value.replace(['\n', '\r'], " ")))
+        .map(|(name, value)| {
+            format!(
+                "{}={}\n",
+                variable_name(name),
+                value.replace(['\n', '\r'], " ")
+            )
+        })
         .collect()
 }
 

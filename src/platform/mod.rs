@@ -14,7 +14,11 @@ pub struct Env(BTreeMap<String, String>);
 
 impl Env {
     pub fn from_process() -> Self {
-        Self(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect())
+        Self(
+            std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -28,7 +32,11 @@ impl Env {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Self(
+            iter.into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        )
     }
 }
 
@@ -74,7 +82,11 @@ pub struct Log<W: Write> {
 
 impl<W: Write> Log<W> {
     pub fn new(platform: Platform, out: W) -> Self {
-        Self { platform, out, open_section: None }
+        Self {
+            platform,
+            out,
+            open_section: None,
+        }
     }
 
     pub fn line(&mut self, text: &str) -> io::Result<()> {
@@ -87,7 +99,11 @@ impl<W: Write> Log<W> {
             Platform::GitHub => writeln!(self.out, "::group::{}", github::escape_data(title))?,
             Platform::GitLab => {
                 let name = gitlab::section_name(title);
-                writeln!(self.out, "{}", gitlab::section_start(&name, title, unix_now()))?;
+                writeln!(
+                    self.out,
+                    "{}",
+                    gitlab::section_start(&name, title, unix_now())
+                )?;
                 self.open_section = Some(name);
             }
             Platform::Local => writeln!(self.out, "== {title}")?,
@@ -106,16 +122,28 @@ impl<W: Write> Log<W> {
         }
     }
 
-    pub fn annotate(&mut self, level: Level, title: &str, message: &str, location: Option<&Location>) -> io::Result<()> {
+    pub fn annotate(
+        &mut self,
+        level: Level,
+        title: &str,
+        message: &str,
+        location: Option<&Location>,
+    ) -> io::Result<()> {
         match self.platform {
-            Platform::GitHub => writeln!(self.out, "{}", github::annotation(level, title, message, location)),
+            Platform::GitHub => writeln!(
+                self.out,
+                "{}",
+                github::annotation(level, title, message, location)
+            ),
             Platform::GitLab | Platform::Local => {
                 let word = match level {
                     Level::Error => "error",
                     Level::Warning => "warning",
                     Level::Notice => "notice",
                 };
-                let place = location.map(|l| format!(" ({}:{})", l.file, l.line)).unwrap_or_default();
+                let place = location
+                    .map(|l| format!(" ({}:{})", l.file, l.line))
+                    .unwrap_or_default();
                 writeln!(self.out, "{word}: {title}{place}: {message}")
             }
         }
@@ -137,5 +165,7 @@ impl<W: Write> Log<W> {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

@@ -64,19 +64,35 @@ impl Progress {
     pub fn apply_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event)) {
         let mut endings = Vec::new();
         for update in &status.vertexes {
-            let before = self.vertices.get(&update.digest).cloned().unwrap_or_default();
+            let before = self
+                .vertices
+                .get(&update.digest)
+                .cloned()
+                .unwrap_or_default();
             let after = self.vertices.merge(update).clone();
             let number = self.position(&update.digest);
-            if after.started && !before.started || (after.cached && !before.cached && !before.started) {
-                emit(Event::Started { number, name: after.name.clone() });
+            if after.started && !before.started
+                || (after.cached && !before.cached && !before.started)
+            {
+                emit(Event::Started {
+                    number,
+                    name: after.name.clone(),
+                });
             }
             if after.cached && !before.cached {
                 endings.push(Event::Cached { number });
             }
             if let Some(error) = after.error.as_ref().filter(|_| before.error.is_none()) {
-                endings.push(Event::Failed { number, error: error.clone() });
-            } else if after.completed && !before.completed && !after.cached && after.error.is_none() {
-                endings.push(Event::Done { number, seconds: after.seconds() });
+                endings.push(Event::Failed {
+                    number,
+                    error: error.clone(),
+                });
+            } else if after.completed && !before.completed && !after.cached && after.error.is_none()
+            {
+                endings.push(Event::Done {
+                    number,
+                    seconds: after.seconds(),
+                });
             }
         }
         for status in &status.statuses {
@@ -85,20 +101,29 @@ impl Progress {
             }
             let number = self.position(&status.vertex);
             if self.shown_statuses.insert((number, status.id.clone())) {
-                emit(Event::Status { number, text: format!("{} done", status.id) });
+                emit(Event::Status {
+                    number,
+                    text: format!("{} done", status.id),
+                });
             }
         }
         for log in &status.logs {
             let number = self.position(&log.vertex);
             let data = BASE64.decode(log.data.as_bytes()).unwrap_or_default();
             for line in String::from_utf8_lossy(&data).lines() {
-                emit(Event::Log { number, text: line.to_owned() });
+                emit(Event::Log {
+                    number,
+                    text: line.to_owned(),
+                });
             }
         }
         for warning in &status.warnings {
             let number = self.position(&warning.vertex);
             let text = BASE64.decode(warning.short.as_bytes()).unwrap_or_default();
-            emit(Event::Warning { number, text: String::from_utf8_lossy(&text).into_owned() });
+            emit(Event::Warning {
+                number,
+                text: String::from_utf8_lossy(&text).into_owned(),
+            });
         }
         endings.into_iter().for_each(emit);
     }
@@ -154,10 +179,16 @@ impl Progress {
                 if is_new || record.name != name {
                     record.name = name.to_owned();
                     record.started = true;
-                    emit(Event::Started { number: shown, name: name.to_owned() });
+                    emit(Event::Started {
+                        number: shown,
+                        name: name.to_owned(),
+                    });
                 }
             }
-            VertexText::Text(status) => emit(Event::Status { number: shown, text: status.to_owned() }),
+            VertexText::Text(status) => emit(Event::Status {
+                number: shown,
+                text: status.to_owned(),
+            }),
             VertexText::Cached => {
                 // BuildKit marks a cache hit completed too (started == completed).
                 record.completed = true;
@@ -172,20 +203,32 @@ impl Progress {
                 record.completed = true;
                 record.reported_seconds = Some(seconds);
                 if !was_cached {
-                    emit(Event::Done { number: shown, seconds: Some(seconds) });
+                    emit(Event::Done {
+                        number: shown,
+                        seconds: Some(seconds),
+                    });
                 }
             }
             VertexText::Error(message) => {
                 record.completed = true;
                 record.error = Some(message.to_owned());
-                emit(Event::Failed { number: shown, error: message.to_owned() });
+                emit(Event::Failed {
+                    number: shown,
+                    error: message.to_owned(),
+                });
             }
             VertexText::Canceled => {
                 record.completed = true;
                 record.error = Some("canceled".to_owned());
             }
-            VertexText::Log(text) => emit(Event::Log { number: shown, text: text.to_owned() }),
-            VertexText::Warning(text) => emit(Event::Warning { number: shown, text: text.to_owned() }),
+            VertexText::Log(text) => emit(Event::Log {
+                number: shown,
+                text: text.to_owned(),
+            }),
+            VertexText::Warning(text) => emit(Event::Warning {
+                number: shown,
+                text: text.to_owned(),
+            }),
             VertexText::Interrupted => self.plain_current = None,
             VertexText::LegacyDigest => {}
         }
@@ -198,13 +241,18 @@ fn parse_location(line: &str) -> Option<SourceLocation> {
     if file.is_empty() || file.contains(char::is_whitespace) {
         return None;
     }
-    Some(SourceLocation { file: file.to_owned(), line: number.parse().ok()? })
+    Some(SourceLocation {
+        file: file.to_owned(),
+        line: number.parse().ok()?,
+    })
 }
 
 /// Which grammar a saved log is in, judged from its first non-blank byte.
 pub fn looks_like_rawjson(head: &[u8]) -> bool {
     head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-        || head.split(|&b| b == b'\n').any(|line| line.first() == Some(&b'{'))
+        || head
+            .split(|&b| b == b'\n')
+            .any(|line| line.first() == Some(&b'{'))
 }
 
 /// Read a whole saved progress log, rawjson or plain, into a `Progress`.
@@ -222,7 +270,11 @@ pub fn read_log(mut source: impl BufRead) -> io::Result<Progress> {
     Ok(progress)
 }
 
-pub fn read_rawjson(source: impl Read, progress: &mut Progress, emit: &mut impl FnMut(Event)) -> io::Result<()> {
+pub fn read_rawjson(
+    source: impl Read,
+    progress: &mut Progress,
+    emit: &mut impl FnMut(Event),
+) -> io::Result<()> {
     for item in RawJsonReader::new(source) {
         match item? {
             RawItem::Status(status) => progress.apply_status(&status, emit),

@@ -146,7 +146,11 @@ impl VertexTable {
         }
         if let Some(completed) = update.completed.as_deref().and_then(parse_time) {
             record.completed = true;
-            record.last_completed = Some(record.last_completed.map_or(completed, |c| c.max(completed)));
+            record.last_completed = Some(
+                record
+                    .last_completed
+                    .map_or(completed, |c| c.max(completed)),
+            );
         }
         record
     }

@@ -31,7 +31,14 @@ pub struct RawJsonReader<R> {
 
 impl<R: Read> RawJsonReader<R> {
     pub fn new(source: R) -> Self {
-        Self { source, buf: Vec::with_capacity(READ_CHUNK), pos: 0, eof: false, at_line_start: true, bytes_read: 0 }
+        Self {
+            source,
+            buf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            eof: false,
+            at_line_start: true,
+            bytes_read: 0,
+        }
     }
 
     pub fn bytes_read(&self) -> u64 {
@@ -63,7 +70,9 @@ impl<R: Read> RawJsonReader<R> {
         loop {
             let rest = &self.buf[self.pos..];
             if let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-                let line = String::from_utf8_lossy(&rest[..nl]).trim_end_matches('\r').to_owned();
+                let line = String::from_utf8_lossy(&rest[..nl])
+                    .trim_end_matches('\r')
+                    .to_owned();
                 self.pos += nl + 1;
                 self.at_line_start = true;
                 return Ok(line);
@@ -93,15 +102,19 @@ impl<R: Read> RawJsonReader<R> {
                 }
                 b'\r' | b' ' | b'\t' if !self.at_line_start => self.pos += 1,
                 b'{' if self.at_line_start => {
-                    let mut stream =
-                        serde_json::Deserializer::from_slice(&self.buf[self.pos..]).into_iter::<SolveStatus>();
+                    let mut stream = serde_json::Deserializer::from_slice(&self.buf[self.pos..])
+                        .into_iter::<SolveStatus>();
                     match stream.next() {
                         Some(Ok(status)) => {
                             self.pos += stream.byte_offset();
                             self.at_line_start = false;
                             return Ok(Some(RawItem::Status(status)));
                         }
-                        Some(Err(e)) if e.is_eof() && !self.eof && self.buf.len() - self.pos <= MAX_OBJECT => {
+                        Some(Err(e))
+                            if e.is_eof()
+                                && !self.eof
+                                && self.buf.len() - self.pos <= MAX_OBJECT =>
+                        {
                             self.fill()?;
                         }
                         // Not an object after all (or one cut off at the end): keep it as text.
@@ -142,14 +155,20 @@ mod tests {
                 Ok(n)
             }
         }
-        RawJsonReader::new(Trickle(input.as_bytes(), chunk)).map(Result::unwrap).collect()
+        RawJsonReader::new(Trickle(input.as_bytes(), chunk))
+            .map(Result::unwrap)
+            .collect()
     }
 
     fn describe(items: &[RawItem]) -> Vec<String> {
         items
             .iter()
             .map(|i| match i {
-                RawItem::Status(s) => format!("vertexes={} statuses={}", s.vertexes.len(), s.statuses.len()),
+                RawItem::Status(s) => format!(
+                    "vertexes={} statuses={}",
+                    s.vertexes.len(),
+                    s.statuses.len()
+                ),
                 RawItem::Text(t) => format!("text:{t}"),
             })
             .collect()
@@ -178,11 +197,17 @@ mod tests {
 
     #[test]
     fn an_object_cut_off_at_the_end_becomes_text() {
-        assert_eq!(describe(&items("{\"vertexes\":[]}\n{\"statuses", 5)), ["vertexes=0 statuses=0", "text:{\"statuses"]);
+        assert_eq!(
+            describe(&items("{\"vertexes\":[]}\n{\"statuses", 5)),
+            ["vertexes=0 statuses=0", "text:{\"statuses"]
+        );
     }
 
     #[test]
     fn a_brace_line_that_is_not_progress_is_text() {
-        assert_eq!(describe(&items("{not json}\n{\"vertexes\":5}\n", 64)), ["text:{not json}", "text:{\"vertexes\":5}"]);
+        assert_eq!(
+            describe(&items("{not json}\n{\"vertexes\":5}\n", 64)),
+            ["text:{not json}", "text:{\"vertexes\":5}"]
+        );
     }
 }

@@ -1,0 +1,403 @@
+//! End to end on the real engine (dockerd 26 + BuildKit 0.13, containerd image store) and a
+//! real registry (distribution 2.8) on loopback, both started by `scripts/engine.sh`.
+//! Every warm build runs on a wiped builder, as on an ephemeral runner.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::*;
+use regcache::registry::{self, CacheInfo};
+
+/// A repository no earlier run has written, so "cold" really is cold.
+fn fresh_repo(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}/e2e/{name}-{nanos}", registry())
+}
+
+fn inspect(reference: &str) -> CacheInfo {
+    registry::inspect_blocking(reference, true)
+        .unwrap_or_else(|e| panic!("inspecting {reference}: {e}"))
+}
+
+fn build(context: &Path, repo: &str, extra: &[&str], outputs_file: &Path) -> Run {
+    let tag = format!("{repo}:dev");
+    let mut args = vec![
+        "build",
+        "--tag",
+        &tag,
+        "--network",
+        "none",
+        "--output-format",
+        "json",
+    ];
+    let out = outputs_file.to_str().unwrap();
+    args.extend(["--output-file", out]);
+    args.extend_from_slice(extra);
+    args.push(context.to_str().unwrap());
+    regcache(&args, engine_env())
+}
+
+/// `name<<delimiter` … `delimiter` blocks of a GitHub file command.
+fn parse_github_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(header) = lines.next() {
+        let (name, delimiter) = header.split_once("<<").expect("name<<delimiter");
+        let value: Vec<&str> = lines.by_ref().take_while(|l| *l != delimiter).collect();
+        outputs.insert(name.to_owned(), value.join("\n"));
+    }
+    outputs
+}
+
+#[test]
+fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let repo = fresh_repo("flow");
+    let cache_ref = format!("{repo}:buildcache");
+    let work = tempfile::tempdir().unwrap();
+
+    // Cold: the cache ref does not exist; the build succeeds with a warning and exports.
+    wipe_builder();
+    let cold_out = work.path().join("cold.json");
+    let cold = build(example.path(), &repo, &[], &cold_out);
+    assert_eq!(cold.code, Some(0), "{}", cold.log());
+    assert!(
+        cold.stdout.contains(&format!(
+            "warning: cache not found: cache ref {cache_ref} does not exist yet"
+        )),
+        "{}",
+        cold.log()
+    );
+    let o = outputs(&cold_out);
+    assert_eq!(
+        (
+            o["cache-hit"].as_str(),
+            o["cached-steps"].as_str(),
+            o["total-steps"].as_str()
+        ),
+        (Some("false"), Some("0"), Some("6"))
+    );
+    assert_eq!(o["cache-refs-missing"], cache_ref.as_str());
+    assert_eq!(o["cache-exported"], "true");
+    let info = inspect(&cache_ref);
+    assert_eq!(
+        info.config_media_type,
+        "application/vnd.buildkit.cacheconfig.v0"
+    );
+    assert_eq!(
+        info.form, "image-manifest",
+        "image-manifest=true is the default"
+    );
+    assert_eq!(o["stats"]["cache-manifest"]["size"], info.manifest_bytes);
+
+    // Warm on a wiped builder, as a GitHub Actions step: every step comes from the registry.
+    wipe_builder();
+    let github_output = work.path().join("github_output");
+    let summary = work.path().join("summary.md");
+    let mut env = engine_env().clone();
+    env.extend(
+        [
+            ("GITHUB_ACTIONS", "true".to_owned()),
+            ("GITHUB_OUTPUT", github_output.to_str().unwrap().to_owned()),
+            ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap().to_owned()),
+            ("RUNNER_TEMP", work.path().to_str().unwrap().to_owned()),
+            ("INPUT_TAGS", format!("{repo}:dev")),
+            ("INPUT_NETWORK", "none".to_owned()),
+            ("INPUT_CONTEXT", example.path().to_str().unwrap().to_owned()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    let warm = regcache(&["action"], &env);
+    assert_eq!(warm.code, Some(0), "{}", warm.log());
+    assert!(
+        warm.stdout.contains("::group::docker buildx build")
+            && warm.stdout.contains("::endgroup::"),
+        "{}",
+        warm.log()
+    );
+    let o = parse_github_outputs(&std::fs::read_to_string(&github_output).unwrap());
+    assert_eq!(o["cache-hit"], "true", "{}", warm.log());
+    assert_eq!(o["cache-hit-ratio"], "1");
+    assert_eq!(
+        (o["cached-steps"].as_str(), o["total-steps"].as_str()),
+        ("6", "6")
+    );
+    assert_eq!(o["cache-refs-found"], cache_ref);
+    assert_eq!(o["cache-refs-missing"], "");
+    assert!(
+        o["imageid"].starts_with("sha256:") && o["digest"].starts_with("sha256:"),
+        "{o:?}"
+    );
+    let stats: serde_json::Value = serde_json::from_str(&o["stats"]).unwrap();
+    assert_eq!(stats["cached-steps"], 6);
+    let metadata: serde_json::Value = serde_json::from_str(&o["metadata"]).unwrap();
+    assert!(metadata["cache.manifest"].is_string());
+    let summary = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        summary.starts_with("### regcache: 6/6 steps cached (100%)"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("| `{cache_ref}` | source | found |")),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("| build | 3 | 3 |") && summary.contains("| stage-1 | 3 | 3 |"),
+        "{summary}"
+    );
+
+    // One source file changed: the build stage stays cached, the two steps after the change rebuild.
+    std::fs::write(example.path().join("config.txt"), "mode=staging\n").unwrap();
+    wipe_builder();
+    let partial_out = work.path().join("partial.json");
+    let partial = build(example.path(), &repo, &[], &partial_out);
+    assert_eq!(partial.code, Some(0), "{}", partial.log());
+    let o = outputs(&partial_out);
+    assert_eq!(
+        (o["cached-steps"].as_str(), o["total-steps"].as_str()),
+        (Some("4"), Some("6")),
+        "{}",
+        partial.log()
+    );
+    assert_eq!(
+        (o["cache-hit"].as_str(), o["cache-hit-ratio"].as_str()),
+        (Some("false"), Some("0.667"))
+    );
+    let stages = o["stats"]["stages"].as_array().unwrap();
+    let stage = |name: &str| stages.iter().find(|s| s["name"] == name).unwrap();
+    assert_eq!(
+        (
+            stage("build")["steps"].as_u64(),
+            stage("build")["cached"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (
+            stage("stage-1")["steps"].as_u64(),
+            stage("stage-1")["cached"].as_u64()
+        ),
+        (Some(3), Some(1))
+    );
+}
+
+#[test]
+fn a_failing_step_becomes_an_error_annotation() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    std::fs::write(
+        example.path().join("Dockerfile.error-variant"),
+        std::fs::read_to_string(example.path().join("Dockerfile"))
+            .unwrap()
+            .replace(
+                "COPY config.txt /etc/app/config.txt",
+                "COPY missing.txt /etc/app/missing.txt",
+            ),
+    )
+    .unwrap();
+    let repo = fresh_repo("failing");
+    let mut env = engine_env().clone();
+    env.insert("GITHUB_ACTIONS".into(), "true".into());
+    let tag = format!("{repo}:dev");
+    let context = example.path().to_str().unwrap();
+    let dockerfile = example.path().join("Dockerfile.error-variant");
+    let run = regcache(
+        &[
+            "build",
+            "-t",
+            &tag,
+            "--network",
+            "none",
+            "-f",
+            dockerfile.to_str().unwrap(),
+            context,
+        ],
+        &env,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    let annotation = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no ::error line\n{}", run.log()));
+    assert!(
+        annotation.starts_with("::error file=Dockerfile.error-variant,line="),
+        "{annotation}"
+    );
+    assert!(
+        annotation.contains("title=[stage-1 3/4] COPY missing.txt /etc/app/missing.txt::"),
+        "{annotation}"
+    );
+    assert!(annotation.contains("missing.txt"), "{annotation}");
+}
+
+#[test]
+fn registry_down_at_export_warns_with_ignore_error_and_fails_without() {
+    let _turn = engine_lock();
+    let script = repo_root().join("scripts/engine.sh");
+    let port = "5056";
+    let start = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["registry-start", "down", port])
+        .output()
+        .unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let stop = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["registry-stop", "down"])
+        .output()
+        .unwrap();
+    assert!(stop.status.success());
+
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let repo = fresh_repo("down");
+    let cache_ref = format!("127.0.0.1:{port}/e2e/down:buildcache");
+    let out = work.path().join("ignored.json");
+    let ignored = build(example.path(), &repo, &["--cache-ref", &cache_ref], &out);
+    assert_eq!(ignored.code, Some(0), "{}", ignored.log());
+    assert!(
+        ignored.stdout.contains(&format!(
+            "warning: cache export failed: exporting the cache to {cache_ref} failed"
+        )),
+        "{}",
+        ignored.log()
+    );
+    let o = outputs(&out);
+    assert_eq!(o["cache-exported"], "false");
+    assert_eq!(
+        o["cache-refs-missing"],
+        cache_ref.as_str(),
+        "the import failed too"
+    );
+
+    let strict = build(
+        example.path(),
+        &repo,
+        &["--cache-ref", &cache_ref, "--ignore-error=false"],
+        &work.path().join("strict.json"),
+    );
+    assert_eq!(strict.code, Some(1), "{}", strict.log());
+    assert!(
+        strict.stdout.contains(&format!(
+            "error: cache export failed: exporting the cache to {cache_ref} failed"
+        )),
+        "{}",
+        strict.log()
+    );
+    assert!(
+        strict.stdout.contains("Set ignore-error: true"),
+        "{}",
+        strict.log()
+    );
+}
+
+#[test]
+fn each_compression_in_both_manifest_forms_has_the_right_media_types() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let repo = fresh_repo("compression");
+    let cases = [
+        (
+            "gzip",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "gzip",
+        ),
+        (
+            "zstd",
+            "application/vnd.oci.image.layer.v1.tar+zstd",
+            "zstd",
+        ),
+        (
+            "uncompressed",
+            "application/vnd.oci.image.layer.v1.tar",
+            "uncompressed",
+        ),
+        (
+            "estargz",
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            "estargz",
+        ),
+    ];
+    for (compression, layer_type, kind) in cases {
+        for image_manifest in ["true", "false"] {
+            let cache_ref = format!("{repo}:cache-{compression}-{image_manifest}");
+            let run = build(
+                example.path(),
+                &repo,
+                &[
+                    "--cache-ref",
+                    &cache_ref,
+                    "--compression",
+                    compression,
+                    "--force-compression",
+                    &format!("--image-manifest={image_manifest}"),
+                ],
+                &work.path().join("out.json"),
+            );
+            assert_eq!(
+                run.code,
+                Some(0),
+                "{compression} {image_manifest}: {}",
+                run.log()
+            );
+            let info = inspect(&cache_ref);
+            let expected_manifest = if image_manifest == "true" {
+                "application/vnd.oci.image.manifest.v1+json"
+            } else {
+                "application/vnd.oci.image.index.v1+json"
+            };
+            assert_eq!(
+                info.media_type, expected_manifest,
+                "{compression} {image_manifest}"
+            );
+            assert_eq!(
+                info.config_media_type,
+                "application/vnd.buildkit.cacheconfig.v0"
+            );
+            assert_eq!(
+                info.layer_media_types.keys().collect::<Vec<_>>(),
+                [layer_type],
+                "{compression} {image_manifest}: {info:?}"
+            );
+            assert_eq!(
+                info.compression.keys().collect::<Vec<_>>(),
+                [kind],
+                "{compression} {image_manifest}: {info:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn mode_min_exports_fewer_layers_than_max_for_a_multi_stage_build() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let repo = fresh_repo("mode");
+    let mut layers = BTreeMap::new();
+    for mode in ["max", "min"] {
+        wipe_builder();
+        let cache_ref = format!("{repo}:cache-{mode}");
+        let run = build(
+            example.path(),
+            &repo,
+            &["--cache-ref", &cache_ref, "--mode", mode],
+            &work.path().join("out.json"),
+        );
+        assert_eq!(run.code, Some(0), "{mode}: {}", run.log());
+        layers.insert(mode, inspect(&cache_ref).layers);
+    }
+    assert!(layers["min"] < layers["max"], "{layers:?}");
+}
