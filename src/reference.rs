@@ -1,8 +1,31 @@
-//! Image references: parsing with distribution's grammar (`oci_spec`'s `Reference`), plus
-//! the checks it leaves out: an explicit tag, and lowercase repository paths.
+//! Image references: distribution's grammar (`distribution/reference/regexp.go`), checked
+//! with a small ASCII regex and turned into oci-client's `Reference` for the registry calls.
+//!
+//! `Reference::try_from` compiles distribution's whole grammar with Unicode classes on first
+//! use: 43 ms measured here, which alone was 11 % of a 0.39 s warm build. This regex compiles
+//! in well under a millisecond and accepts the same ASCII references; it also reports an
+//! explicit tag (oci-spec fills in `latest`) and uppercase paths by name.
+
+use std::sync::LazyLock;
 
 use oci_client::Reference;
+use regex::Regex;
 use thiserror::Error;
+
+/// domain? path (":" tag)? ("@" digest)?, ASCII (`distribution/reference/regexp.go`).
+static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+    let domain_component = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+    let domain =
+        format!(r"(?:{domain_component}(?:\.{domain_component})*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?");
+    let path_component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+    let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
+    let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+    Regex::new(&format!(
+        r"^(?:({domain})/)?({path_component}(?:/{path_component})*)(?::({tag}))?(?:@({digest}))?$"
+    ))
+    .expect("the reference grammar compiles")
+});
+const NAME_MAX: usize = 255;
 
 /// The tag a cache gets when only a repository is known.
 pub const DEFAULT_CACHE_TAG: &str = "buildcache";
@@ -35,9 +58,11 @@ pub fn has_tag(text: &str) -> bool {
 pub fn parse(text: &str) -> Result<Reference, RefError> {
     let (name, _) = split_name(text);
     // distribution: the first component is a registry host when it has `.` or `:` or is localhost.
-    let path = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => rest,
-        _ => name,
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (Some(first), rest)
+        }
+        _ => (None, name),
     };
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(RefError::Uppercase(
@@ -45,7 +70,35 @@ pub fn parse(text: &str) -> Result<Reference, RefError> {
             text.replacen(path, &path.to_lowercase(), 1),
         ));
     }
-    Reference::try_from(text).map_err(|e| RefError::Invalid(text.to_owned(), e.to_string()))
+    let invalid = |why: &str| RefError::Invalid(text.to_owned(), why.to_owned());
+    let captures = REFERENCE
+        .captures(text)
+        .ok_or_else(|| invalid("invalid reference format"))?;
+    if path.len() > NAME_MAX {
+        return Err(invalid(
+            "repository name must not be more than 255 characters",
+        ));
+    }
+    // Docker Hub's short names: `app` is `docker.io/library/app`.
+    let registry = domain.unwrap_or("docker.io").to_owned();
+    let repository = match domain {
+        None if !path.contains('/') => format!("library/{path}"),
+        _ => path.to_owned(),
+    };
+    let tag = captures.get(3).map(|m| m.as_str().to_owned());
+    Ok(match (tag, captures.get(4)) {
+        (Some(tag), Some(digest)) => {
+            Reference::with_tag_and_digest(registry, repository, tag, digest.as_str().to_owned())
+        }
+        (None, Some(digest)) => {
+            Reference::with_digest(registry, repository, digest.as_str().to_owned())
+        }
+        (tag, None) => Reference::with_tag(
+            registry,
+            repository,
+            tag.unwrap_or_else(|| "latest".to_owned()),
+        ),
+    })
 }
 
 /// A ref that a cache can be written to: valid, lowercase, tagged (the default cache tag when
@@ -105,6 +158,45 @@ mod tests {
         let digest = format!("r/app@sha256:{}", "a".repeat(64));
         assert!(matches!(parse_cache_ref(&digest), Err(RefError::Digest(_))));
         assert!(matches!(parse("r/app:bad tag"), Err(RefError::Invalid(..))));
+    }
+
+    #[test]
+    fn agrees_with_oci_spec_on_what_it_accepts() {
+        let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        for text in [
+            "app",
+            "app:1.0",
+            "org/app",
+            "localhost/app:x",
+            "localhost:5000/a/b/c:t_1",
+            "127.0.0.1:5055/base/busybox:1",
+            "ghcr.io/o/app:buildcache-feature-x-1a2b3c4d",
+            &format!("ghcr.io/o/app@{digest}"),
+            &format!("ghcr.io/o/app:t@{digest}"),
+            "a.b.c/d__e/f-g--h:T",
+        ] {
+            let ours = parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            let theirs =
+                Reference::try_from(text).unwrap_or_else(|e| panic!("oci-spec on {text}: {e}"));
+            assert_eq!(ours.whole(), theirs.whole(), "{text}");
+        }
+        for text in [
+            "",
+            "app:",
+            ":tag",
+            "app:-x",
+            "org//app",
+            "app/",
+            "a_/b",
+            "app:t g",
+            &format!("app:{}", "t".repeat(129)),
+        ] {
+            assert!(parse(text).is_err(), "{text} should be rejected");
+            assert!(
+                Reference::try_from(text).is_err(),
+                "oci-spec rejects {text} too"
+            );
+        }
     }
 
     #[test]

@@ -209,8 +209,9 @@ pub fn compute(progress: &Progress) -> BuildStats {
         not_run_steps: not_run,
         hit_ratio,
         cache_hit: total > 0 && cached == total,
-        import_seconds: round3(imports.iter().map(|i| i.seconds).sum()),
-        export_seconds: round3(exports.iter().map(|e| e.seconds).sum()),
+        // `Sum for f64` starts from -0.0, which would print as "-0.000" for no imports.
+        import_seconds: round3(imports.iter().fold(0.0, |sum, i| sum + i.seconds)),
+        export_seconds: round3(exports.iter().fold(0.0, |sum, e| sum + e.seconds)),
         stages,
         imports,
         exports,

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Benchmarks, measured in one run on this machine:
+#  1. warm path: `regcache build` against the bare `docker buildx build` with identical flags,
+#     both on a wiped builder importing the same registry cache; runs interleaved;
+#     wall time and peak RSS (GNU time, largest process of the tree) with their ratios.
+#  2. parsing a 100 MB rawjson stream: throughput and peak RSS of `regcache stats`.
+# usage: bench/run.sh [RUNS]   (default 10 of each)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-10}
+command -v /usr/bin/time >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
+bash scripts/engine.sh start
+eval "$(bash scripts/engine.sh env)"
+cargo build --release --locked --quiet
+exec python3 bench/bench.py "$runs"
