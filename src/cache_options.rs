@@ -447,4 +447,42 @@ mod tests {
         assert!(parse_level(Compression::Uncompressed, "1").is_err());
         assert!(parse_level(Compression::Zstd, "-1").is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+        use crate::config::validate;
+        use crate::inputs::RawInputs;
+
+        proptest! {
+            /// Whatever a user types as cache-ref, either validation refuses it or the entry
+            /// buildx reads has exactly our fields, with the ref as given.
+            #[test]
+            fn no_cache_ref_can_inject_a_field(cache_ref in "[ -~\n\r]{0,60}") {
+                let mut raw = RawInputs::default();
+                raw.set("tags", "r/app:dev");
+                raw.set("cache-ref", cache_ref.clone());
+                if let Ok(config) = validate(&raw) {
+                    let export = CacheEntry::registry_export(&config.cache_ref.whole(), &config.cache).to_csv();
+                    let parsed = CacheEntry::parse(&export).unwrap();
+                    prop_assert_eq!(parsed.len(), 1);
+                    let keys: Vec<&str> = parsed[0].fields.iter().map(|(k, _)| k.as_str()).collect();
+                    prop_assert_eq!(keys, ["type", "ref", "mode", "oci-mediatypes", "image-manifest", "compression", "ignore-error"]);
+                    prop_assert_eq!(parsed[0].get("type"), Some("registry"));
+                }
+            }
+
+            /// Our CSV survives buildx's reading unchanged for any values, quotes and commas included.
+            #[test]
+            fn entries_round_trip_through_csv(values in proptest::collection::vec("[a-z0-9=,/:._-]{1,12}", 1..5)) {
+                let fields: Vec<(String, String)> = std::iter::once(("type".to_owned(), "gha".to_owned()))
+                    .chain(values.iter().enumerate().map(|(i, v)| (format!("k{i}"), v.clone())))
+                    .collect();
+                let entry = CacheEntry { fields };
+                let parsed = CacheEntry::parse(&entry.to_csv()).unwrap();
+                prop_assert_eq!(&parsed[0], &entry);
+            }
+        }
+    }
 }

@@ -210,4 +210,29 @@ mod tests {
             &parse("fixture/app:b").unwrap()
         ));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// On references built from distribution's grammar, ours and oci-spec's agree.
+            #[test]
+            fn agrees_with_oci_spec(
+                domain in proptest::option::of("[a-z0-9]{1,8}(\\.[a-z0-9]{1,5}){0,2}(:[0-9]{2,5})?"),
+                path in "[a-z0-9]{1,6}([._-][a-z0-9]{1,4}){0,2}(/[a-z0-9]{1,6}){0,2}",
+                tag in proptest::option::of("[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}"),
+            ) {
+                let mut text = path.clone();
+                if let Some(d) = &domain {
+                    if d.contains(['.', ':']) { text = format!("{d}/{text}"); }
+                }
+                if let Some(t) = &tag { text = format!("{text}:{t}"); }
+                let theirs = Reference::try_from(text.as_str()).map(|r| r.whole());
+                let ours = parse(&text).map(|r| r.whole());
+                prop_assert_eq!(ours.ok(), theirs.ok(), "{}", text);
+            }
+        }
+    }
 }

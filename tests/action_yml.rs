@@ -80,3 +80,32 @@ fn outputs_agree_with_the_report() {
         );
     }
 }
+
+#[test]
+fn the_readme_tables_list_every_input_and_output() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for spec in INPUTS {
+        let row = format!(
+            "| `{}` | {} | {} |",
+            spec.name,
+            if spec.default.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`", spec.default)
+            },
+            spec.description.replace('|', "\\|")
+        );
+        assert!(
+            readme.contains(&row),
+            "README row for input {}: {row}",
+            spec.name
+        );
+    }
+    for (name, description) in OUTPUTS {
+        assert!(
+            readme.contains(&format!("| `{name}` | {description} |")),
+            "README row for output {name}"
+        );
+    }
+}

@@ -85,4 +85,22 @@ mod tests {
         assert!(delimiter.starts_with("ghadelimiter_"));
         assert_eq!(lines.collect::<Vec<_>>(), ["{", "\"a\": 1", "}", delimiter]);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Any value, with newlines and delimiter-like text, reads back exactly.
+            #[test]
+            fn file_commands_round_trip(value in "(ghadelimiter_|[\\s\\S]){0,80}") {
+                let text = file_command("out", &value);
+                let (header, rest) = text.split_once('\n').unwrap();
+                let delimiter = header.strip_prefix("out<<").unwrap();
+                let body = rest.strip_suffix(&format!("\n{delimiter}\n")).unwrap();
+                prop_assert_eq!(body, value);
+            }
+        }
+    }
 }

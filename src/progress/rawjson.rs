@@ -210,4 +210,35 @@ mod tests {
             ["text:{not json}", "text:{\"vertexes\":5}"]
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// However a pipe splits the stream, and whatever text lines sit between objects,
+            /// the same objects and lines come out.
+            #[test]
+            fn chunking_and_text_do_not_change_what_is_read(
+                chunk in 1usize..200,
+                texts in proptest::collection::vec("[ -z|~]{0,30}", 0..6),
+                indented in any::<bool>(),
+            ) {
+                let object = serde_json::json!({"vertexes": [{"digest": "sha256:ab", "name": "[build 1/2] RUN {x}", "cached": true}]});
+                let rendered = if indented { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
+                let mut input = String::new();
+                let mut expected = Vec::new();
+                for text in &texts {
+                    input += &format!("{rendered}\n{text}\n");
+                    expected.push("vertexes=1 statuses=0".to_owned());
+                    // A text line starting with `{` that is not an object is still text.
+                    if !text.trim().is_empty() {
+                        expected.push(format!("text:{}", text.trim_end_matches('\r')));
+                    }
+                }
+                prop_assert_eq!(describe(&items(&input, chunk)), expected);
+            }
+        }
+    }
 }
