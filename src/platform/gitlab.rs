@@ -55,3 +55,51 @@ mod tests {
         assert_eq!(section_name("Build progress"), "regcache_build_progress");
     }
 }
+
+/// The event from GitLab's predefined variables (no payload, no API needed).
+pub fn event(env: &super::Env) -> crate::policy::CiEvent {
+    use crate::policy::{CiEvent, Trigger};
+    let var = |name: &str| env.get(name).filter(|v| !v.is_empty());
+    let trigger = if let (Some(iid), Some(target)) = (
+        var("CI_MERGE_REQUEST_IID"),
+        var("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
+    ) {
+        if var("CI_MERGE_REQUEST_EVENT_TYPE") == Some("merge_train") {
+            Trigger::MergeQueue {
+                base: target.to_owned(),
+            }
+        } else {
+            let from_fork = match (
+                var("CI_MERGE_REQUEST_SOURCE_PROJECT_ID"),
+                var("CI_MERGE_REQUEST_PROJECT_ID"),
+            ) {
+                (Some(source), Some(project)) => source != project,
+                _ => false,
+            };
+            match iid.parse() {
+                Ok(number) => Trigger::Request {
+                    kind: "mr",
+                    number,
+                    base: target.to_owned(),
+                    untrusted: from_fork,
+                },
+                Err(_) => Trigger::Local,
+            }
+        }
+    } else if let Some(tag) = var("CI_COMMIT_TAG") {
+        Trigger::Tag {
+            tag: tag.to_owned(),
+        }
+    } else if let Some(branch) = var("CI_COMMIT_BRANCH") {
+        Trigger::Push {
+            branch: branch.to_owned(),
+        }
+    } else {
+        Trigger::Local
+    };
+    CiEvent {
+        trigger,
+        default_branch: var("CI_DEFAULT_BRANCH").map(str::to_owned),
+        read_only_token: false,
+    }
+}

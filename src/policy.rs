@@ -1,0 +1,436 @@
+//! The ref policy: which cache tags a build reads (in order) and which one it writes, for
+//! every CI event. Pure: the event comes from the platform adapters, the tags go to the plan.
+//!
+//! Table (branch policy):
+//! | event | reads | writes |
+//! |---|---|---|
+//! | push to the default branch | default | default |
+//! | push to another branch | branch, default | branch |
+//! | pull/merge request N | pr-N, base, default | pr-N (nothing from forks or pull_request_target) |
+//! | merge queue | target branch, default | nothing |
+//! | tag | default | nothing |
+//! | no CI event (a shell) | the prefix tag alone | the prefix tag |
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::cache_options::BadValue;
+use crate::slug::slug;
+
+/// What triggered the build, in platform-neutral terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    Push {
+        branch: String,
+    },
+    Tag {
+        tag: String,
+    },
+    Request {
+        /// `pr` on GitHub, `mr` on GitLab.
+        kind: &'static str,
+        number: u64,
+        base: String,
+        /// From a fork, or run with the base's write token on untrusted code
+        /// (`pull_request_target`): never writes.
+        untrusted: bool,
+    },
+    MergeQueue {
+        base: String,
+    },
+    /// No CI event: a local run.
+    Local,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CiEvent {
+    pub trigger: Trigger,
+    pub default_branch: Option<String>,
+    /// A token known to be read-only (Dependabot's), whatever the event.
+    pub read_only_token: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyKind {
+    Branch,
+    Shared,
+    ReadOnly,
+    Off,
+}
+
+impl FromStr for PolicyKind {
+    type Err = BadValue;
+    fn from_str(s: &str) -> Result<Self, BadValue> {
+        match s {
+            "branch" => Ok(PolicyKind::Branch),
+            "shared" => Ok(PolicyKind::Shared),
+            "read-only" => Ok(PolicyKind::ReadOnly),
+            "off" => Ok(PolicyKind::Off),
+            _ => Err(BadValue {
+                value: s.to_owned(),
+                accepted: "branch, shared, read-only, off".into(),
+            }),
+        }
+    }
+}
+
+impl fmt::Display for PolicyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PolicyKind::Branch => "branch",
+            PolicyKind::Shared => "shared",
+            PolicyKind::ReadOnly => "read-only",
+            PolicyKind::Off => "off",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySettings {
+    pub kind: PolicyKind,
+    /// Every cache tag starts with it, so lifecycle rules and prune can match them.
+    pub prefix: String,
+    /// Already joined: cache-scope, target and a single platform.
+    pub scope: Vec<String>,
+    /// Overrides what the event says (policy file or input).
+    pub default_branch: Option<String>,
+    /// When set, only these branches write their cache (`*` at the end matches a prefix).
+    pub writable_branches: Option<Vec<String>>,
+    /// A cache-ref given with an explicit tag pins that one tag.
+    pub pinned_tag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub read: Vec<String>,
+    pub write: Option<String>,
+    /// Why the write is what it is, for the log.
+    pub reason: String,
+}
+
+const TAG_MAX: usize = 128;
+
+/// `<prefix>[-<key>][-<scope>]`, at most 128 characters: the key gives way first.
+pub fn tag(settings: &PolicySettings, key: Option<&str>) -> String {
+    let scope = if settings.scope.is_empty() {
+        None
+    } else {
+        Some(slug(&settings.scope.join("-"), 40))
+    };
+    let scope_len = scope.as_ref().map_or(0, |s| s.len() + 1);
+    let mut tag = settings.prefix.clone();
+    if let Some(key) = key {
+        let room = TAG_MAX
+            .saturating_sub(settings.prefix.len() + 1 + scope_len)
+            .max(9);
+        tag = format!("{tag}-{}", slug(key, room));
+    }
+    if let Some(scope) = scope {
+        tag = format!("{tag}-{scope}");
+    }
+    tag
+}
+
+fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {
+    settings.writable_branches.as_ref().is_none_or(|list| {
+        list.iter().any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => branch.starts_with(prefix),
+            None => pattern == branch,
+        })
+    })
+}
+
+pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
+    if settings.kind == PolicyKind::Off {
+        return Decision {
+            read: vec![],
+            write: None,
+            reason: "cache-policy is off".into(),
+        };
+    }
+    let default = settings
+        .default_branch
+        .as_deref()
+        .or(event.default_branch.as_deref());
+    let branch_tag = |b: &str| tag(settings, Some(b));
+    let (mut read, write_key, mut reason): (Vec<String>, Option<(String, Option<&str>)>, String) =
+        if let Some(pinned) = &settings.pinned_tag {
+            (
+                vec![pinned.clone()],
+                Some((pinned.clone(), None)),
+                "cache-ref pins one tag".into(),
+            )
+        } else if settings.kind == PolicyKind::Shared || event.trigger == Trigger::Local {
+            let shared = tag(settings, None);
+            let why = if event.trigger == Trigger::Local {
+                "no CI event: one shared tag"
+            } else {
+                "cache-policy is shared"
+            };
+            (vec![shared.clone()], Some((shared, None)), why.into())
+        } else {
+            match &event.trigger {
+                Trigger::Push { branch } => {
+                    let mut read = vec![branch_tag(branch)];
+                    read.extend(default.filter(|d| d != branch).map(branch_tag));
+                    (
+                        read,
+                        Some((branch_tag(branch), Some(branch.as_str()))),
+                        format!("push to {branch}"),
+                    )
+                }
+                Trigger::Request {
+                    kind,
+                    number,
+                    base,
+                    untrusted,
+                } => {
+                    let own = tag(settings, Some(&format!("{kind}-{number}")));
+                    let mut read = vec![own.clone(), branch_tag(base)];
+                    read.extend(default.filter(|d| d != base).map(branch_tag));
+                    if *untrusted {
+                        (
+                            read,
+                            None,
+                            format!(
+                                "{kind}-{number} is from a fork or runs untrusted code with a write token: read-only"
+                            ),
+                        )
+                    } else {
+                        (
+                            read,
+                            Some((own, None)),
+                            format!("{kind}-{number} into {base}"),
+                        )
+                    }
+                }
+                Trigger::MergeQueue { base } => {
+                    let mut read = vec![branch_tag(base)];
+                    read.extend(default.filter(|d| d != base).map(branch_tag));
+                    (read, None, format!("merge queue into {base}: read-only"))
+                }
+                Trigger::Tag { tag: name } => (
+                    default.map(branch_tag).into_iter().collect(),
+                    None,
+                    format!("tag {name}: reads the default branch, writes nothing"),
+                ),
+                Trigger::Local => unreachable!("handled above"),
+            }
+        };
+    read.dedup();
+    let mut write = write_key;
+    let untrusted = matches!(
+        event.trigger,
+        Trigger::Request {
+            untrusted: true,
+            ..
+        }
+    );
+    if settings.kind == PolicyKind::ReadOnly {
+        write = None;
+        reason = "cache-policy is read-only".into();
+    } else if untrusted && write.is_some() {
+        write = None;
+        reason = "a request from a fork, or untrusted code with a write token: read-only".into();
+    } else if event.read_only_token && write.is_some() {
+        write = None;
+        reason = "the token cannot write packages (Dependabot): read-only".into();
+    } else if let Some((_, Some(branch))) = &write {
+        if !may_write_branch(settings, branch) {
+            reason = format!("{branch} is not in writable-branches: read-only");
+            write = None;
+        }
+    }
+    Decision {
+        read,
+        write: write.map(|(tag, _)| tag),
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> PolicySettings {
+        PolicySettings {
+            kind: PolicyKind::Branch,
+            prefix: "buildcache".into(),
+            scope: vec![],
+            default_branch: None,
+            writable_branches: None,
+            pinned_tag: None,
+        }
+    }
+
+    fn event(trigger: Trigger) -> CiEvent {
+        CiEvent {
+            trigger,
+            default_branch: Some("main".into()),
+            read_only_token: false,
+        }
+    }
+
+    fn push(b: &str) -> Trigger {
+        Trigger::Push { branch: b.into() }
+    }
+
+    fn pr(number: u64, base: &str, untrusted: bool) -> Trigger {
+        Trigger::Request {
+            kind: "pr",
+            number,
+            base: base.into(),
+            untrusted,
+        }
+    }
+
+    fn decided(trigger: Trigger, s: &PolicySettings) -> (Vec<String>, Option<String>) {
+        let d = decide(&event(trigger), s);
+        (d.read, d.write)
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_event_table() {
+        let s = settings();
+        let fx = format!("buildcache-{}", slug("feature/x", 117));
+        let cases: Vec<(Trigger, Vec<String>, Option<String>)> = vec![
+            (
+                push("main"),
+                strings(&["buildcache-main"]),
+                Some("buildcache-main".into()),
+            ),
+            (
+                push("feature/x"),
+                vec![fx.clone(), "buildcache-main".into()],
+                Some(fx.clone()),
+            ),
+            (
+                pr(42, "develop", false),
+                strings(&["buildcache-pr-42", "buildcache-develop", "buildcache-main"]),
+                Some("buildcache-pr-42".into()),
+            ),
+            (
+                pr(42, "main", false),
+                strings(&["buildcache-pr-42", "buildcache-main"]),
+                Some("buildcache-pr-42".into()),
+            ),
+            (
+                pr(7, "main", true),
+                strings(&["buildcache-pr-7", "buildcache-main"]),
+                None,
+            ),
+            (
+                Trigger::MergeQueue {
+                    base: "main".into(),
+                },
+                strings(&["buildcache-main"]),
+                None,
+            ),
+            (
+                Trigger::Tag { tag: "v1.0".into() },
+                strings(&["buildcache-main"]),
+                None,
+            ),
+            (
+                Trigger::Local,
+                strings(&["buildcache"]),
+                Some("buildcache".into()),
+            ),
+        ];
+        for (trigger, read, write) in cases {
+            assert_eq!(decided(trigger.clone(), &s), (read, write), "{trigger:?}");
+        }
+    }
+
+    #[test]
+    fn policies_other_than_branch() {
+        let shared = PolicySettings {
+            kind: PolicyKind::Shared,
+            ..settings()
+        };
+        assert_eq!(
+            decided(pr(1, "main", false), &shared),
+            (strings(&["buildcache"]), Some("buildcache".into()))
+        );
+        assert_eq!(
+            decided(pr(1, "main", true), &shared).1,
+            None,
+            "forks never write, whatever the policy"
+        );
+        let read_only = PolicySettings {
+            kind: PolicyKind::ReadOnly,
+            ..settings()
+        };
+        assert_eq!(
+            decided(push("main"), &read_only),
+            (strings(&["buildcache-main"]), None)
+        );
+        let off = PolicySettings {
+            kind: PolicyKind::Off,
+            ..settings()
+        };
+        assert_eq!(decided(push("main"), &off), (vec![], None));
+    }
+
+    #[test]
+    fn read_only_tokens_and_writable_branches() {
+        let mut e = event(push("main"));
+        e.read_only_token = true;
+        assert_eq!(decide(&e, &settings()).write, None);
+        let s = PolicySettings {
+            writable_branches: Some(strings(&["main", "release/*"])),
+            ..settings()
+        };
+        assert_eq!(decided(push("main"), &s).1, Some("buildcache-main".into()));
+        assert!(decided(push("release/1.2"), &s).1.is_some());
+        assert_eq!(decided(push("feature/x"), &s).1, None);
+        assert_eq!(
+            decided(pr(3, "main", false), &s).1,
+            Some("buildcache-pr-3".into()),
+            "requests write their own key"
+        );
+    }
+
+    #[test]
+    fn scopes_and_overrides() {
+        let s = PolicySettings {
+            scope: strings(&["api", "linux/arm64"]),
+            default_branch: Some("develop".into()),
+            ..settings()
+        };
+        let (read, write) = decided(push("feature-y"), &s);
+        let scope = slug("api-linux/arm64", 40);
+        assert_eq!(
+            read,
+            vec![
+                format!("buildcache-feature-y-{scope}"),
+                format!("buildcache-develop-{scope}")
+            ]
+        );
+        assert_eq!(write, Some(format!("buildcache-feature-y-{scope}")));
+        let pinned = PolicySettings {
+            pinned_tag: Some("cache-main".into()),
+            ..settings()
+        };
+        assert_eq!(
+            decided(pr(5, "main", true), &pinned),
+            (strings(&["cache-main"]), None)
+        );
+    }
+
+    #[test]
+    fn tags_fit_128_characters() {
+        let long = "x".repeat(300);
+        let s = PolicySettings {
+            scope: vec!["y".repeat(100)],
+            ..settings()
+        };
+        for t in decided(push(&long), &s).0 {
+            assert!(t.len() <= 128, "{t}");
+        }
+    }
+}

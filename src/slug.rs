@@ -1,0 +1,91 @@
+//! One slug function for every platform: turns a branch, PR key or scope into a part of a
+//! Docker tag. Valid tag grammar (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, users.md §4), lowercase
+//! so registry lifecycle rules match one spelling, and when cleaning changed the name or it had
+//! to be cut, a short hash of the original name is appended, so `feature/a` and `feature-a`
+//! never share a tag.
+
+use sha2::{Digest, Sha256};
+
+const HASH_LEN: usize = 8;
+
+fn short_hash(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
+    digest
+        .iter()
+        .take(HASH_LEN / 2)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// At most `max` characters (`max` ≥ 9 leaves room for a hash).
+pub fn slug(name: &str, max: usize) -> String {
+    assert!(max > HASH_LEN, "a slug needs room for its hash");
+    let mut cleaned = String::with_capacity(name.len());
+    for c in name.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+            cleaned.push(c);
+        } else if !cleaned.ends_with('-') {
+            // A run of other characters becomes one `-`, as docker/metadata-action does.
+            cleaned.push('-');
+        }
+    }
+    let cleaned = cleaned.trim_start_matches(['.', '-']).trim_end_matches('-');
+    if !cleaned.is_empty() && cleaned == name && cleaned.len() <= max {
+        return cleaned.to_owned();
+    }
+    let keep = cleaned.len().min(max - HASH_LEN - 1);
+    let stem = cleaned[..keep].trim_end_matches(['.', '-']);
+    if stem.is_empty() {
+        short_hash(name)
+    } else {
+        format!("{stem}-{}", short_hash(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    #[test]
+    fn examples() {
+        assert_eq!(slug("main", 100), "main");
+        assert_eq!(slug("release-1.2", 100), "release-1.2");
+        assert_eq!(
+            slug("feature/a", 100),
+            format!("feature-a-{}", short_hash("feature/a"))
+        );
+        assert_eq!(slug("feature-a", 100), "feature-a");
+        assert_eq!(
+            slug("Feature/ABC.1", 100),
+            format!("feature-abc.1-{}", short_hash("Feature/ABC.1"))
+        );
+        assert_eq!(slug("..//--x", 100), format!("x-{}", short_hash("..//--x")));
+        assert_eq!(slug("日本", 100), short_hash("日本"));
+        let long = "a".repeat(300);
+        assert_eq!(
+            slug(&long, 40),
+            format!("{}-{}", "a".repeat(31), short_hash(&long))
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn always_a_valid_tag_part(name in "\\PC{0,300}", max in 9usize..=128) {
+            let tag = Regex::new(r"^[a-z0-9_][a-z0-9_.-]*$").unwrap();
+            let s = slug(&name, max);
+            prop_assert!(s.len() <= max, "{} longer than {}", s, max);
+            prop_assert!(tag.is_match(&s), "{:?} -> {:?}", name, s);
+        }
+
+        #[test]
+        fn stable_and_injective(a in "[a-zA-Z0-9/._ -]{1,40}", b in "[a-zA-Z0-9/._ -]{1,40}") {
+            prop_assert_eq!(slug(&a, 60), slug(&a, 60));
+            if a != b {
+                prop_assert_ne!(slug(&a, 60), slug(&b, 60), "{:?} and {:?}", a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,454 @@
+//! Every event kind and payload shape, table-driven: the runner's variables and the payload
+//! (tests/fixtures/github, shapes from GitHub's docs) become a trigger, then read and write
+//! tags. GitLab's predefined variables likewise.
+
+use regcache::platform::github::{self, Lookup};
+use regcache::platform::{Env, gitlab};
+use regcache::policy::{CiEvent, PolicyKind, PolicySettings, Trigger, decide};
+use regcache::slug::slug;
+
+fn payload(name: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/tests/fixtures/github/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+}
+
+fn settings() -> PolicySettings {
+    PolicySettings {
+        kind: PolicyKind::Branch,
+        prefix: "buildcache".into(),
+        scope: vec![],
+        default_branch: None,
+        writable_branches: None,
+        pinned_tag: None,
+    }
+}
+
+fn tags(v: &[&str]) -> Vec<String> {
+    v.iter().map(|t| format!("buildcache-{t}")).collect()
+}
+
+struct Case {
+    event_name: &'static str,
+    git_ref: &'static str,
+    payload: &'static str,
+    actor: &'static str,
+    trigger: Trigger,
+    lookups: Vec<Lookup>,
+    read: Vec<String>,
+    write: Option<String>,
+}
+
+#[test]
+fn github_events() {
+    let repo = "Codertocat/Hello-World".to_owned();
+    let feature = slug("feature/x", 100);
+    let cases = vec![
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/main",
+            payload: "push-branch.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "main".into(),
+            },
+            lookups: vec![],
+            read: tags(&["main"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/feature/x",
+            payload: "push-branch.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "feature/x".into(),
+            },
+            lookups: vec![],
+            read: tags(&[&feature, "main"]),
+            write: Some(format!("buildcache-{feature}")),
+        },
+        Case {
+            event_name: "push",
+            git_ref: "refs/tags/v1.2.0",
+            payload: "push-tag.json",
+            actor: "Codertocat",
+            trigger: Trigger::Tag {
+                tag: "v1.2.0".into(),
+            },
+            lookups: vec![],
+            read: tags(&["main"]),
+            write: None,
+        },
+        Case {
+            event_name: "pull_request",
+            git_ref: "refs/pull/2/merge",
+            payload: "pull_request-opened.json",
+            actor: "Codertocat",
+            trigger: Trigger::Request {
+                kind: "pr",
+                number: 2,
+                base: "develop".into(),
+                untrusted: false,
+            },
+            lookups: vec![],
+            read: tags(&["pr-2", "develop", "main"]),
+            write: Some("buildcache-pr-2".into()),
+        },
+        Case {
+            event_name: "pull_request",
+            git_ref: "refs/pull/3/merge",
+            payload: "pull_request-fork.json",
+            actor: "contributor",
+            trigger: Trigger::Request {
+                kind: "pr",
+                number: 3,
+                base: "main".into(),
+                untrusted: true,
+            },
+            lookups: vec![],
+            read: tags(&["pr-3", "main"]),
+            write: None,
+        },
+        Case {
+            event_name: "pull_request",
+            git_ref: "refs/pull/4/merge",
+            payload: "pull_request-deleted-fork.json",
+            actor: "contributor",
+            trigger: Trigger::Request {
+                kind: "pr",
+                number: 4,
+                base: "main".into(),
+                untrusted: true,
+            },
+            lookups: vec![],
+            read: tags(&["pr-4", "main"]),
+            write: None,
+        },
+        Case {
+            event_name: "pull_request_target",
+            git_ref: "refs/heads/develop",
+            payload: "pull_request-opened.json",
+            actor: "Codertocat",
+            trigger: Trigger::Request {
+                kind: "pr",
+                number: 2,
+                base: "develop".into(),
+                untrusted: true,
+            },
+            lookups: vec![],
+            read: tags(&["pr-2", "develop", "main"]),
+            write: None,
+        },
+        Case {
+            event_name: "pull_request",
+            git_ref: "refs/pull/2/merge",
+            payload: "pull_request-opened.json",
+            actor: "dependabot[bot]",
+            trigger: Trigger::Request {
+                kind: "pr",
+                number: 2,
+                base: "develop".into(),
+                untrusted: false,
+            },
+            lookups: vec![],
+            read: tags(&["pr-2", "develop", "main"]),
+            write: None,
+        },
+        Case {
+            event_name: "merge_group",
+            git_ref: "refs/heads/gh-readonly-queue/main/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+            payload: "merge_group.json",
+            actor: "Codertocat",
+            trigger: Trigger::MergeQueue {
+                base: "main".into(),
+            },
+            lookups: vec![],
+            read: tags(&["main"]),
+            write: None,
+        },
+        Case {
+            event_name: "issue_comment",
+            git_ref: "refs/heads/main",
+            payload: "issue_comment-pull_request.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "main".into(),
+            },
+            lookups: vec![Lookup::PullRequest {
+                repository: repo.clone(),
+                number: 2,
+            }],
+            read: tags(&["main"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "issue_comment",
+            git_ref: "refs/heads/main",
+            payload: "issue_comment-issue.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "main".into(),
+            },
+            lookups: vec![],
+            read: tags(&["main"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "workflow_dispatch",
+            git_ref: "refs/heads/release/2.0",
+            payload: "workflow_dispatch.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "release/2.0".into(),
+            },
+            lookups: vec![],
+            read: tags(&[&slug("release/2.0", 100), "main"]),
+            write: Some(format!("buildcache-{}", slug("release/2.0", 100))),
+        },
+        Case {
+            event_name: "schedule",
+            git_ref: "refs/heads/main",
+            payload: "schedule.json",
+            actor: "Codertocat",
+            trigger: Trigger::Push {
+                branch: "main".into(),
+            },
+            lookups: vec![Lookup::DefaultBranch {
+                repository: repo.clone(),
+            }],
+            read: tags(&["main"]),
+            write: Some("buildcache-main".into()),
+        },
+    ];
+    for case in cases {
+        let env: Env = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", case.event_name),
+            ("GITHUB_REF", case.git_ref),
+            ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+            ("GITHUB_ACTOR", case.actor),
+        ]
+        .into_iter()
+        .collect();
+        let facts = github::event(&env, &payload(case.payload));
+        let label = format!("{} {}", case.event_name, case.payload);
+        assert_eq!(facts.event.trigger, case.trigger, "{label}");
+        assert_eq!(facts.lookups, case.lookups, "{label}");
+        let decision = decide(&facts.event, &settings());
+        assert_eq!(
+            (decision.read, decision.write),
+            (case.read, case.write),
+            "{label}"
+        );
+    }
+}
+
+#[test]
+fn api_answers_complete_the_event() {
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "issue_comment"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &payload("issue_comment-pull_request.json"));
+    let mut event = facts.event.clone();
+    github::apply_answer(
+        &mut event,
+        &facts.lookups[0],
+        &payload("api-pulls-get.json"),
+    );
+    assert_eq!(
+        event.trigger,
+        Trigger::Request {
+            kind: "pr",
+            number: 2,
+            base: "develop".into(),
+            untrusted: false
+        }
+    );
+    let decision = decide(&event, &settings());
+    assert_eq!(
+        (decision.read, decision.write),
+        (
+            tags(&["pr-2", "develop", "main"]),
+            Some("buildcache-pr-2".into())
+        )
+    );
+
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "schedule"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &payload("schedule.json"));
+    let mut event = facts.event.clone();
+    github::apply_answer(
+        &mut event,
+        &facts.lookups[0],
+        &payload("api-repos-get.json"),
+    );
+    assert_eq!(event.default_branch.as_deref(), Some("trunk"));
+    assert_eq!(decide(&event, &settings()).read, tags(&["main", "trunk"]));
+}
+
+#[test]
+fn without_a_payload_the_runner_variables_still_decide() {
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/9/merge"),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_REPOSITORY", "o/r"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &serde_json::Value::Null);
+    assert_eq!(
+        facts.event.trigger,
+        Trigger::Request {
+            kind: "pr",
+            number: 9,
+            base: "main".into(),
+            untrusted: false
+        }
+    );
+    assert_eq!(
+        facts.lookups,
+        vec![Lookup::DefaultBranch {
+            repository: "o/r".into()
+        }]
+    );
+    let local = github::event(&Env::default(), &serde_json::Value::Null);
+    assert_eq!(
+        local.event,
+        CiEvent {
+            trigger: Trigger::Local,
+            default_branch: None,
+            read_only_token: false
+        }
+    );
+    assert!(local.lookups.is_empty());
+}
+
+#[test]
+fn gitlab_variables() {
+    let base = [
+        ("GITLAB_CI", "true"),
+        ("CI_DEFAULT_BRANCH", "main"),
+        ("CI_PROJECT_PATH", "group/app"),
+    ];
+    let cases: Vec<(Vec<(&str, &str)>, Trigger, Vec<String>, Option<String>)> = vec![
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_BRANCH", "main"),
+                ("CI_COMMIT_REF_NAME", "main"),
+            ],
+            Trigger::Push {
+                branch: "main".into(),
+            },
+            tags(&["main"]),
+            Some("buildcache-main".into()),
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_BRANCH", "feature/x"),
+                ("CI_COMMIT_REF_NAME", "feature/x"),
+            ],
+            Trigger::Push {
+                branch: "feature/x".into(),
+            },
+            tags(&[&slug("feature/x", 100), "main"]),
+            Some(format!("buildcache-{}", slug("feature/x", 100))),
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_TAG", "v17.2.0-rc42-ee"),
+                ("CI_COMMIT_REF_NAME", "v17.2.0-rc42-ee"),
+            ],
+            Trigger::Tag {
+                tag: "v17.2.0-rc42-ee".into(),
+            },
+            tags(&["main"]),
+            None,
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "merge_request_event"),
+                ("CI_MERGE_REQUEST_IID", "17"),
+                ("CI_MERGE_REQUEST_EVENT_TYPE", "detached"),
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "feature/x"),
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "develop"),
+                ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+                ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "100"),
+            ],
+            Trigger::Request {
+                kind: "mr",
+                number: 17,
+                base: "develop".into(),
+                untrusted: false,
+            },
+            tags(&["mr-17", "develop", "main"]),
+            Some("buildcache-mr-17".into()),
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "merge_request_event"),
+                ("CI_MERGE_REQUEST_IID", "18"),
+                ("CI_MERGE_REQUEST_EVENT_TYPE", "merged_result"),
+                ("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME", "patch-1"),
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+                ("CI_MERGE_REQUEST_PROJECT_ID", "100"),
+                ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "555"),
+            ],
+            Trigger::Request {
+                kind: "mr",
+                number: 18,
+                base: "main".into(),
+                untrusted: true,
+            },
+            tags(&["mr-18", "main"]),
+            None,
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "merge_request_event"),
+                ("CI_MERGE_REQUEST_IID", "19"),
+                ("CI_MERGE_REQUEST_EVENT_TYPE", "merge_train"),
+                ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
+            ],
+            Trigger::MergeQueue {
+                base: "main".into(),
+            },
+            tags(&["main"]),
+            None,
+        ),
+        (
+            vec![
+                ("CI_PIPELINE_SOURCE", "schedule"),
+                ("CI_COMMIT_BRANCH", "main"),
+            ],
+            Trigger::Push {
+                branch: "main".into(),
+            },
+            tags(&["main"]),
+            Some("buildcache-main".into()),
+        ),
+    ];
+    for (vars, trigger, read, write) in cases {
+        let env: Env = base.iter().chain(vars.iter()).copied().collect();
+        let event = gitlab::event(&env);
+        assert_eq!(event.trigger, trigger, "{vars:?}");
+        assert_eq!(event.default_branch.as_deref(), Some("main"));
+        let decision = decide(&event, &settings());
+        assert_eq!((decision.read, decision.write), (read, write), "{vars:?}");
+    }
+}
