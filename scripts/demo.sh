@@ -37,4 +37,4 @@ for run in ("cold", "warm"):
 PY
 echo
 echo "=== the cache in the registry"
-"$regcache" inspect --insecure "$cache_ref"
+"$regcache" inspect "$cache_ref"

@@ -8,11 +8,12 @@ use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
+use crate::cache_options::CacheEntry;
 use crate::config;
 use crate::inputs::{INPUTS, Kind, RawInputs};
-use crate::platform::{Env, Log, Platform};
+use crate::platform::{Env, Level, Log, Platform};
 use crate::progress;
-use crate::registry;
+use crate::registry::{self, Probe};
 use crate::run::{self, OutputFormat, RunContext};
 use crate::stats;
 
@@ -82,6 +83,29 @@ pub fn command() -> Command {
         .arg_required_else_help(true)
         .subcommand(build_command())
         .subcommand(
+            build_command()
+                .name("plan")
+                .about("Print the cache refs and flags a build would use, without building")
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_parser(["human", "json", "bake"])
+                        .default_value("human")
+                        .help("human, JSON, or a buildx bake file fragment (JSON)"),
+                )
+                .arg(
+                    Arg::new("bake-target")
+                        .long("bake-target")
+                        .help("The bake target the fragment is for (default: `default`)"),
+                )
+                .arg(
+                    Arg::new("probe")
+                        .long("probe")
+                        .action(ArgAction::SetTrue)
+                        .help("Ask the registry which refs exist and keep only those"),
+                ),
+        )
+        .subcommand(
             Command::new("action").about(
                 "Run as a GitHub Actions step: inputs from INPUT_*, outputs to GITHUB_OUTPUT",
             ),
@@ -148,11 +172,54 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
             m.get_one::<OutputFormat>("output-format").copied(),
             m.get_one::<PathBuf>("output-file"),
         ),
+        Some(("plan", m)) => plan_command(m, &env),
         Some(("action", _)) => build(RawInputs::from_github(&env), &env, None, None),
         Some(("stats", m)) => stats_command(m),
-        Some(("inspect", m)) => inspect_command(m),
+        Some(("inspect", m)) => inspect_command(m, &env),
         _ => unreachable!("clap requires a subcommand"),
     }
+}
+
+/// Validation, the event, the policy file and the decision: everything before the engine.
+/// On error, the problem has been annotated and the exit code is returned.
+fn prepare<W: Write>(
+    raw: &RawInputs,
+    env: &Env,
+    probe: bool,
+    log: &mut Log<W>,
+) -> Result<(config::Config, run::CacheChoice), ExitCode> {
+    let invalid = |log: &mut Log<W>, errors: &[config::InputError]| {
+        for error in errors {
+            let _ = log.annotate(
+                Level::Error,
+                &format!("input `{}`", error.input),
+                &error.problem,
+                None,
+            );
+        }
+        ExitCode::from(EXIT_INVALID)
+    };
+    let config = config::validate(raw).map_err(|e| invalid(log, &e.0))?;
+    let file = run::load_policy_file(&config).map_err(|e| {
+        let error = config::InputError {
+            input: "policy-file",
+            value: config.policy.file.display().to_string(),
+            problem: e.to_string(),
+        };
+        invalid(log, &[error])
+    })?;
+    let failed = |e: std::io::Error| {
+        eprintln!("error: writing the log: {e}");
+        ExitCode::from(EXIT_FAILED)
+    };
+    let event = run::resolve_event(env, Platform::detect(env), log).map_err(failed)?;
+    let settings = config.policy_settings(file.as_ref());
+    let decision = crate::policy::decide(&event, &settings);
+    config
+        .check_decision(&decision)
+        .map_err(|e| invalid(log, &e.0))?;
+    let choice = run::choose(&config, settings, &event, env, probe, log).map_err(failed)?;
+    Ok((config, choice))
 }
 
 fn build(
@@ -163,34 +230,19 @@ fn build(
 ) -> ExitCode {
     let platform = Platform::detect(env);
     let mut log = Log::new(platform, io::stdout().lock());
-    let config = match config::validate(&raw) {
-        Ok(c) => c,
-        Err(invalid) => {
-            for error in &invalid.0 {
-                let _ = log.annotate(
-                    crate::platform::Level::Error,
-                    &format!("input `{}`", error.input),
-                    &error.problem,
-                    None,
-                );
-            }
-            return ExitCode::from(EXIT_INVALID);
-        }
+    let (config, choice) = match prepare(&raw, env, true, &mut log) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
     };
     let ctx = RunContext {
         env,
         platform,
         docker: PathBuf::from("docker"),
     };
-    let report = match run::build(&config, &ctx, &mut log) {
+    let report = match run::build(&config, &choice, &ctx, &mut log) {
         Ok(report) => report,
         Err(e) => {
-            let _ = log.annotate(
-                crate::platform::Level::Error,
-                "regcache",
-                &e.to_string(),
-                None,
-            );
+            let _ = log.annotate(Level::Error, "regcache", &e.to_string(), None);
             return ExitCode::from(EXIT_FAILED);
         }
     };
@@ -204,6 +256,83 @@ fn build(
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_FAILED)
+    }
+}
+
+/// `regcache plan`: the decided refs and flags, without building.
+fn plan_command(m: &ArgMatches, env: &Env) -> ExitCode {
+    // The plan goes to stdout; warnings to stderr.
+    let mut log = Log::new(Platform::detect(env), io::stderr().lock());
+    let (config, choice) = match prepare(&raw_from_matches(m), env, m.get_flag("probe"), &mut log) {
+        Ok(prepared) => prepared,
+        Err(code) => return code,
+    };
+    let cache_from: Vec<String> = choice
+        .refs
+        .read
+        .iter()
+        .map(|r| CacheEntry::registry_import(r).to_csv())
+        .collect();
+    let cache_to: Vec<String> = choice
+        .refs
+        .write
+        .iter()
+        .map(|r| CacheEntry::registry_export(r, &config.cache).to_csv())
+        .collect();
+    let text = match m.get_one::<String>("format").map(String::as_str) {
+        Some("json") => format!(
+            "{:#}\n",
+            serde_json::json!({
+                "policy": choice.settings.kind.to_string(),
+                "reason": choice.decision.reason,
+                "read": choice.candidates.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+                "write": choice.refs.write,
+                "cache-source": choice.source(),
+                "cache-from": cache_from,
+                "cache-to": cache_to,
+            })
+        ),
+        Some("bake") => {
+            let target = m
+                .get_one::<String>("bake-target")
+                .map_or("default", String::as_str);
+            format!(
+                "{:#}\n",
+                serde_json::json!({ "target": { target: { "cache-from": cache_from, "cache-to": cache_to } } })
+            )
+        }
+        _ => {
+            let mut text = format!(
+                "policy: {} ({})\n",
+                choice.settings.kind, choice.decision.reason
+            );
+            for (reference, probe) in &choice.candidates {
+                let state = match probe {
+                    Some(Probe::Exists { .. }) => " (found)",
+                    Some(Probe::Missing) => " (not found)",
+                    Some(_) => " (unreadable)",
+                    None => "",
+                };
+                text += &format!("read:  {reference}{state}\n");
+            }
+            text += &format!(
+                "write: {}\n",
+                choice.refs.write.as_deref().unwrap_or("nothing")
+            );
+            text += &cache_from
+                .iter()
+                .map(|f| format!("--cache-from {f}\n"))
+                .collect::<String>();
+            text += &cache_to
+                .iter()
+                .map(|f| format!("--cache-to {f}\n"))
+                .collect::<String>();
+            text
+        }
+    };
+    match io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_FAILED),
     }
 }
 
@@ -258,9 +387,9 @@ fn stats_command(m: &ArgMatches) -> ExitCode {
     }
 }
 
-fn inspect_command(m: &ArgMatches) -> ExitCode {
+fn inspect_command(m: &ArgMatches, env: &Env) -> ExitCode {
     let reference = m.get_one::<String>("ref").expect("required");
-    match registry::inspect_blocking(reference, m.get_flag("insecure")) {
+    match registry::inspect_blocking(reference, env) {
         Ok(info) => {
             println!(
                 "{:#}",

@@ -3,11 +3,15 @@
 
 use std::fmt;
 
+use std::path::PathBuf;
+
 use oci_client::Reference;
 use thiserror::Error;
 
 use crate::cache_options::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
 use crate::inputs::RawInputs;
+use crate::policy::{Decision, PolicyKind, PolicySettings};
+use crate::policy_file::{self, PolicyFile};
 use crate::reference::{self, DEFAULT_CACHE_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,9 +41,24 @@ pub struct BuildOptions {
     pub extra_args: Vec<String>,
 }
 
+/// The policy inputs that were given; the policy file fills in the rest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PolicyInputs {
+    pub kind: Option<PolicyKind>,
+    pub prefix: Option<String>,
+    pub scope: Option<String>,
+    pub file: PathBuf,
+    /// Named by the user, so it must exist.
+    pub file_required: bool,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub cache_ref: Reference,
+    /// Where cache tags live; its tag is meaningless unless `pinned_tag` is set.
+    pub cache_repository: Reference,
+    /// A cache-ref given with a tag pins that tag.
+    pub pinned_tag: Option<String>,
+    pub policy: PolicyInputs,
     pub cache: RegistryCacheOptions,
     pub extra_cache_from: Vec<CacheEntry>,
     pub extra_cache_to: Vec<CacheEntry>,
@@ -180,6 +199,21 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     }
 
     let cache_ref = cache_ref(&mut c, &tag_refs);
+    let policy = PolicyInputs {
+        kind: raw
+            .is_given("cache-policy")
+            .then(|| c.typed("cache-policy", str::parse::<PolicyKind>, PolicyKind::Branch)),
+        prefix: raw.is_given("cache-prefix").then(|| {
+            let prefix = raw.get("cache-prefix").to_owned();
+            if let Err(problem) = policy_file::check_prefix(&prefix) {
+                c.fail("cache-prefix", &prefix, problem);
+            }
+            prefix
+        }),
+        scope: c.optional("cache-scope"),
+        file: PathBuf::from(raw.get("policy-file")),
+        file_required: raw.is_given("policy-file"),
+    };
 
     let mut secrets = Vec::new();
     for line in raw.list("secrets") {
@@ -239,8 +273,10 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let extra_cache_to = c.entries("cache-to");
 
     match (c.errors.is_empty(), cache_ref) {
-        (true, Some(cache_ref)) => Ok(Config {
-            cache_ref,
+        (true, Some((cache_repository, pinned_tag))) => Ok(Config {
+            cache_repository,
+            pinned_tag,
+            policy,
             cache: RegistryCacheOptions {
                 mode,
                 compression,
@@ -258,34 +294,36 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     }
 }
 
-/// The given cache ref, or the first tag's repository with the dedicated cache tag. Never an
-/// image tag: exporting the cache there would replace the image.
-fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<Reference> {
+/// The cache repository (given, or the first tag's) and a pinned tag when cache-ref has one.
+/// A pinned tag is never an image tag: exporting the cache there would replace the image.
+fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Option<String>)> {
     let given = c.raw.get("cache-ref");
-    let chosen = if c.raw.is_given("cache-ref") {
-        if let Some(bad) = given
-            .chars()
-            .find(|ch| [',', '"', '\n', '\r', '='].contains(ch))
-        {
-            c.fail("cache-ref", given, format!("`{given}` contains {bad:?}, which would inject fields into the --cache-to entry; give only an image ref"));
+    if !c.raw.is_given("cache-ref") {
+        return match tags.first() {
+            Some(tag) => Some((reference::with_tag(tag, DEFAULT_CACHE_TAG), None)),
+            None => {
+                c.fail("cache-ref", "", "no cache ref: set cache-ref (e.g. ghcr.io/owner/app) or give tags to derive it from");
+                None
+            }
+        };
+    }
+    if let Some(bad) = given
+        .chars()
+        .find(|ch| [',', '"', '\n', '\r', '='].contains(ch))
+    {
+        c.fail("cache-ref", given, format!("`{given}` contains {bad:?}, which would inject fields into the --cache-to entry; give only an image ref"));
+        return None;
+    }
+    let chosen = match reference::parse_cache_ref(given) {
+        Ok(r) => r,
+        Err(e) => {
+            c.fail("cache-ref", given, e.to_string());
             return None;
         }
-        match reference::parse_cache_ref(given) {
-            Ok(r) => r,
-            Err(e) => {
-                c.fail("cache-ref", given, e.to_string());
-                return None;
-            }
-        }
-    } else {
-        match tags.first() {
-            Some(tag) => reference::with_tag(tag, DEFAULT_CACHE_TAG),
-            None => {
-                c.fail("cache-ref", "", "no cache ref: set cache-ref (e.g. ghcr.io/owner/app:buildcache) or give tags to derive it from");
-                return None;
-            }
-        }
     };
+    if !reference::has_tag(given) {
+        return Some((chosen, None));
+    }
     if let Some(tag) = tags.iter().find(|t| reference::same_tag(t, &chosen)) {
         c.fail(
             "cache-ref",
@@ -294,7 +332,71 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<Reference> {
         );
         return None;
     }
-    Some(chosen)
+    let pinned = chosen.tag().map(str::to_owned);
+    Some((chosen, pinned))
+}
+
+impl Config {
+    /// The full ref of a cache tag in the cache repository.
+    pub fn cache_ref(&self, tag: &str) -> Reference {
+        reference::with_tag(&self.cache_repository, tag)
+    }
+
+    /// Policy settings: inputs first, then the policy file, then the defaults.
+    pub fn policy_settings(&self, file: Option<&PolicyFile>) -> PolicySettings {
+        let file = file.cloned().unwrap_or_default();
+        let mut scope: Vec<String> = self
+            .policy
+            .scope
+            .clone()
+            .or(file.scope)
+            .into_iter()
+            .collect();
+        scope.extend(self.build.target.clone());
+        if let [platform] = self.build.platforms.as_slice() {
+            scope.push(platform.clone());
+        }
+        PolicySettings {
+            kind: self
+                .policy
+                .kind
+                .or(file.policy.map(|p| p.0))
+                .unwrap_or(PolicyKind::Branch),
+            prefix: self
+                .policy
+                .prefix
+                .clone()
+                .or(file.prefix.map(|p| p.0))
+                .unwrap_or_else(|| DEFAULT_CACHE_TAG.to_owned()),
+            scope,
+            default_branch: file.default_branch,
+            writable_branches: file.writable_branches,
+            pinned_tag: self.pinned_tag.clone(),
+        }
+    }
+
+    /// A decided cache tag must not be an image tag either (a prefix like `latest` could make one).
+    pub fn check_decision(&self, decision: &Decision) -> Result<(), InvalidInputs> {
+        let errors: Vec<InputError> = decision
+            .read
+            .iter()
+            .chain(decision.write.iter())
+            .filter_map(|tag| {
+                let cache = self.cache_ref(tag);
+                let image = self.build.tags.iter().filter_map(|t| reference::parse(t).ok()).find(|t| reference::same_tag(t, &cache))?;
+                Some(InputError {
+                    input: "cache-prefix",
+                    value: tag.clone(),
+                    problem: format!("the cache tag `{}` is also an image tag (`{}`); choose another cache-prefix", cache.whole(), image.whole()),
+                })
+            })
+            .collect();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(InvalidInputs(errors))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -321,7 +423,16 @@ mod tests {
     #[test]
     fn defaults_give_a_dedicated_cache_tag() {
         let config = validate(&raw(&[("tags", "127.0.0.1:5055/app:dev")])).unwrap();
-        assert_eq!(config.cache_ref.whole(), "127.0.0.1:5055/app:buildcache");
+        assert_eq!(
+            config.cache_ref("buildcache").whole(),
+            "127.0.0.1:5055/app:buildcache"
+        );
+        assert_eq!(config.pinned_tag, None);
+        let settings = config.policy_settings(None);
+        assert_eq!(
+            (settings.kind, settings.prefix.as_str()),
+            (PolicyKind::Branch, "buildcache")
+        );
         assert_eq!(config.cache.mode, Mode::Max);
         assert_eq!(config.cache.compression, Compression::Gzip);
         assert!(
@@ -376,8 +487,43 @@ mod tests {
             ),
             "{lines:?}"
         );
-        // Defaulting cannot collide silently either.
-        assert!(errors(&[("tags", "r/app:buildcache")])[0].contains("is also an image tag"));
+        // Decided tags cannot collide silently either.
+        let config = validate(&raw(&[("tags", "r/app:buildcache")])).unwrap();
+        let decision = Decision {
+            read: vec!["buildcache".into()],
+            write: Some("buildcache".into()),
+            reason: String::new(),
+        };
+        let err = config.check_decision(&decision).unwrap_err().to_string();
+        assert!(err.starts_with("input `cache-prefix`: the cache tag `docker.io/r/app:buildcache` is also an image tag"), "{err}");
+    }
+
+    #[test]
+    fn inputs_override_the_policy_file_which_overrides_defaults() {
+        let file = policy_file::parse(
+            "policy: read-only\nprefix: cache\nscope: api\ndefault-branch: develop\n",
+            "f",
+        )
+        .unwrap();
+        let config = validate(&raw(&[
+            ("tags", "r/a:1"),
+            ("cache-prefix", "team-cache"),
+            ("platforms", "linux/arm64"),
+            ("target", "app"),
+        ]))
+        .unwrap();
+        let s = config.policy_settings(Some(&file));
+        assert_eq!(
+            (s.kind, s.prefix.as_str(), s.default_branch.as_deref()),
+            (PolicyKind::ReadOnly, "team-cache", Some("develop"))
+        );
+        assert_eq!(s.scope, ["api", "app", "linux/arm64"]);
+        assert!(
+            errors(&[("tags", "r/a:1"), ("cache-prefix", "Bad/Prefix")])[0]
+                .starts_with("input `cache-prefix`: prefix `Bad/Prefix` is not accepted")
+        );
+        assert!(errors(&[("tags", "r/a:1"), ("cache-policy", "sometimes")])[0]
+            .starts_with("input `cache-policy`: `sometimes` is not accepted; accepted values: branch, shared, read-only, off"));
     }
 
     #[test]

@@ -53,10 +53,34 @@ use Kind::*;
 pub const INPUTS: &[InputSpec] = &[
     // Registry cache, named as in BuildKit's registry cache options.
     input(
+        "cache-policy",
+        Text,
+        "branch",
+        "Which cache tags a build reads and writes: `branch` (per branch and pull request, falling back to the base and default branch), `shared` (one tag), `read-only`, `off`.",
+    ),
+    input(
+        "cache-prefix",
+        Text,
+        "buildcache",
+        "Every cache tag starts with it (`buildcache-main`, `buildcache-pr-42`), so lifecycle rules and pruning can match them.",
+    ),
+    input(
+        "cache-scope",
+        Text,
+        "",
+        "Added to every cache tag, for builds of one repository that must not share a cache; the target and a single platform are added by themselves.",
+    ),
+    input(
+        "policy-file",
+        Text,
+        ".github/regcache.yml",
+        "Repository policy file (policy, prefix, default-branch, writable-branches, scope); inputs override it.",
+    ),
+    input(
         "cache-ref",
         Text,
         "",
-        "Cache image ref (a dedicated tag, never an image tag). Default: the first tag's repository with the tag `buildcache`.",
+        "Cache repository (e.g. ghcr.io/owner/app), where cache-policy picks the tags; with a tag, that one tag is used (never an image tag). Default: the first tag's repository.",
     ),
     input(
         "mode",

@@ -27,6 +27,7 @@ pub mod inputs;
 pub mod plan;
 pub mod platform;
 pub mod policy;
+pub mod policy_file;
 pub mod progress;
 pub mod reference;
 pub mod registry;

@@ -15,6 +15,13 @@ pub struct RunFiles {
     pub secrets: Vec<(String, PathBuf)>,
 }
 
+/// The cache refs a build reads (in order, only those that exist when probed) and writes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CacheRefs {
+    pub read: Vec<String>,
+    pub write: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub cache_from: Vec<CacheEntry>,
@@ -23,11 +30,18 @@ pub struct Plan {
     pub argv: Vec<String>,
 }
 
-pub fn plan(config: &Config, files: &RunFiles) -> Plan {
-    let cache_ref = config.cache_ref.whole();
-    let mut cache_from = vec![CacheEntry::registry_import(&cache_ref)];
+pub fn plan(config: &Config, refs: &CacheRefs, files: &RunFiles) -> Plan {
+    let mut cache_from: Vec<CacheEntry> = refs
+        .read
+        .iter()
+        .map(|r| CacheEntry::registry_import(r))
+        .collect();
     cache_from.extend(config.extra_cache_from.iter().cloned());
-    let mut cache_to = vec![CacheEntry::registry_export(&cache_ref, &config.cache)];
+    let mut cache_to: Vec<CacheEntry> = refs
+        .write
+        .iter()
+        .map(|r| CacheEntry::registry_export(r, &config.cache))
+        .collect();
     cache_to.extend(config.extra_cache_to.iter().cloned());
 
     let b = &config.build;
@@ -114,6 +128,32 @@ mod tests {
     }
 
     #[test]
+    fn read_only_and_off_plans_have_no_cache_to() {
+        let mut raw = RawInputs::default();
+        raw.set("tags", "r/app:dev");
+        let config = validate(&raw).unwrap();
+        let read_only = plan(
+            &config,
+            &CacheRefs {
+                read: vec!["r/app:buildcache-main".into()],
+                write: None,
+            },
+            &files(),
+        );
+        assert!(!read_only.argv.contains(&"--cache-to".to_owned()));
+        assert_eq!(
+            read_only
+                .argv
+                .iter()
+                .filter(|a| *a == "--cache-from")
+                .count(),
+            1
+        );
+        let off = plan(&config, &CacheRefs::default(), &files());
+        assert!(!off.argv.iter().any(|a| a.starts_with("--cache")));
+    }
+
+    #[test]
     fn argv_wires_the_cache_and_the_build_inputs() {
         let mut raw = RawInputs::default();
         raw.set("tags", "127.0.0.1:5055/app:dev");
@@ -126,7 +166,11 @@ mod tests {
         raw.set("push", "true");
         raw.set("buildx-args", "--attest 'type=sbom,generator=x y'");
         raw.set("context", "example");
-        let plan = plan(&validate(&raw).unwrap(), &files());
+        let refs = CacheRefs {
+            read: vec!["127.0.0.1:5055/app:buildcache".into()],
+            write: Some("127.0.0.1:5055/app:buildcache".into()),
+        };
+        let plan = plan(&validate(&raw).unwrap(), &refs, &files());
         assert_eq!(
             plan.argv,
             [

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
+
+use crate::platform::Env;
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -171,20 +173,46 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
     })
 }
 
-pub fn client(insecure_registry: Option<&str>) -> Client {
-    let protocol = match insecure_registry {
-        Some(host) => ClientProtocol::HttpsExcept(vec![host.to_owned()]),
-        None => ClientProtocol::Https,
-    };
+/// Plain HTTP for loopback registries, as dockerd treats 127.0.0.0/8 as insecure by default.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = registry
+        .rsplit_once(':')
+        .filter(|(h, port)| !h.is_empty() && port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(registry, |(h, _)| h);
+    host == "localhost" || host.starts_with("127.") || host == "[::1]"
+}
+
+pub fn client_for<'a>(registries: impl IntoIterator<Item = &'a str>) -> Client {
+    let loopback: Vec<String> = registries
+        .into_iter()
+        .filter(|r| is_loopback(r))
+        .map(str::to_owned)
+        .collect();
     Client::new(ClientConfig {
-        protocol,
+        protocol: ClientProtocol::HttpsExcept(loopback),
         ..Default::default()
     })
 }
 
-/// The user's docker credentials for the registry, or anonymous access.
-pub fn auth_for(reference: &Reference) -> RegistryAuth {
-    match docker_credential::get_credential(reference.resolve_registry()) {
+/// The user's docker credentials for the registry (`$DOCKER_CONFIG/config.json`, credential
+/// helpers included), or anonymous access.
+pub fn auth_for(reference: &Reference, env: &Env) -> RegistryAuth {
+    let dir = env
+        .get("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            env.get("HOME")
+                .map(|h| std::path::Path::new(h).join(".docker"))
+        });
+    let Some(file) = dir.and_then(|d| std::fs::File::open(d.join("config.json")).ok()) else {
+        return RegistryAuth::Anonymous;
+    };
+    // Docker Hub's credentials are stored under its v1 address.
+    let server = match reference.registry() {
+        "docker.io" => "https://index.docker.io/v1/",
+        other => other,
+    };
+    match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), server) {
         Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
             RegistryAuth::Basic(user, password)
         }
@@ -194,6 +222,76 @@ pub fn auth_for(reference: &Reference) -> RegistryAuth {
         Err(_) => RegistryAuth::Anonymous,
     }
 }
+
+/// Whether a cache ref exists, asked with a HEAD request before the build.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Exists {
+        digest: String,
+    },
+    Missing,
+    /// The registry did not answer (connection refused, DNS, TLS, timeout).
+    Unreachable(String),
+    /// It answered with an error other than "not found" (401, 403, 5xx).
+    Failed(String),
+}
+
+pub async fn probe(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Probe {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+    match client.fetch_manifest_digest(reference, auth).await {
+        Ok(digest) => Probe::Exists { digest },
+        Err(E::ImageManifestNotFoundError(_)) => Probe::Missing,
+        Err(E::ServerError { code: 404, .. }) => Probe::Missing,
+        Err(E::RegistryError { envelope, .. })
+            if envelope.errors.iter().all(|e| {
+                matches!(
+                    e.code,
+                    OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
+                )
+            }) =>
+        {
+            Probe::Missing
+        }
+        Err(E::RequestError(e)) => Probe::Unreachable(error_chain(&e)),
+        Err(e) => Probe::Failed(e.to_string()),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+/// Probe every ref at once on a small runtime; credentials per registry.
+pub fn probe_all(references: &[Reference], env: &Env) -> Vec<Probe> {
+    let client = client_for(references.iter().map(|r| r.registry()));
+    let auths: Vec<RegistryAuth> = references.iter().map(|r| auth_for(r, env)).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a current-thread runtime starts");
+    runtime.block_on(async {
+        let probes = references.iter().zip(&auths).map(|(reference, auth)| {
+            let client = &client;
+            async move {
+                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, auth)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        Probe::Unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
+                    }
+                }
+            }
+        });
+        futures::future::join_all(probes).await
+    })
+}
+
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub async fn inspect(
     client: &Client,
@@ -231,12 +329,11 @@ pub async fn inspect(
 }
 
 /// `regcache inspect`: one lookup on a small runtime, credentials from the docker config.
-pub fn inspect_blocking(text: &str, insecure: bool) -> Result<CacheInfo, RegistryError> {
-    let reference: Reference = text.parse().map_err(|e: oci_client::ParseError| {
-        RegistryError::Reference(text.to_owned(), e.to_string())
-    })?;
-    let auth = auth_for(&reference);
-    let client = client(insecure.then(|| reference.resolve_registry()));
+pub fn inspect_blocking(text: &str, env: &Env) -> Result<CacheInfo, RegistryError> {
+    let reference = crate::reference::parse(text)
+        .map_err(|e| RegistryError::Reference(text.to_owned(), e.to_string()))?;
+    let auth = auth_for(&reference, env);
+    let client = client_for([reference.registry()]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::registry::Probe;
 use crate::stats::{BuildStats, ImportOutcome};
 
 pub const OUTPUTS: &[(&str, &str)] = &[
@@ -22,14 +23,21 @@ pub const OUTPUTS: &[(&str, &str)] = &[
         "total-steps",
         "Cacheable Dockerfile steps (FROM and internal steps excluded).",
     ),
-    ("cache-ref", "The registry cache ref this build wrote."),
+    (
+        "cache-ref",
+        "The cache ref this build wrote (empty when it wrote none).",
+    ),
+    (
+        "cache-source",
+        "The first cache ref of the fallback chain that existed.",
+    ),
     (
         "cache-refs-found",
         "Cache refs that were imported, comma-separated.",
     ),
     (
         "cache-refs-missing",
-        "Cache refs that did not exist or could not be read, comma-separated.",
+        "Cache refs of the chain that did not exist or could not be read, comma-separated.",
     ),
     (
         "cache-import-seconds",
@@ -50,7 +58,10 @@ pub const OUTPUTS: &[(&str, &str)] = &[
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub stats: BuildStats,
+    /// The ref written, empty when none.
     pub cache_ref: String,
+    /// The read chain with what the probe found (None: not probed).
+    pub candidates: Vec<(String, Option<Probe>)>,
     pub build_seconds: f64,
     pub succeeded: bool,
     pub image_id: Option<String>,
@@ -75,6 +86,44 @@ impl RunReport {
         serde_json::from_str(self.metadata_str("cache.manifest")?).ok()
     }
 
+    fn found(&self) -> Vec<&str> {
+        self.stats.refs(|o| *o == ImportOutcome::Found)
+    }
+
+    /// Refs of the chain the probe did not find, then imports that failed.
+    fn missing(&self) -> Vec<&str> {
+        let mut missing: Vec<&str> = self
+            .candidates
+            .iter()
+            .filter(|(_, p)| {
+                matches!(
+                    p,
+                    Some(Probe::Missing | Probe::Failed(_) | Probe::Unreachable(_))
+                )
+            })
+            .map(|(r, _)| r.as_str())
+            .collect();
+        for r in self.stats.refs(|o| *o != ImportOutcome::Found) {
+            if !missing.contains(&r) {
+                missing.push(r);
+            }
+        }
+        missing
+    }
+
+    /// The first ref of the chain that existed (probed), or else the first imported.
+    fn source(&self) -> String {
+        let probed = self
+            .candidates
+            .iter()
+            .find(|(_, p)| matches!(p, Some(Probe::Exists { .. })))
+            .map(|(r, _)| r.as_str());
+        probed
+            .or_else(|| self.found().first().copied())
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub fn cache_hit(&self) -> bool {
         self.succeeded && self.stats.cache_hit
     }
@@ -90,8 +139,9 @@ impl RunReport {
             "failed-steps": s.failed_steps,
             "not-run-steps": s.not_run_steps,
             "cache-ref": self.cache_ref,
-            "cache-refs-found": s.refs(|o| *o == ImportOutcome::Found),
-            "cache-refs-missing": s.refs(|o| *o != ImportOutcome::Found),
+            "cache-source": self.source(),
+            "cache-refs-found": self.found(),
+            "cache-refs-missing": self.missing(),
             "cache-import-seconds": s.import_seconds,
             "cache-export-seconds": s.export_seconds,
             "cache-exported": s.cache_exported(),
@@ -115,8 +165,9 @@ impl RunReport {
                 "cached-steps" => s.cached_steps.to_string(),
                 "total-steps" => s.total_steps.to_string(),
                 "cache-ref" => self.cache_ref.clone(),
-                "cache-refs-found" => joined(s.refs(|o| *o == ImportOutcome::Found)),
-                "cache-refs-missing" => joined(s.refs(|o| *o != ImportOutcome::Found)),
+                "cache-source" => self.source(),
+                "cache-refs-found" => joined(self.found()),
+                "cache-refs-missing" => joined(self.missing()),
                 "cache-import-seconds" => seconds(s.import_seconds),
                 "cache-export-seconds" => seconds(s.export_seconds),
                 "cache-exported" => s.cache_exported().to_string(),
@@ -205,7 +256,22 @@ impl RunReport {
                 cell(e.error.as_deref().unwrap_or("did not finish"))
             ),
         };
-        md += &format!("| `{}` | destination | {export} |\n", cell(&self.cache_ref));
+        for (reference, probe) in &self.candidates {
+            if matches!(
+                probe,
+                Some(Probe::Missing | Probe::Failed(_) | Probe::Unreachable(_))
+            ) {
+                md += &format!(
+                    "| `{}` | source | not found (not passed to buildx) |\n",
+                    cell(reference)
+                );
+            }
+        }
+        if self.cache_ref.is_empty() {
+            md += "| (none) | destination | read-only: nothing written |\n";
+        } else {
+            md += &format!("| `{}` | destination | {export} |\n", cell(&self.cache_ref));
+        }
         md += "\n| stage | steps | cached | time |\n|---|---|---|---|\n";
         for stage in &s.stages {
             md += &format!(
@@ -243,6 +309,7 @@ mod tests {
         RunReport {
             stats: compute(&progress),
             cache_ref: "127.0.0.1:5055/fixture/app:cache-feature-x".into(),
+            candidates: vec![],
             build_seconds: 1.5,
             succeeded: true,
             image_id: Some("sha256:abc".into()),

@@ -10,9 +10,12 @@ use thiserror::Error;
 
 use crate::config::Config;
 use crate::engine::{self, EngineError};
-use crate::plan::{self, RunFiles};
-use crate::platform::{Env, Level, Location, Log, Platform, github, gitlab};
+use crate::plan::{self, CacheRefs, RunFiles};
+use crate::platform::{Env, Level, Location, Log, Platform, github, github_api, gitlab};
+use crate::policy::{self, CiEvent, Decision, PolicySettings, Trigger};
+use crate::policy_file::{self, PolicyFile, PolicyFileError};
 use crate::progress::display;
+use crate::registry::{self, Probe};
 use crate::report::RunReport;
 use crate::stats::{self, ImportOutcome};
 
@@ -38,6 +41,154 @@ fn file_error<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(io::Error) 
     }
 }
 
+/// The CI event, from the platform's variables, the payload file and, for what the payload
+/// lacks, the GitHub API. A lookup that fails leaves the payload's answer, with a warning.
+pub fn resolve_event<W: Write>(
+    env: &Env,
+    platform: Platform,
+    log: &mut Log<W>,
+) -> io::Result<CiEvent> {
+    match platform {
+        Platform::Local => Ok(CiEvent {
+            trigger: Trigger::Local,
+            default_branch: None,
+            read_only_token: false,
+        }),
+        Platform::GitLab => Ok(gitlab::event(env)),
+        Platform::GitHub => {
+            let payload = env
+                .get("GITHUB_EVENT_PATH")
+                .and_then(|path| fs::read(path).ok())
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or(serde_json::Value::Null);
+            let facts = github::event(env, &payload);
+            let mut event = facts.event;
+            for (lookup, answer) in facts
+                .lookups
+                .iter()
+                .zip(github_api::answer_all(&facts.lookups, env))
+            {
+                match answer {
+                    Ok(answer) => github::apply_answer(&mut event, lookup, &answer),
+                    Err(e) => log.annotate(
+                        Level::Warning,
+                        "GitHub API",
+                        &format!("{e}; deciding the cache refs without it"),
+                        None,
+                    )?,
+                }
+            }
+            Ok(event)
+        }
+    }
+}
+
+pub fn load_policy_file(config: &Config) -> Result<Option<PolicyFile>, PolicyFileError> {
+    policy_file::load(&config.policy.file, config.policy.file_required)
+}
+
+/// The cache refs of one build: the policy's decision, and which candidates exist.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheChoice {
+    pub decision: Decision,
+    pub settings: PolicySettings,
+    /// Full refs to read, in fallback order, with what the probe found (None: not probed).
+    pub candidates: Vec<(String, Option<Probe>)>,
+    pub refs: CacheRefs,
+}
+
+impl CacheChoice {
+    /// The first candidate that exists.
+    pub fn source(&self) -> Option<&str> {
+        self.candidates
+            .iter()
+            .find(|(_, p)| matches!(p, Some(Probe::Exists { .. })))
+            .map(|(r, _)| r.as_str())
+    }
+}
+
+/// Decide, then (when `probe`) keep only the candidates that exist, so buildx never prints
+/// "not found" errors; an unreachable registry means a cold build with a warning.
+pub fn choose<W: Write>(
+    config: &Config,
+    settings: PolicySettings,
+    event: &CiEvent,
+    env: &Env,
+    probe: bool,
+    log: &mut Log<W>,
+) -> io::Result<CacheChoice> {
+    let decision = policy::decide(event, &settings);
+    let read: Vec<String> = decision
+        .read
+        .iter()
+        .map(|t| config.cache_ref(t).whole())
+        .collect();
+    let write = decision.write.as_ref().map(|t| config.cache_ref(t).whole());
+    if !probe || read.is_empty() {
+        let candidates = read.iter().map(|r| (r.clone(), None)).collect();
+        return Ok(CacheChoice {
+            decision,
+            settings,
+            candidates,
+            refs: CacheRefs { read, write },
+        });
+    }
+    let references: Vec<_> = decision.read.iter().map(|t| config.cache_ref(t)).collect();
+    let probes = registry::probe_all(&references, env);
+    let unreachable = probes.iter().find_map(|p| match p {
+        Probe::Unreachable(e) => Some(e.clone()),
+        _ => None,
+    });
+    let refs = if let Some(error) = unreachable {
+        log.annotate(
+            Level::Warning,
+            "registry unreachable",
+            &format!(
+                "{} did not answer ({error}); building without cache",
+                config.cache_repository.registry()
+            ),
+            None,
+        )?;
+        CacheRefs::default()
+    } else {
+        for (reference, probe) in read.iter().zip(&probes) {
+            if let Probe::Failed(error) = probe {
+                log.annotate(
+                    Level::Warning,
+                    "cache ref unreadable",
+                    &format!("{reference}: {error}; not used"),
+                    None,
+                )?;
+            }
+        }
+        let existing: Vec<String> = read
+            .iter()
+            .zip(&probes)
+            .filter(|(_, p)| matches!(p, Probe::Exists { .. }))
+            .map(|(r, _)| r.clone())
+            .collect();
+        if existing.is_empty() {
+            log.annotate(
+                Level::Warning,
+                "cache not found",
+                &format!("no cache ref of the chain exists yet ({}); this build runs cold (expected on the first build)", read.join(", ")),
+                None,
+            )?;
+        }
+        CacheRefs {
+            read: existing,
+            write,
+        }
+    };
+    let candidates = read.into_iter().zip(probes.into_iter().map(Some)).collect();
+    Ok(CacheChoice {
+        decision,
+        settings,
+        candidates,
+        refs,
+    })
+}
+
 pub struct RunContext<'a> {
     pub env: &'a Env,
     pub platform: Platform,
@@ -47,6 +198,7 @@ pub struct RunContext<'a> {
 
 pub fn build<W: Write>(
     config: &Config,
+    choice: &CacheChoice,
     ctx: &RunContext<'_>,
     log: &mut Log<W>,
 ) -> Result<RunReport, RunError> {
@@ -77,14 +229,38 @@ pub fn build<W: Write>(
         iidfile: temp.path().join("iid"),
         secrets,
     };
-    let plan = plan::plan(config, &files);
+    let plan = plan::plan(config, &choice.refs, &files);
 
-    let cache_ref = config.cache_ref.whole();
     let c = &config.cache;
+    let candidates: Vec<String> = choice
+        .candidates
+        .iter()
+        .map(|(r, p)| match p {
+            Some(Probe::Exists { .. }) => format!("{r} (found)"),
+            Some(Probe::Missing) => format!("{r} (not found)"),
+            Some(_) => format!("{r} (unreadable)"),
+            None => r.clone(),
+        })
+        .collect();
     log.line(&format!(
-        "regcache: cache {cache_ref} (mode={}, compression={}, image-manifest={}, ignore-error={})",
-        c.mode, c.compression, c.image_manifest, c.ignore_error
+        "regcache: cache-policy {} ({})",
+        choice.settings.kind, choice.decision.reason
     ))?;
+    log.line(&format!(
+        "regcache: reading {}",
+        if candidates.is_empty() {
+            "nothing".to_owned()
+        } else {
+            candidates.join(", ")
+        }
+    ))?;
+    match &choice.refs.write {
+        Some(write) => log.line(&format!(
+            "regcache: writing {write} (mode={}, compression={}, image-manifest={}, ignore-error={})",
+            c.mode, c.compression, c.image_manifest, c.ignore_error
+        ))?,
+        None => log.line("regcache: writing nothing")?,
+    }
     log.start_group("docker buildx build")?;
     let mut log_error = None;
     let finished = engine::run(&ctx.docker, &plan.argv, |event| {
@@ -109,7 +285,8 @@ pub fn build<W: Write>(
         .filter(|s| !s.is_empty());
     let report = RunReport {
         stats,
-        cache_ref,
+        cache_ref: choice.refs.write.clone().unwrap_or_default(),
+        candidates: choice.candidates.clone(),
         build_seconds: finished.seconds,
         succeeded: finished.success,
         image_id,

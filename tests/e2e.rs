@@ -20,7 +20,7 @@ fn fresh_repo(name: &str) -> String {
 }
 
 fn inspect(reference: &str) -> CacheInfo {
-    registry::inspect_blocking(reference, true)
+    registry::inspect_blocking(reference, &regcache::platform::Env::default())
         .unwrap_or_else(|e| panic!("inspecting {reference}: {e}"))
 }
 
@@ -68,10 +68,15 @@ fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
     let cold = build(example.path(), &repo, &[], &cold_out);
     assert_eq!(cold.code, Some(0), "{}", cold.log());
     assert!(
-        cold.stdout.contains(&format!(
-            "warning: cache not found: cache ref {cache_ref} does not exist yet"
-        )),
+        cold.stdout.contains(&format!("warning: cache not found: no cache ref of the chain exists yet ({cache_ref}); this build runs cold")),
         "{}",
+        cold.log()
+    );
+    assert!(
+        !cold
+            .stdout
+            .contains("ERROR: failed to configure registry cache importer"),
+        "a missing ref is not passed to buildx: {}",
         cold.log()
     );
     let o = outputs(&cold_out);
@@ -237,35 +242,80 @@ fn a_failing_step_becomes_an_error_annotation() {
     assert!(annotation.contains("missing.txt"), "{annotation}");
 }
 
-#[test]
-fn registry_down_at_export_warns_with_ignore_error_and_fails_without() {
-    let _turn = engine_lock();
-    let script = repo_root().join("scripts/engine.sh");
-    let port = "5056";
-    let start = std::process::Command::new("bash")
-        .arg(&script)
-        .args(["registry-start", "down", port])
+/// A context whose one RUN step takes 3 s, so the registry can be stopped after the probe
+/// and the import and before the export; NONCE keeps the step uncached.
+fn slow_context() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        format!(
+            "FROM {}/base/busybox:1\nARG NONCE\nRUN echo \"$NONCE\" > /nonce && sleep 3\n",
+            registry()
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+fn registry_script(args: &[&str]) {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/engine.sh"))
+        .args(args)
         .output()
         .unwrap();
     assert!(
-        start.status.success(),
-        "{}",
-        String::from_utf8_lossy(&start.stderr)
+        out.status.success(),
+        "engine.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    let stop = std::process::Command::new("bash")
-        .arg(&script)
-        .args(["registry-stop", "down"])
-        .output()
-        .unwrap();
-    assert!(stop.status.success());
+}
 
-    let example = example_copy();
+/// Build while a registry on `port` holds the cache; stop that registry 1.5 s in.
+fn build_while_registry_stops(port: &str, extra: &[&str], outputs_file: &Path) -> Run {
+    registry_script(&["registry-start", "stopping", port]);
+    let context = slow_context();
+    let repo = fresh_repo("stopping");
+    let cache_ref = format!("127.0.0.1:{port}/e2e/stopping:buildcache");
+    let nonce = format!(
+        "NONCE={}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let mut args = vec![
+        "--cache-ref",
+        cache_ref.as_str(),
+        "--build-arg",
+        nonce.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        registry_script(&["registry-stop", "stopping"]);
+    });
+    let run = build(context.path(), &repo, &args, outputs_file);
+    stopper.join().unwrap();
+    run
+}
+
+#[test]
+fn registry_stopped_before_export_warns_with_ignore_error_and_fails_without() {
+    let _turn = engine_lock();
     let work = tempfile::tempdir().unwrap();
-    let repo = fresh_repo("down");
-    let cache_ref = format!("127.0.0.1:{port}/e2e/down:buildcache");
+    let port = "5056";
+    let cache_ref = format!("127.0.0.1:{port}/e2e/stopping:buildcache");
+
     let out = work.path().join("ignored.json");
-    let ignored = build(example.path(), &repo, &["--cache-ref", &cache_ref], &out);
+    let ignored = build_while_registry_stops(port, &[], &out);
     assert_eq!(ignored.code, Some(0), "{}", ignored.log());
+    assert!(
+        ignored
+            .stdout
+            .contains(&format!("regcache: writing {cache_ref}")),
+        "the probe saw the registry up: {}",
+        ignored.log()
+    );
     assert!(
         ignored.stdout.contains(&format!(
             "warning: cache export failed: exporting the cache to {cache_ref} failed"
@@ -273,18 +323,11 @@ fn registry_down_at_export_warns_with_ignore_error_and_fails_without() {
         "{}",
         ignored.log()
     );
-    let o = outputs(&out);
-    assert_eq!(o["cache-exported"], "false");
-    assert_eq!(
-        o["cache-refs-missing"],
-        cache_ref.as_str(),
-        "the import failed too"
-    );
+    assert_eq!(outputs(&out)["cache-exported"], "false");
 
-    let strict = build(
-        example.path(),
-        &repo,
-        &["--cache-ref", &cache_ref, "--ignore-error=false"],
+    let strict = build_while_registry_stops(
+        port,
+        &["--ignore-error=false"],
         &work.path().join("strict.json"),
     );
     assert_eq!(strict.code, Some(1), "{}", strict.log());
@@ -299,6 +342,43 @@ fn registry_down_at_export_warns_with_ignore_error_and_fails_without() {
         strict.stdout.contains("Set ignore-error: true"),
         "{}",
         strict.log()
+    );
+}
+
+#[test]
+fn an_unreachable_registry_means_a_cold_build_not_a_failure() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    // Nothing listens on this port.
+    let cache_ref = "127.0.0.1:5057/e2e/unreachable:buildcache";
+    let out = work.path().join("out.json");
+    let run = build(
+        example.path(),
+        &fresh_repo("unreachable"),
+        &["--cache-ref", cache_ref, "--ignore-error=false"],
+        &out,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("warning: registry unreachable: 127.0.0.1:5057 did not answer"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.stdout.contains("regcache: writing nothing"),
+        "{}",
+        run.log()
+    );
+    let o = outputs(&out);
+    assert_eq!(
+        (
+            o["cache-exported"].as_str(),
+            o["cache-source"].as_str(),
+            o["cache-refs-missing"].as_str()
+        ),
+        (Some("false"), Some(""), Some(cache_ref))
     );
 }
 

@@ -3,6 +3,7 @@
 //! read once into an `Env` value at the edge and passed down.
 
 pub mod github;
+pub mod github_api;
 pub mod gitlab;
 
 use std::collections::BTreeMap;
