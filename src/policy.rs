@@ -140,6 +140,9 @@ fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {
     })
 }
 
+/// The tag to write and, when it is a branch's, that branch (for writable-branches).
+type WriteTarget<'a> = Option<(String, Option<&'a str>)>;
+
 pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
     if settings.kind == PolicyKind::Off {
         return Decision {
@@ -153,70 +156,73 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         .as_deref()
         .or(event.default_branch.as_deref());
     let branch_tag = |b: &str| tag(settings, Some(b));
-    let (mut read, write_key, mut reason): (Vec<String>, Option<(String, Option<&str>)>, String) =
-        if let Some(pinned) = &settings.pinned_tag {
-            (
-                vec![pinned.clone()],
-                Some((pinned.clone(), None)),
-                "cache-ref pins one tag".into(),
-            )
-        } else if settings.kind == PolicyKind::Shared || event.trigger == Trigger::Local {
-            let shared = tag(settings, None);
-            let why = if event.trigger == Trigger::Local {
-                "no CI event: one shared tag"
-            } else {
-                "cache-policy is shared"
-            };
-            (vec![shared.clone()], Some((shared, None)), why.into())
+    let (mut read, write_key, mut reason): (Vec<String>, WriteTarget, String) = if let Some(
+        pinned,
+    ) =
+        &settings.pinned_tag
+    {
+        (
+            vec![pinned.clone()],
+            Some((pinned.clone(), None)),
+            "cache-ref pins one tag".into(),
+        )
+    } else if settings.kind == PolicyKind::Shared || event.trigger == Trigger::Local {
+        let shared = tag(settings, None);
+        let why = if event.trigger == Trigger::Local {
+            "no CI event: one shared tag"
         } else {
-            match &event.trigger {
-                Trigger::Push { branch } => {
-                    let mut read = vec![branch_tag(branch)];
-                    read.extend(default.filter(|d| d != branch).map(branch_tag));
+            "cache-policy is shared"
+        };
+        (vec![shared.clone()], Some((shared, None)), why.into())
+    } else {
+        match &event.trigger {
+            Trigger::Push { branch } => {
+                let mut read = vec![branch_tag(branch)];
+                read.extend(default.filter(|d| d != branch).map(branch_tag));
+                (
+                    read,
+                    Some((branch_tag(branch), Some(branch.as_str()))),
+                    format!("push to {branch}"),
+                )
+            }
+            Trigger::Request {
+                kind,
+                number,
+                base,
+                untrusted,
+            } => {
+                let own = tag(settings, Some(&format!("{kind}-{number}")));
+                let mut read = vec![own.clone(), branch_tag(base)];
+                read.extend(default.filter(|d| d != base).map(branch_tag));
+                if *untrusted {
                     (
                         read,
-                        Some((branch_tag(branch), Some(branch.as_str()))),
-                        format!("push to {branch}"),
+                        None,
+                        format!(
+                            "{kind}-{number} is from a fork or runs untrusted code with a write token: read-only"
+                        ),
+                    )
+                } else {
+                    (
+                        read,
+                        Some((own, None)),
+                        format!("{kind}-{number} into {base}"),
                     )
                 }
-                Trigger::Request {
-                    kind,
-                    number,
-                    base,
-                    untrusted,
-                } => {
-                    let own = tag(settings, Some(&format!("{kind}-{number}")));
-                    let mut read = vec![own.clone(), branch_tag(base)];
-                    read.extend(default.filter(|d| d != base).map(branch_tag));
-                    if *untrusted {
-                        (
-                            read,
-                            None,
-                            format!(
-                                "{kind}-{number} is from a fork or runs untrusted code with a write token: read-only"
-                            ),
-                        )
-                    } else {
-                        (
-                            read,
-                            Some((own, None)),
-                            format!("{kind}-{number} into {base}"),
-                        )
-                    }
-                }
-                Trigger::MergeQueue { base } => {
-                    let mut read = vec![branch_tag(base)];
-                    read.extend(default.filter(|d| d != base).map(branch_tag));
-                    (read, None, format!("merge queue into {base}: read-only"))
-                }
-                Trigger::Tag { tag: name } => (
-                    default.map(branch_tag).into_iter().collect(),
-                    None,
-                    format!("tag {name}: reads the default branch, writes nothing"),
-                ),
-                Trigger::Local => unreachable!("handled above"),
             }
-        };
+            Trigger::MergeQueue { base } => {
+                let mut read = vec![branch_tag(base)];
+                read.extend(default.filter(|d| d != base).map(branch_tag));
+                (read, None, format!("merge queue into {base}: read-only"))
+            }
+            Trigger::Tag { tag: name } => (
+                default.map(branch_tag).into_iter().collect(),
+                None,
+                format!("tag {name}: reads the default branch, writes nothing"),
+            ),
+            Trigger::Local => unreachable!("handled above"),
+        }
+    };
     read.dedup();
     let mut write = write_key;
     let untrusted = matches!(

@@ -343,7 +343,9 @@ fn gitlab_variables() {
         ("CI_DEFAULT_BRANCH", "main"),
         ("CI_PROJECT_PATH", "group/app"),
     ];
-    let cases: Vec<(Vec<(&str, &str)>, Trigger, Vec<String>, Option<String>)> = vec![
+    // Variables, then the expected trigger, read tags and write tag.
+    type GitLabCase<'a> = (Vec<(&'a str, &'a str)>, Trigger, Vec<String>, Option<String>);
+    let cases: Vec<GitLabCase> = vec![
         (
             vec![
                 ("CI_PIPELINE_SOURCE", "push"),

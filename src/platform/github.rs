@@ -54,57 +54,6 @@ pub fn append(path: &Path, text: &str) -> io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn escapes_like_the_toolkit() {
-        assert_eq!(escape_data("50%\nnext\r"), "50%25%0Anext%0D");
-        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
-        assert_eq!(
-            annotation(
-                Level::Error,
-                "COPY failed",
-                "\"/missing.txt\": not found",
-                Some(&Location {
-                    file: "Dockerfile".into(),
-                    line: 8
-                })
-            ),
-            "::error file=Dockerfile,line=8,title=COPY failed::\"/missing.txt\": not found"
-        );
-    }
-
-    #[test]
-    fn file_commands_survive_multiline_values() {
-        let text = file_command("stats", "{\n\"a\": 1\n}");
-        let mut lines = text.lines();
-        let header = lines.next().unwrap();
-        let delimiter = header.strip_prefix("stats<<").unwrap();
-        assert!(delimiter.starts_with("ghadelimiter_"));
-        assert_eq!(lines.collect::<Vec<_>>(), ["{", "\"a\": 1", "}", delimiter]);
-    }
-
-    mod properties {
-        use proptest::prelude::*;
-
-        use super::super::*;
-
-        proptest! {
-            /// Any value, with newlines and delimiter-like text, reads back exactly.
-            #[test]
-            fn file_commands_round_trip(value in "(ghadelimiter_|[\\s\\S]){0,80}") {
-                let text = file_command("out", &value);
-                let (header, rest) = text.split_once('\n').unwrap();
-                let delimiter = header.strip_prefix("out<<").unwrap();
-                let body = rest.strip_suffix(&format!("\n{delimiter}\n")).unwrap();
-                prop_assert_eq!(body, value);
-            }
-        }
-    }
-}
-
 /// What the GitHub API must still say before the policy can decide: asked only when the
 /// event payload lacks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -258,6 +207,57 @@ pub fn apply_answer(
         Lookup::DefaultBranch { .. } => {
             if let Some(branch) = answer["default_branch"].as_str() {
                 event.default_branch = Some(branch.to_owned());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_like_the_toolkit() {
+        assert_eq!(escape_data("50%\nnext\r"), "50%25%0Anext%0D");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+        assert_eq!(
+            annotation(
+                Level::Error,
+                "COPY failed",
+                "\"/missing.txt\": not found",
+                Some(&Location {
+                    file: "Dockerfile".into(),
+                    line: 8
+                })
+            ),
+            "::error file=Dockerfile,line=8,title=COPY failed::\"/missing.txt\": not found"
+        );
+    }
+
+    #[test]
+    fn file_commands_survive_multiline_values() {
+        let text = file_command("stats", "{\n\"a\": 1\n}");
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let delimiter = header.strip_prefix("stats<<").unwrap();
+        assert!(delimiter.starts_with("ghadelimiter_"));
+        assert_eq!(lines.collect::<Vec<_>>(), ["{", "\"a\": 1", "}", delimiter]);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Any value, with newlines and delimiter-like text, reads back exactly.
+            #[test]
+            fn file_commands_round_trip(value in "(ghadelimiter_|[\\s\\S]){0,80}") {
+                let text = file_command("out", &value);
+                let (header, rest) = text.split_once('\n').unwrap();
+                let delimiter = header.strip_prefix("out<<").unwrap();
+                let body = rest.strip_suffix(&format!("\n{delimiter}\n")).unwrap();
+                prop_assert_eq!(body, value);
             }
         }
     }

@@ -42,20 +42,6 @@ pub fn dotenv(outputs: &[(&str, String)]) -> String {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dotenv_lines_are_single_line() {
-        assert_eq!(
-            dotenv(&[("cache-hit", "true".into()), ("stats", "{\n}".into())]),
-            "REGCACHE_CACHE_HIT=true\nREGCACHE_STATS={ }\n"
-        );
-        assert_eq!(section_name("Build progress"), "regcache_build_progress");
-    }
-}
-
 /// The event from GitLab's predefined variables (no payload, no API needed).
 pub fn event(env: &super::Env) -> crate::policy::CiEvent {
     use crate::policy::{CiEvent, Trigger};
@@ -101,5 +87,19 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
         trigger,
         default_branch: var("CI_DEFAULT_BRANCH").map(str::to_owned),
         read_only_token: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dotenv_lines_are_single_line() {
+        assert_eq!(
+            dotenv(&[("cache-hit", "true".into()), ("stats", "{\n}".into())]),
+            "REGCACHE_CACHE_HIT=true\nREGCACHE_STATS={ }\n"
+        );
+        assert_eq!(section_name("Build progress"), "regcache_build_progress");
     }
 }
