@@ -344,7 +344,12 @@ fn gitlab_variables() {
         ("CI_PROJECT_PATH", "group/app"),
     ];
     // Variables, then the expected trigger, read tags and write tag.
-    type GitLabCase<'a> = (Vec<(&'a str, &'a str)>, Trigger, Vec<String>, Option<String>);
+    type GitLabCase<'a> = (
+        Vec<(&'a str, &'a str)>,
+        Trigger,
+        Vec<String>,
+        Option<String>,
+    );
     let cases: Vec<GitLabCase> = vec![
         (
             vec![

@@ -1,0 +1,286 @@
+//! `regcache plan` in its three formats, and the GitHub API path: an `issue_comment` on a pull
+//! request is resolved through a local HTTP server that answers with the documented shapes
+//! (tests/fixtures/github/api-*.json). No engine is needed: plan does not build.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use common::{regcache, repo_root};
+
+/// Serves `routes` (path → fixture file) on loopback and records each request's path and
+/// Authorization header. Anything else is a 404 in GitHub's error shape.
+fn api_server(
+    routes: &'static [(&'static str, &'static str)],
+) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap();
+            let path = request_line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("")
+                .to_owned();
+            let mut authorization = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
+                    authorization = value.trim().to_owned();
+                }
+            }
+            record.lock().unwrap().push((path.clone(), authorization));
+            let (status, body) = match routes.iter().find(|(p, _)| *p == path) {
+                Some((_, file)) => (
+                    "200 OK",
+                    std::fs::read_to_string(repo_root().join("tests/fixtures/github").join(file))
+                        .unwrap(),
+                ),
+                None => (
+                    "404 Not Found",
+                    r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#
+                        .to_owned(),
+                ),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, seen)
+}
+
+fn github_env(
+    event: &str,
+    git_ref: &str,
+    payload: &str,
+    api_url: &str,
+) -> BTreeMap<String, String> {
+    [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", event),
+        ("GITHUB_REF", git_ref),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+        ("GITHUB_API_URL", api_url),
+        ("GITHUB_TOKEN", "test-token-123"),
+        ("PATH", "/usr/bin:/bin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .chain([(
+        "GITHUB_EVENT_PATH".to_owned(),
+        repo_root()
+            .join("tests/fixtures/github")
+            .join(payload)
+            .to_str()
+            .unwrap()
+            .to_owned(),
+    )])
+    .collect()
+}
+
+const PLAN: &[&str] = &[
+    "plan",
+    "--format",
+    "json",
+    "--cache-ref",
+    "ghcr.io/codertocat/hello-world",
+    "--tag",
+    "ghcr.io/codertocat/hello-world:dev",
+];
+
+#[test]
+fn an_issue_comment_on_a_pull_request_is_resolved_through_the_api() {
+    let (url, seen) = api_server(&[(
+        "/repos/Codertocat/Hello-World/pulls/2",
+        "api-pulls-get.json",
+    )]);
+    let run = regcache(
+        PLAN,
+        &github_env(
+            "issue_comment",
+            "refs/heads/main",
+            "issue_comment-pull_request.json",
+            &url,
+        ),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = |tag: &str| format!("ghcr.io/codertocat/hello-world:buildcache-{tag}");
+    assert_eq!(
+        plan["read"],
+        serde_json::json!([r("pr-2"), r("develop"), r("main")])
+    );
+    assert_eq!(plan["write"], r("pr-2").as_str());
+    assert_eq!(plan["cache-to"][0], format!("type=registry,ref={},mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true", r("pr-2")).as_str());
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.len(),
+        1,
+        "one request: the payload had the default branch: {seen:?}"
+    );
+    assert_eq!(seen[0].0, "/repos/Codertocat/Hello-World/pulls/2");
+    assert!(
+        seen[0].1.ends_with("test-token-123"),
+        "the token was sent: {:?}",
+        seen[0].1
+    );
+}
+
+#[test]
+fn the_default_branch_comes_from_the_api_only_when_the_payload_lacks_it() {
+    let (url, seen) = api_server(&[("/repos/Codertocat/Hello-World", "api-repos-get.json")]);
+    let run = regcache(
+        PLAN,
+        &github_env("schedule", "refs/heads/feature/y", "schedule.json", &url),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["read"][1], "ghcr.io/codertocat/hello-world:buildcache-trunk",
+        "{plan}"
+    );
+    assert_eq!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.as_str())
+            .collect::<Vec<_>>(),
+        ["/repos/Codertocat/Hello-World"]
+    );
+
+    let (url, seen) = api_server(&[]);
+    let run = regcache(
+        PLAN,
+        &github_env("push", "refs/heads/main", "push-branch.json", &url),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the push payload has everything: no API call"
+    );
+}
+
+#[test]
+fn an_unreachable_api_leaves_the_payloads_answer_with_a_warning() {
+    let run = regcache(
+        PLAN,
+        &github_env(
+            "issue_comment",
+            "refs/heads/main",
+            "issue_comment-pull_request.json",
+            "http://127.0.0.1:9",
+        ),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stderr.contains("::warning title=GitHub API::"),
+        "{}",
+        run.log()
+    );
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["write"], "ghcr.io/codertocat/hello-world:buildcache-main",
+        "acts on the default branch: {plan}"
+    );
+}
+
+#[test]
+fn bake_and_human_formats() {
+    let env = github_env(
+        "push",
+        "refs/heads/main",
+        "push-branch.json",
+        "http://127.0.0.1:9",
+    );
+    let mut args = PLAN.to_vec();
+    args[2] = "bake";
+    args.extend(["--bake-target", "app"]);
+    let run = regcache(&args, &env);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let bake: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        bake["target"]["app"]["cache-from"][0],
+        "type=registry,ref=ghcr.io/codertocat/hello-world:buildcache-main"
+    );
+    assert!(
+        bake["target"]["app"]["cache-to"][0]
+            .as_str()
+            .unwrap()
+            .starts_with(
+                "type=registry,ref=ghcr.io/codertocat/hello-world:buildcache-main,mode=max"
+            )
+    );
+
+    let mut args = PLAN.to_vec();
+    args[2] = "human";
+    let run = regcache(&args, &env);
+    assert!(run.stdout.starts_with("policy: branch (push to main)\nread:  ghcr.io/codertocat/hello-world:buildcache-main\nwrite: ghcr.io/codertocat/hello-world:buildcache-main\n"), "{}", run.log());
+}
+
+#[test]
+fn a_bad_policy_file_stops_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("regcache.yml");
+    std::fs::write(&file, "prefix: cache\nwritable-branch: [main]\n").unwrap();
+    let mut args = PLAN.to_vec();
+    let file_arg = format!("--policy-file={}", file.display());
+    args.push(&file_arg);
+    let run = regcache(
+        &args,
+        &github_env(
+            "push",
+            "refs/heads/main",
+            "push-branch.json",
+            "http://127.0.0.1:9",
+        ),
+    );
+    assert_eq!(run.code, Some(2), "{}", run.log());
+    assert!(
+        run.stderr.contains(&format!(
+            "{}:2: unknown field `writable-branch`",
+            file.display()
+        )),
+        "{}",
+        run.log()
+    );
+
+    std::fs::write(
+        &file,
+        "prefix: team-cache\nwritable-branches: [release/*]\n",
+    )
+    .unwrap();
+    let run = regcache(
+        &args,
+        &github_env(
+            "push",
+            "refs/heads/main",
+            "push-branch.json",
+            "http://127.0.0.1:9",
+        ),
+    );
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        plan["read"][0],
+        "ghcr.io/codertocat/hello-world:team-cache-main"
+    );
+    assert_eq!(
+        plan["write"],
+        serde_json::Value::Null,
+        "main is not writable by this file: {plan}"
+    );
+}

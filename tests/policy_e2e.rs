@@ -1,0 +1,237 @@
+//! The branch policy on the real engine and registry, each build on a wiped builder: a new
+//! branch's first build is warm from the default branch's cache, a pull request does not change
+//! the branch caches, and a fork's pull request writes nothing and still succeeds.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::*;
+use regcache::platform::Env;
+use regcache::registry::{self, Probe};
+use regcache::slug::slug;
+
+fn fresh_repo() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}/e2e/policy-{nanos}", registry())
+}
+
+/// The manifest digest of a cache tag, or None when it does not exist.
+fn digest(reference: &str) -> Option<String> {
+    let parsed = regcache::reference::parse(reference).unwrap();
+    match registry::probe_all(&[parsed], &Env::default()).remove(0) {
+        Probe::Exists { digest } => Some(digest),
+        Probe::Missing => None,
+        other => panic!("probing {reference}: {other:?}"),
+    }
+}
+
+struct Step<'a> {
+    event: &'a str,
+    git_ref: &'a str,
+    payload: &'a Path,
+}
+
+fn build_on_github(
+    repo: &str,
+    context: &Path,
+    step: Step<'_>,
+    work: &Path,
+) -> (Run, serde_json::Value) {
+    let mut env: BTreeMap<String, String> = engine_env().clone();
+    for (k, v) in [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", step.event),
+        ("GITHUB_REF", step.git_ref),
+        ("GITHUB_EVENT_PATH", step.payload.to_str().unwrap()),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+        ("RUNNER_TEMP", work.to_str().unwrap()),
+    ] {
+        env.insert(k.into(), v.into());
+    }
+    let out = work.join(format!("{}.json", slug(step.git_ref, 60)));
+    let tag = format!("{repo}:dev");
+    let args = [
+        "build",
+        "--cache-ref",
+        repo,
+        "--tag",
+        &tag,
+        "--network",
+        "none",
+        "--output-format",
+        "json",
+        "--output-file",
+        out.to_str().unwrap(),
+    ];
+    let mut args: Vec<&str> = args.to_vec();
+    args.push(context.to_str().unwrap());
+    let run = regcache(&args, &env);
+    let o = if out.exists() {
+        outputs(&out)
+    } else {
+        serde_json::Value::Null
+    };
+    (run, o)
+}
+
+/// A fixture payload with the base branch of its pull request changed.
+fn payload_with_base(name: &str, base: &str, dir: &Path) -> std::path::PathBuf {
+    let mut payload: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(repo_root().join("tests/fixtures/github").join(name)).unwrap(),
+    )
+    .unwrap();
+    payload["pull_request"]["base"]["ref"] = base.into();
+    let path = dir.join(name);
+    std::fs::write(&path, payload.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let repo = fresh_repo();
+    let fixtures = repo_root().join("tests/fixtures/github");
+    let main_ref = format!("{repo}:buildcache-main");
+    let feature_ref = format!("{repo}:buildcache-{}", slug("feature/x", 100));
+
+    // The default branch builds first and writes its own cache.
+    wipe_builder();
+    let push = fixtures.join("push-branch.json");
+    let (run, o) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "push",
+            git_ref: "refs/heads/main",
+            payload: &push,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(o["cache-ref"], main_ref.as_str());
+    let main_digest = digest(&main_ref).expect("main's cache was written");
+
+    // A new branch's first build: its own tag does not exist, main's does: warm.
+    wipe_builder();
+    let (run, o) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "push",
+            git_ref: "refs/heads/feature/x",
+            payload: &push,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout.contains(&format!(
+            "regcache: reading {feature_ref} (not found), {main_ref} (found)"
+        )),
+        "{}",
+        run.log()
+    );
+    assert!(
+        !run.stdout
+            .contains("failed to configure registry cache importer"),
+        "only existing refs reach buildx: {}",
+        run.log()
+    );
+    assert_eq!(
+        (
+            o["cache-source"].as_str(),
+            o["cache-hit"].as_str(),
+            o["cached-steps"].as_str()
+        ),
+        (Some(main_ref.as_str()), Some("true"), Some("6")),
+        "{}",
+        run.log()
+    );
+    assert_eq!(o["cache-ref"], feature_ref.as_str());
+    let feature_digest = digest(&feature_ref).expect("the branch wrote its own cache");
+    assert_eq!(
+        digest(&main_ref).as_ref(),
+        Some(&main_digest),
+        "the branch build left main's cache alone"
+    );
+
+    // A pull request into main from the same repository: warm from main, writes only pr-2.
+    wipe_builder();
+    let pr = payload_with_base("pull_request-opened.json", "main", work.path());
+    let (run, o) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "pull_request",
+            git_ref: "refs/pull/2/merge",
+            payload: &pr,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(
+        (o["cache-source"].as_str(), o["cache-hit"].as_str()),
+        (Some(main_ref.as_str()), Some("true")),
+        "{}",
+        run.log()
+    );
+    assert_eq!(o["cache-ref"], format!("{repo}:buildcache-pr-2").as_str());
+    assert!(digest(&format!("{repo}:buildcache-pr-2")).is_some());
+    assert_eq!(
+        digest(&main_ref).as_ref(),
+        Some(&main_digest),
+        "the PR did not change main's cache"
+    );
+    assert_eq!(
+        digest(&feature_ref).as_ref(),
+        Some(&feature_digest),
+        "the PR did not change the branch's cache"
+    );
+
+    // A fork's pull request: reads, writes nothing, succeeds.
+    wipe_builder();
+    let fork = fixtures.join("pull_request-fork.json");
+    let (run, o) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "pull_request",
+            git_ref: "refs/pull/3/merge",
+            payload: &fork,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout.contains("regcache: writing nothing"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        !run.stdout.contains("exporting cache to registry"),
+        "no export vertex: {}",
+        run.log()
+    );
+    assert_eq!(
+        (
+            o["cache-ref"].as_str(),
+            o["cache-exported"].as_str(),
+            o["cache-hit"].as_str()
+        ),
+        (Some(""), Some("false"), Some("true"))
+    );
+    assert_eq!(
+        digest(&format!("{repo}:buildcache-pr-3")),
+        None,
+        "the fork wrote no cache"
+    );
+    assert_eq!(digest(&main_ref).as_ref(), Some(&main_digest));
+    assert_eq!(digest(&feature_ref).as_ref(), Some(&feature_digest));
+}
