@@ -4,6 +4,8 @@
 #     both on a wiped builder importing the same registry cache; runs interleaved;
 #     wall time and peak RSS (GNU time, largest process of the tree) with their ratios.
 #  2. parsing a 100 MB rawjson stream: throughput and peak RSS of `regcache stats`.
+#  3. an event trace (bench/trace.py): cached steps, build time and cache pollution of four
+#     cache strategies over the same CI events.
 # usage: bench/run.sh [RUNS]   (default 10 of each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,4 +14,5 @@ command -v /usr/bin/time >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_F
 bash scripts/engine.sh start
 eval "$(bash scripts/engine.sh env)"
 cargo build --release --locked --quiet
-exec python3 bench/bench.py "$runs"
+python3 bench/bench.py "$runs"
+python3 bench/trace.py

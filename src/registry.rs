@@ -35,8 +35,6 @@ pub enum RegistryError {
     },
     #[error("{reference} is not a BuildKit cache: {problem}")]
     NotACache { reference: String, problem: String },
-    #[error("credentials for {registry}: {problem}")]
-    Credentials { registry: String, problem: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,10 +57,6 @@ pub struct CacheInfo {
     pub warnings: Vec<String>,
 }
 
-fn not_a_cache(problem: impl Into<String>) -> String {
-    problem.into()
-}
-
 /// The manifest's layer descriptors and its cache config descriptor.
 fn split_manifest(manifest: &Value) -> Result<(&'static str, Vec<&Value>, &Value), String> {
     let media_type = manifest["mediaType"].as_str().unwrap_or("");
@@ -70,9 +64,7 @@ fn split_manifest(manifest: &Value) -> Result<(&'static str, Vec<&Value>, &Value
         let config = entries
             .iter()
             .find(|e| e["mediaType"] == CACHE_CONFIG_MEDIA_TYPE)
-            .ok_or_else(|| {
-                not_a_cache(format!("the index has no {CACHE_CONFIG_MEDIA_TYPE} entry"))
-            })?;
+            .ok_or_else(|| format!("the index has no {CACHE_CONFIG_MEDIA_TYPE} entry"))?;
         let layers = entries
             .iter()
             .filter(|e| e["mediaType"] != CACHE_CONFIG_MEDIA_TYPE)
@@ -86,9 +78,9 @@ fn split_manifest(manifest: &Value) -> Result<(&'static str, Vec<&Value>, &Value
             .unwrap_or_default();
         return Ok(("image-manifest", layers, &manifest["config"]));
     }
-    Err(not_a_cache(format!(
+    Err(format!(
         "{media_type} without a {CACHE_CONFIG_MEDIA_TYPE} config (an image, or inline cache)"
-    )))
+    ))
 }
 
 fn compression_of(layer: &Value) -> &'static str {

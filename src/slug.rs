@@ -51,6 +51,8 @@ mod tests {
 
     #[test]
     fn examples() {
+        // The README's example, pinned: the hash is the first 4 bytes of SHA-256 of the name.
+        assert_eq!(slug("feature/a", 100), "feature-a-951d42dc");
         assert_eq!(slug("main", 100), "main");
         assert_eq!(slug("release-1.2", 100), "release-1.2");
         assert_eq!(

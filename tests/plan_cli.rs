@@ -11,11 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use common::{regcache, repo_root};
 
+/// Each request's path and Authorization header, in order.
+type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
 /// Serves `routes` (path → fixture file) on loopback and records each request's path and
 /// Authorization header. Anything else is a 404 in GitHub's error shape.
-fn api_server(
-    routes: &'static [(&'static str, &'static str)],
-) -> (String, Arc<Mutex<Vec<(String, String)>>>) {
+fn api_server(routes: &'static [(&'static str, &'static str)]) -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = Arc::new(Mutex::new(Vec::new()));
