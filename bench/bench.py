@@ -1,6 +1,8 @@
 """Drives bench/run.sh: see there. Prints a table; no pass/fail, the numbers are the result."""
 
-import json, os, statistics, subprocess, sys, tempfile, time
+import json, os, statistics, sys, tempfile, time
+
+from common import sh, timed, wipe
 
 RUNS = int(sys.argv[1])
 REGCACHE = os.path.abspath("target/release/regcache")
@@ -8,27 +10,6 @@ REGISTRY = os.environ["REGCACHE_REGISTRY"]
 REPO = f"{REGISTRY}/bench/app"
 CACHE_REF = f"{REPO}:buildcache-{int(time.time())}"
 WORK = tempfile.mkdtemp(prefix="regcache-bench-")
-
-
-def sh(*args):
-    return subprocess.run(args, check=True, capture_output=True, text=True).stdout
-
-
-def wipe():
-    sh("docker", "buildx", "prune", "-af")
-    ids = sh("docker", "images", "-aq").split()
-    if ids:
-        subprocess.run(["docker", "image", "rm", "-f", *ids], capture_output=True)
-    sh("docker", "image", "prune", "-af")
-
-
-def timed(argv):
-    """Wall seconds and peak RSS (KiB) of one run, by GNU time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if out.returncode != 0:
-        sys.exit(f"failed: {' '.join(argv)}\n{out.stderr[-3000:]}")
-    wall, rss = out.stderr.strip().splitlines()[-1].split()
-    return float(wall), int(rss)
 
 
 # The same flags regcache passes (src/plan.rs), for the bare engine.

@@ -15,6 +15,8 @@ failed job and its export is not performed.
 
 import json, os, subprocess, sys, tempfile, time, urllib.request
 
+from common import sh, wipe
+
 REGCACHE = os.path.abspath("target/release/regcache")
 REGISTRY = os.environ["REGCACHE_REGISTRY"]
 STAMP = int(time.time())
@@ -72,18 +74,6 @@ def alternative(strategy, kind, name, base, fork):
     if kind == "tag":
         return ["main"], None
     return list(dict.fromkeys([base, "main"])), None
-
-
-def sh(*args, env=None):
-    return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
-
-
-def wipe():
-    sh("docker", "buildx", "prune", "-af")
-    ids = sh("docker", "images", "-aq").split()
-    if ids:
-        subprocess.run(["docker", "image", "rm", "-f", *ids], capture_output=True)
-    sh("docker", "image", "prune", "-af")
 
 
 def tags_with_digests(repo):

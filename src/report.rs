@@ -356,6 +356,26 @@ mod tests {
     }
 
     #[test]
+    fn the_dotenv_report_fits_gitlabs_limit() {
+        // The largest fixture build: two stages, two imports, the export, full metadata.
+        let report = fixture_report(
+            "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
+        );
+        let outputs: Vec<_> = report
+            .outputs()
+            .into_iter()
+            .filter(|(n, _)| *n != "metadata")
+            .collect();
+        let text = crate::platform::gitlab::dotenv(&outputs);
+        assert!(
+            text.len() < crate::platform::gitlab::DOTENV_LIMIT / 2,
+            "{} bytes",
+            text.len()
+        );
+        assert!(text.lines().all(|l| l.starts_with("REGCACHE_")));
+    }
+
+    #[test]
     fn summary_has_stage_rows_and_refs() {
         let md = fixture_report(
             "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",

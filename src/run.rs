@@ -31,6 +31,10 @@ pub enum RunError {
     },
     #[error("writing the log: {0}")]
     Log(#[from] io::Error),
+    #[error(
+        "the dotenv outputs are {bytes} bytes, over GitLab's limit of {limit}; use --output-format json for this build"
+    )]
+    TooLarge { bytes: usize, limit: usize },
 }
 
 fn file_error<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> RunError + 'p {
@@ -414,7 +418,22 @@ pub fn publish(
     let Some(format) = format else { return Ok(()) };
     let text = match format {
         OutputFormat::Json => format!("{:#}\n", outputs_json(report)),
-        OutputFormat::Dotenv => gitlab::dotenv(&report.outputs()),
+        // GitLab refuses dotenv reports over 5,120 bytes: `metadata` stays in the JSON format.
+        OutputFormat::Dotenv => {
+            let outputs: Vec<(&str, String)> = report
+                .outputs()
+                .into_iter()
+                .filter(|(name, _)| *name != "metadata")
+                .collect();
+            let text = gitlab::dotenv(&outputs);
+            if text.len() > gitlab::DOTENV_LIMIT {
+                return Err(RunError::TooLarge {
+                    bytes: text.len(),
+                    limit: gitlab::DOTENV_LIMIT,
+                });
+            }
+            text
+        }
     };
     match file {
         // Written whole to a temporary file, then renamed, so a reader never sees half of it.

@@ -10,15 +10,6 @@ use std::path::Path;
 use common::*;
 use regcache::registry::{self, CacheInfo};
 
-/// A repository no earlier run has written, so "cold" really is cold.
-fn fresh_repo(name: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}/e2e/{name}-{nanos}", registry())
-}
-
 fn inspect(reference: &str) -> CacheInfo {
     registry::inspect_blocking(reference, &regcache::platform::Env::default())
         .unwrap_or_else(|e| panic!("inspecting {reference}: {e}"))

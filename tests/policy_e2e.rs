@@ -12,14 +12,6 @@ use regcache::platform::Env;
 use regcache::registry::{self, Probe};
 use regcache::slug::slug;
 
-fn fresh_repo() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}/e2e/policy-{nanos}", registry())
-}
-
 /// The manifest digest of a cache tag, or None when it does not exist.
 fn digest(reference: &str) -> Option<String> {
     let parsed = regcache::reference::parse(reference).unwrap();
@@ -96,7 +88,7 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
     let _turn = engine_lock();
     let example = example_copy();
     let work = tempfile::tempdir().unwrap();
-    let repo = fresh_repo();
+    let repo = fresh_repo("policy");
     let fixtures = repo_root().join("tests/fixtures/github");
     let main_ref = format!("{repo}:buildcache-main");
     let feature_ref = format!("{repo}:buildcache-{}", slug("feature/x", 100));

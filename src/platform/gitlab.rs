@@ -28,6 +28,9 @@ pub fn variable_name(output: &str) -> String {
     format!("REGCACHE_{}", output.to_ascii_uppercase().replace('-', "_"))
 }
 
+/// GitLab's limit for a dotenv report (`artifacts: reports: dotenv`).
+pub const DOTENV_LIMIT: usize = 5_120;
+
 /// Values are single lines: a value with a newline would end its variable early.
 pub fn dotenv(outputs: &[(&str, String)]) -> String {
     outputs

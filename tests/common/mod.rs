@@ -39,6 +39,15 @@ pub fn registry() -> &'static str {
     &engine_env()["REGCACHE_REGISTRY"]
 }
 
+/// A repository no earlier run has written, so "cold" really is cold.
+pub fn fresh_repo(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{}/e2e/{name}-{nanos}", registry())
+}
+
 /// Builds share one builder, and wiping it between steps is part of what is tested, so the
 /// engine tests of one binary take turns.
 pub fn engine_lock() -> MutexGuard<'static, ()> {

@@ -1,0 +1,25 @@
+"""Helpers shared by the benchmark scripts: shell calls, the ephemeral-runner wipe, timing."""
+
+import subprocess, sys
+
+
+def sh(*args, env=None):
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env).stdout
+
+
+def wipe():
+    """What an ephemeral runner starts with: no build cache, no images (the base included)."""
+    sh("docker", "buildx", "prune", "-af")
+    ids = sh("docker", "images", "-aq").split()
+    if ids:
+        subprocess.run(["docker", "image", "rm", "-f", *ids], capture_output=True)
+    sh("docker", "image", "prune", "-af")
+
+
+def timed(argv):
+    """Wall seconds and peak RSS (KiB) of one run, by GNU time."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{out.stderr[-3000:]}")
+    wall, rss = out.stderr.strip().splitlines()[-1].split()
+    return float(wall), int(rss)
