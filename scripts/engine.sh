@@ -4,7 +4,7 @@
 # containerd, runc, the buildx plugin, a distribution registry with delete enabled, and a
 # busybox base image pushed to that registry. Nothing outside $REGCACHE_ENGINE_DIR is changed
 # except installing Debian packages from the machine's own suite (docker-registry, runc,
-# busybox-static, curl).
+# busybox-static, apache2-utils for htpasswd, curl).
 #
 # usage: scripts/engine.sh install|start|stop|status|env|registry-start NAME PORT [htpasswd]|registry-stop NAME
 set -euo pipefail
@@ -18,7 +18,7 @@ REGISTRY=127.0.0.1:$REGISTRY_PORT
 BASE_IMAGE=$REGISTRY/base/busybox:1
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
 TRIXIE_PACKAGES=(docker.io containerd docker-cli docker-buildx)
-LOCAL_PACKAGES=(docker-registry runc busybox-static curl)
+LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl)
 
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }

@@ -227,3 +227,146 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
     assert_eq!(digest(&main_ref).as_ref(), Some(&main_digest));
     assert_eq!(digest(&feature_ref).as_ref(), Some(&feature_digest));
 }
+
+/// A docker config of its own (with the buildx plugin linked in), logged in or not.
+fn docker_config(dir: &Path, login: Option<(&str, &str, &str)>) -> BTreeMap<String, String> {
+    let plugins = dir.join("cli-plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    let engine_plugins =
+        Path::new(&engine_env()["DOCKER_CONFIG"]).join("cli-plugins/docker-buildx");
+    std::os::unix::fs::symlink(engine_plugins, plugins.join("docker-buildx")).unwrap();
+    std::fs::write(dir.join("config.json"), "{}").unwrap();
+    let mut env = engine_env().clone();
+    env.insert("DOCKER_CONFIG".into(), dir.to_str().unwrap().into());
+    if let Some((registry, user, password)) = login {
+        let out = std::process::Command::new("docker")
+            .args(["login", registry, "-u", user, "--password-stdin"])
+            .env_clear()
+            .envs(&env)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(password.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker login: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env
+}
+
+#[test]
+fn probing_uses_the_users_docker_credentials() {
+    let _turn = engine_lock();
+    let work = tempfile::tempdir().unwrap();
+    let htpasswd = work.path().join("htpasswd");
+    let out = std::process::Command::new("htpasswd")
+        .args(["-Bbn", "ci", "s3cret"])
+        .output()
+        .expect("htpasswd (apache2-utils) runs");
+    std::fs::write(&htpasswd, &out.stdout).unwrap();
+    let port = "5058";
+    let registry_host = format!("127.0.0.1:{port}");
+    let script = repo_root().join("scripts/engine.sh");
+    let start = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["registry-start", "auth", port, htpasswd.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+
+    let example = example_copy();
+    let repo = format!(
+        "{registry_host}/e2e/auth-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let cache_ref = format!("{repo}:buildcache");
+    let logged_in = docker_config(
+        &work.path().join("logged-in"),
+        Some((&registry_host, "ci", "s3cret")),
+    );
+    let anonymous = docker_config(&work.path().join("anonymous"), None);
+    let build = |env: &BTreeMap<String, String>, name: &str| {
+        let out = work.path().join(format!("{name}.json"));
+        let tag = format!("{}/e2e/auth:dev", registry());
+        let args = [
+            "build",
+            "--cache-ref",
+            repo.as_str(),
+            "--tag",
+            &tag,
+            "--network",
+            "none",
+            "--output-format",
+            "json",
+            "--output-file",
+            out.to_str().unwrap(),
+            example.path().to_str().unwrap(),
+        ];
+        let run = regcache(&args, env);
+        let o = if out.exists() {
+            outputs(&out)
+        } else {
+            serde_json::Value::Null
+        };
+        (run, o)
+    };
+
+    wipe_builder();
+    let (run, o) = build(&logged_in, "cold");
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(
+        o["cache-exported"],
+        "true",
+        "buildx pushed with the login: {}",
+        run.log()
+    );
+
+    // Warm: the probe reads the cache with the same credentials docker uses.
+    wipe_builder();
+    let (run, o) = build(&logged_in, "warm");
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains(&format!("regcache: reading {cache_ref} (found)")),
+        "{}",
+        run.log()
+    );
+    assert_eq!(
+        (o["cache-source"].as_str(), o["cache-hit"].as_str()),
+        (Some(cache_ref.as_str()), Some("true"))
+    );
+
+    // Without credentials the registry answers 401: a warning, a cold build, no failure.
+    wipe_builder();
+    let (run, o) = build(&anonymous, "anonymous");
+    let stop = std::process::Command::new("bash")
+        .arg(&script)
+        .args(["registry-stop", "auth"])
+        .output()
+        .unwrap();
+    assert!(stop.status.success());
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains(&format!("warning: cache ref unreadable: {cache_ref}")),
+        "{}",
+        run.log()
+    );
+    assert_eq!(
+        (o["cache-source"].as_str(), o["cached-steps"].as_str()),
+        (Some(""), Some("0"))
+    );
+}
