@@ -6,7 +6,7 @@
 # except installing Debian packages from the machine's own suite (docker-registry, runc,
 # busybox-static, apache2-utils for htpasswd, curl).
 #
-# usage: scripts/engine.sh install|start|stop|status|env|registry-start NAME PORT [htpasswd]|registry-stop NAME
+# usage: scripts/engine.sh install|start|stop|status|env|legacy-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
 set -euo pipefail
 
 ROOT=${REGCACHE_ENGINE_DIR:-/tmp/regcache-engine}
@@ -31,6 +31,7 @@ export DOCKER_CONFIG="$ROOT/docker-config"
 export REGCACHE_REGISTRY="$REGISTRY"
 export REGCACHE_BASE_IMAGE="$BASE_IMAGE"
 export REGCACHE_ENGINE_DIR="$ROOT"
+export REGCACHE_LEGACY_DOCKER_HOST="unix://$RUN/legacy.sock"
 EOT
 }
 
@@ -177,9 +178,23 @@ cmd_start() {
   log "ready: dockerd $(docker version -f '{{.Server.Version}}'), buildx $(docker buildx version | cut -d' ' -f2), registry $REGISTRY"
 }
 
+# A second dockerd with the classic image store (vfs): its `docker` driver cannot export
+# registry cache, which is what regcache's setup diagnosis is tested against.
+cmd_legacy_start() {
+  alive "$RUN/legacy.pid" && return 0
+  start_daemons
+  mkdir -p "$ROOT/legacy"
+  echo '{"storage-driver":"vfs","iptables":false,"ip6tables":false,"bridge":"none","userland-proxy":false}' >"$ROOT/legacy/daemon.json"
+  setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/legacy/daemon.json" --containerd "$RUN/containerd.sock" \
+    --containerd-namespace legacy --containerd-plugins-namespace legacy-plugins \
+    --data-root "$ROOT/legacy/data" --exec-root "$RUN/legacy-exec" --pidfile "$RUN/legacy.pid" \
+    -H "unix://$RUN/legacy.sock" >"$LOGS/legacy.log" 2>&1 </dev/null 9>&- &
+  wait_for 60 "legacy dockerd" env DOCKER_HOST="unix://$RUN/legacy.sock" DOCKER_CONFIG="$ROOT/docker-config" docker version
+}
+
 cmd_stop() {
   for pid in "$RUN"/registry-*.pid; do [ -e "$pid" ] && cmd_registry_stop "$(basename "$pid" .pid | sed 's/^registry-//')"; done
-  for d in dockerd containerd; do
+  for d in legacy dockerd containerd; do
     if alive "$RUN/$d.pid"; then kill "$(cat "$RUN/$d.pid")"; for _ in $(seq 100); do alive "$RUN/$d.pid" || break; sleep 0.1; done; fi
     rm -f "$RUN/$d.pid"
   done
@@ -198,7 +213,8 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   env) exports ;;
+  legacy-start) cmd_legacy_start ;;
   registry-start) shift; cmd_registry_start "$@" ;;
   registry-stop) shift; cmd_registry_stop "$1" ;;
-  *) echo "usage: $0 install|start|stop|status|env|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env|legacy-start|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
 esac

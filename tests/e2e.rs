@@ -472,3 +472,43 @@ fn mode_min_exports_fewer_layers_than_max_for_a_multi_stage_build() {
     }
     assert!(layers["min"] < layers["max"], "{layers:?}");
 }
+
+#[test]
+fn a_docker_driver_without_the_containerd_store_is_explained_before_any_step_runs() {
+    let _turn = engine_lock();
+    let start = std::process::Command::new("bash")
+        .arg(repo_root().join("scripts/engine.sh"))
+        .arg("legacy-start")
+        .output()
+        .unwrap();
+    assert!(
+        start.status.success(),
+        "{}",
+        String::from_utf8_lossy(&start.stderr)
+    );
+    let mut env = engine_env().clone();
+    env.insert(
+        "DOCKER_HOST".into(),
+        env["REGCACHE_LEGACY_DOCKER_HOST"].clone(),
+    );
+    let example = example_copy();
+    let tag = format!("{}:dev", fresh_repo("legacy"));
+    let run = regcache(
+        &[
+            "build",
+            "--tag",
+            &tag,
+            "--network",
+            "none",
+            example.path().to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    assert!(
+        run.stdout.contains("error: build setup: the current builder uses the `docker` driver without the containerd image store, which cannot export registry cache. Fix one of: enable the containerd image store"),
+        "{}",
+        run.log()
+    );
+    assert!(!run.stdout.contains("] RUN "), "no step ran: {}", run.log());
+}
