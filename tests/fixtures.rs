@@ -307,3 +307,49 @@ fn both_rawjson_layouts_give_the_same_statistics() {
     assert_eq!(indented, single_line);
     assert_eq!((single_line.total_steps, single_line.cached_steps), (6, 6));
 }
+
+#[test]
+fn the_stats_command_reads_saved_logs_of_both_grammars() {
+    let run = |file: &str, format: &[&str]| {
+        let path = fixtures_dir().join(file);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_regcache"))
+            .arg("stats")
+            .arg(path)
+            .args(format)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let json: serde_json::Value = serde_json::from_str(&run(
+        "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
+        &["--output-format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        (
+            json["total_steps"].as_u64(),
+            json["cached_steps"].as_u64(),
+            json["hit_ratio"].as_f64()
+        ),
+        (Some(6), Some(4), Some(0.667))
+    );
+    assert_eq!(
+        run(
+            "buildx-0.13.1_buildkit-0.13__c-warm-ephemeral.plain.stderr.txt",
+            &[]
+        ),
+        "6/6 steps cached (100.0%), 0 rebuilt, 0 failed, 0 not run; cache import 0.000s, export 0.100s; vertices 14 (6 cached, 14 completed)\n"
+    );
+    assert_eq!(
+        run(
+            "buildx-0.13.1_buildkit-0.13__a-cold-import-miss-export-max.rawjson.stderr.txt",
+            &["--output-format", "dotenv"]
+        ),
+        "REGCACHE_CACHE_HIT=false\nREGCACHE_CACHE_HIT_RATIO=0\nREGCACHE_CACHED_STEPS=0\nREGCACHE_TOTAL_STEPS=6\n"
+    );
+}
