@@ -248,22 +248,9 @@ fn slow_context() -> tempfile::TempDir {
     dir
 }
 
-fn registry_script(args: &[&str]) {
-    let out = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/engine.sh"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "engine.sh {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Build while a registry on `port` holds the cache; stop that registry 1.5 s in.
 fn build_while_registry_stops(port: &str, extra: &[&str], outputs_file: &Path) -> Run {
-    registry_script(&["registry-start", "stopping", port]);
+    engine_script(&["registry-start", "stopping", port]);
     let context = slow_context();
     let repo = fresh_repo("stopping");
     let cache_ref = format!("127.0.0.1:{port}/e2e/stopping:buildcache");
@@ -283,7 +270,7 @@ fn build_while_registry_stops(port: &str, extra: &[&str], outputs_file: &Path) -
     args.extend_from_slice(extra);
     let stopper = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(1500));
-        registry_script(&["registry-stop", "stopping"]);
+        engine_script(&["registry-stop", "stopping"]);
     });
     let run = build(context.path(), &repo, &args, outputs_file);
     stopper.join().unwrap();
@@ -476,16 +463,7 @@ fn mode_min_exports_fewer_layers_than_max_for_a_multi_stage_build() {
 #[test]
 fn a_docker_driver_without_the_containerd_store_is_explained_before_any_step_runs() {
     let _turn = engine_lock();
-    let start = std::process::Command::new("bash")
-        .arg(repo_root().join("scripts/engine.sh"))
-        .arg("legacy-start")
-        .output()
-        .unwrap();
-    assert!(
-        start.status.success(),
-        "{}",
-        String::from_utf8_lossy(&start.stderr)
-    );
+    engine_script(&["legacy-start"]);
     let mut env = engine_env().clone();
     env.insert(
         "DOCKER_HOST".into(),

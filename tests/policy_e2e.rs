@@ -272,17 +272,7 @@ fn probing_uses_the_users_docker_credentials() {
     std::fs::write(&htpasswd, &out.stdout).unwrap();
     let port = "5058";
     let registry_host = format!("127.0.0.1:{port}");
-    let script = repo_root().join("scripts/engine.sh");
-    let start = std::process::Command::new("bash")
-        .arg(&script)
-        .args(["registry-start", "auth", port, htpasswd.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(
-        start.status.success(),
-        "{}",
-        String::from_utf8_lossy(&start.stderr)
-    );
+    engine_script(&["registry-start", "auth", port, htpasswd.to_str().unwrap()]);
 
     let example = example_copy();
     let repo = format!(
@@ -352,12 +342,7 @@ fn probing_uses_the_users_docker_credentials() {
     // Without credentials the registry answers 401: a warning, a cold build, no failure.
     wipe_builder();
     let (run, o) = build(&anonymous, "anonymous");
-    let stop = std::process::Command::new("bash")
-        .arg(&script)
-        .args(["registry-stop", "auth"])
-        .output()
-        .unwrap();
-    assert!(stop.status.success());
+    engine_script(&["registry-stop", "auth"]);
     assert_eq!(run.code, Some(0), "{}", run.log());
     assert!(
         run.stdout

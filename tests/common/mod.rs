@@ -48,6 +48,20 @@ pub fn fresh_repo(name: &str) -> String {
     format!("{}/e2e/{name}-{nanos}", registry())
 }
 
+/// Run `scripts/engine.sh` with `args` (extra registries, the classic-store daemon); fails loudly.
+pub fn engine_script(args: &[&str]) {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/engine.sh"))
+        .args(args)
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "engine.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Builds share one builder, and wiping it between steps is part of what is tested, so the
 /// engine tests of one binary take turns.
 pub fn engine_lock() -> MutexGuard<'static, ()> {
