@@ -13,7 +13,7 @@ use crate::config;
 use crate::inputs::{INPUTS, Kind, RawInputs};
 use crate::platform::{Env, Level, Log, Platform};
 use crate::progress;
-use crate::registry::{self, Probe};
+use crate::registry;
 use crate::run::{self, OutputFormat, RunContext};
 use crate::stats;
 
@@ -218,7 +218,7 @@ fn prepare<W: Write>(
     config
         .check_decision(&decision)
         .map_err(|e| invalid(log, &e.0))?;
-    let choice = run::choose(&config, settings, &event, env, probe, log).map_err(failed)?;
+    let choice = run::choose(&config, settings, decision, env, probe, log).map_err(failed)?;
     Ok((config, choice))
 }
 
@@ -267,18 +267,9 @@ fn plan_command(m: &ArgMatches, env: &Env) -> ExitCode {
         Ok(prepared) => prepared,
         Err(code) => return code,
     };
-    let cache_from: Vec<String> = choice
-        .refs
-        .read
-        .iter()
-        .map(|r| CacheEntry::registry_import(r).to_csv())
-        .collect();
-    let cache_to: Vec<String> = choice
-        .refs
-        .write
-        .iter()
-        .map(|r| CacheEntry::registry_export(r, &config.cache).to_csv())
-        .collect();
+    let (from, to) = crate::plan::cache_entries(&config, &choice.refs);
+    let cache_from: Vec<String> = from.iter().map(CacheEntry::to_csv).collect();
+    let cache_to: Vec<String> = to.iter().map(CacheEntry::to_csv).collect();
     let text = match m.get_one::<String>("format").map(String::as_str) {
         Some("json") => format!(
             "{:#}\n",
@@ -307,12 +298,10 @@ fn plan_command(m: &ArgMatches, env: &Env) -> ExitCode {
                 choice.settings.kind, choice.decision.reason
             );
             for (reference, probe) in &choice.candidates {
-                let state = match probe {
-                    Some(Probe::Exists { .. }) => " (found)",
-                    Some(Probe::Missing) => " (not found)",
-                    Some(_) => " (unreadable)",
-                    None => "",
-                };
+                let state = probe
+                    .as_ref()
+                    .map(|p| format!(" ({})", p.label()))
+                    .unwrap_or_default();
                 text += &format!("read:  {reference}{state}\n");
             }
             text += &format!(

@@ -356,18 +356,19 @@ impl Config {
         if let [platform] = self.build.platforms.as_slice() {
             scope.push(platform.clone());
         }
+        let defaults = PolicySettings::default();
         PolicySettings {
             kind: self
                 .policy
                 .kind
                 .or(file.policy.map(|p| p.0))
-                .unwrap_or(PolicyKind::Branch),
+                .unwrap_or(defaults.kind),
             prefix: self
                 .policy
                 .prefix
                 .clone()
                 .or(file.prefix.map(|p| p.0))
-                .unwrap_or_else(|| DEFAULT_CACHE_TAG.to_owned()),
+                .unwrap_or(defaults.prefix),
             scope,
             default_branch: file.default_branch,
             writable_branches: file.writable_branches,

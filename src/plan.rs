@@ -30,7 +30,8 @@ pub struct Plan {
     pub argv: Vec<String>,
 }
 
-pub fn plan(config: &Config, refs: &CacheRefs, files: &RunFiles) -> Plan {
+/// The `--cache-from` and `--cache-to` entries: the decided refs, then the user's own entries.
+pub fn cache_entries(config: &Config, refs: &CacheRefs) -> (Vec<CacheEntry>, Vec<CacheEntry>) {
     let mut cache_from: Vec<CacheEntry> = refs
         .read
         .iter()
@@ -43,6 +44,11 @@ pub fn plan(config: &Config, refs: &CacheRefs, files: &RunFiles) -> Plan {
         .map(|r| CacheEntry::registry_export(r, &config.cache))
         .collect();
     cache_to.extend(config.extra_cache_to.iter().cloned());
+    (cache_from, cache_to)
+}
+
+pub fn plan(config: &Config, refs: &CacheRefs, files: &RunFiles) -> Plan {
+    let (cache_from, cache_to) = cache_entries(config, refs);
 
     let b = &config.build;
     let mut argv: Vec<String> = vec!["buildx".into(), "build".into(), "--progress=rawjson".into()];

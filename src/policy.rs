@@ -100,6 +100,20 @@ pub struct PolicySettings {
     pub pinned_tag: Option<String>,
 }
 
+/// The branch policy with the default prefix and nothing else set.
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            kind: PolicyKind::Branch,
+            prefix: crate::reference::DEFAULT_CACHE_TAG.to_owned(),
+            scope: Vec::new(),
+            default_branch: None,
+            writable_branches: None,
+            pinned_tag: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub read: Vec<String>,
@@ -259,14 +273,7 @@ mod tests {
     use super::*;
 
     fn settings() -> PolicySettings {
-        PolicySettings {
-            kind: PolicyKind::Branch,
-            prefix: "buildcache".into(),
-            scope: vec![],
-            default_branch: None,
-            writable_branches: None,
-            pinned_tag: None,
-        }
+        PolicySettings::default()
     }
 
     fn event(trigger: Trigger) -> CiEvent {

@@ -228,6 +228,17 @@ pub enum Probe {
     Failed(String),
 }
 
+impl Probe {
+    /// How the log and `regcache plan` show it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Probe::Exists { .. } => "found",
+            Probe::Missing => "not found",
+            Probe::Unreachable(_) | Probe::Failed(_) => "unreadable",
+        }
+    }
+}
+
 pub async fn probe(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Probe {
     use oci_client::errors::{OciDistributionError as E, OciErrorCode};
     match client.fetch_manifest_digest(reference, auth).await {

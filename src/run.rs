@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::engine::{self, EngineError};
 use crate::plan::{self, CacheRefs, RunFiles};
 use crate::platform::{Env, Level, Location, Log, Platform, github, github_api, gitlab};
-use crate::policy::{self, CiEvent, Decision, PolicySettings, Trigger};
+use crate::policy::{CiEvent, Decision, PolicySettings, Trigger};
 use crate::policy_file::{self, PolicyFile, PolicyFileError};
 use crate::progress::display;
 use crate::registry::{self, Probe};
@@ -111,17 +111,16 @@ impl CacheChoice {
     }
 }
 
-/// Decide, then (when `probe`) keep only the candidates that exist, so buildx never prints
-/// "not found" errors; an unreachable registry means a cold build with a warning.
+/// From the policy's decision, (when `probe`) keep only the candidates that exist, so buildx
+/// never prints "not found" errors; an unreachable registry means a cold build with a warning.
 pub fn choose<W: Write>(
     config: &Config,
     settings: PolicySettings,
-    event: &CiEvent,
+    decision: Decision,
     env: &Env,
     probe: bool,
     log: &mut Log<W>,
 ) -> io::Result<CacheChoice> {
-    let decision = policy::decide(event, &settings);
     let read: Vec<String> = decision
         .read
         .iter()
@@ -240,9 +239,7 @@ pub fn build<W: Write>(
         .candidates
         .iter()
         .map(|(r, p)| match p {
-            Some(Probe::Exists { .. }) => format!("{r} (found)"),
-            Some(Probe::Missing) => format!("{r} (not found)"),
-            Some(_) => format!("{r} (unreadable)"),
+            Some(probe) => format!("{r} ({})", probe.label()),
             None => r.clone(),
         })
         .collect();

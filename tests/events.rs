@@ -4,7 +4,7 @@
 
 use regcache::platform::github::{self, Lookup};
 use regcache::platform::{Env, gitlab};
-use regcache::policy::{CiEvent, PolicyKind, PolicySettings, Trigger, decide};
+use regcache::policy::{CiEvent, PolicySettings, Trigger, decide};
 use regcache::slug::slug;
 
 fn payload(name: &str) -> serde_json::Value {
@@ -16,14 +16,7 @@ fn payload(name: &str) -> serde_json::Value {
 }
 
 fn settings() -> PolicySettings {
-    PolicySettings {
-        kind: PolicyKind::Branch,
-        prefix: "buildcache".into(),
-        scope: vec![],
-        default_branch: None,
-        writable_branches: None,
-        pinned_tag: None,
-    }
+    PolicySettings::default()
 }
 
 fn tags(v: &[&str]) -> Vec<String> {
