@@ -4,7 +4,9 @@
 # containerd, runc, the buildx plugin, a distribution registry with delete enabled, and a
 # busybox base image pushed to that registry. Nothing outside $REGCACHE_ENGINE_DIR is changed
 # except installing Debian packages from the machine's own suite (docker-registry, runc,
-# busybox-static, apache2-utils for htpasswd, curl).
+# busybox-static, apache2-utils for htpasswd, curl) and, when no other engine has it, the
+# default socket /var/run/docker.sock as a link to ours: act's host mode empties DOCKER_HOST,
+# and hosted runners serve their engine there, so the action is tested against that path.
 #
 # usage: scripts/engine.sh install|start|stop|status|env|legacy-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
 set -euo pipefail
@@ -143,8 +145,9 @@ EOT
     wait_for 20 containerd test -S "$RUN/containerd.sock"
   fi
   if ! alive "$RUN/dockerd.pid"; then
+    # The default bridge network stays on: RUN steps without --network use it, as on a runner.
     cat >"$ROOT/daemon.json" <<EOT
-{"features":{"containerd-snapshotter":true},"storage-driver":"native","iptables":false,"ip6tables":false,"bridge":"none"}
+{"features":{"containerd-snapshotter":true},"storage-driver":"native","iptables":false,"ip6tables":false}
 EOT
     setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/daemon.json" --containerd "$RUN/containerd.sock" \
       --data-root "$ROOT/docker" --exec-root "$RUN/docker-exec" --pidfile "$RUN/dockerd.pid" \
@@ -166,6 +169,17 @@ push_base_image() {
   log "pushed base image $BASE_IMAGE"
 }
 
+# The default socket, for clients that get no DOCKER_HOST; never replaces another engine's.
+link_default_socket() {
+  local default=/var/run/docker.sock
+  if [ -e "$default" ] || [ -L "$default" ]; then
+    [ "$(readlink "$default")" = "$RUN/docker.sock" ] || log "not linking $default: something else is there"
+    return 0
+  fi
+  mkdir -p "$(dirname "$default")"
+  ln -s "$RUN/docker.sock" "$default"
+}
+
 cmd_start() {
   # One start at a time (test binaries run in parallel); daemons get `9>&-` so they never
   # inherit the lock.
@@ -173,6 +187,7 @@ cmd_start() {
   flock -w 300 9 || die "another engine.sh start held $ROOT.lock for 300s"
   cmd_install
   start_daemons
+  link_default_socket
   cmd_registry_start main "$REGISTRY_PORT"
   push_base_image
   log "ready: dockerd $(docker version -f '{{.Server.Version}}'), buildx $(docker buildx version | cut -d' ' -f2), registry $REGISTRY"

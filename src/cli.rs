@@ -137,7 +137,8 @@ pub fn command() -> Command {
         )
 }
 
-fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
+/// The inputs a `build` or `plan` command line gives, as the action's `INPUT_*` would.
+pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
     let mut raw = RawInputs::default();
     for spec in INPUTS {
         if let Some(values) = matches.get_many::<String>(spec.name) {

@@ -17,7 +17,12 @@ pub enum Kind {
 pub struct InputSpec {
     pub name: &'static str,
     pub kind: Kind,
+    /// The built-in default, used when the input is missing or empty.
     pub default: &'static str,
+    /// Whether `action.yml` declares `default`. The runner passes a declared default as if the
+    /// workflow had written it, so an input that the policy file can set (or that names the
+    /// policy file) declares none: a written input must stay distinguishable from a left-out one.
+    pub declared_in_action: bool,
     pub description: &'static str,
     pub short: Option<char>,
     pub alias: Option<&'static str>,
@@ -33,9 +38,18 @@ const fn input(
         name,
         kind,
         default,
+        declared_in_action: true,
         description,
         short: None,
         alias: None,
+    }
+}
+
+/// An input whose default `action.yml` only documents (see `InputSpec::declared_in_action`).
+const fn layered(spec: InputSpec) -> InputSpec {
+    InputSpec {
+        declared_in_action: false,
+        ..spec
     }
 }
 
@@ -52,30 +66,30 @@ use Kind::*;
 
 pub const INPUTS: &[InputSpec] = &[
     // Registry cache, named as in BuildKit's registry cache options.
-    input(
+    layered(input(
         "cache-policy",
         Text,
         "branch",
-        "Which cache tags a build reads and writes: `branch` (per branch and pull request, falling back to the base and default branch), `shared` (one tag), `read-only`, `off`.",
-    ),
-    input(
+        "Which cache tags a build reads and writes: `branch` (per branch and pull request, falling back to the base and default branch), `shared` (one tag), `read-only`, `off`. Default: the policy file's `policy`, else `branch`.",
+    )),
+    layered(input(
         "cache-prefix",
         Text,
         "buildcache",
-        "Every cache tag starts with it (`buildcache-main`, `buildcache-pr-42`), so lifecycle rules and pruning can match them.",
-    ),
-    input(
+        "Every cache tag starts with it (`buildcache-main`, `buildcache-pr-42`), so lifecycle rules and pruning can match them. Default: the policy file's `prefix`, else `buildcache`.",
+    )),
+    layered(input(
         "cache-scope",
         Text,
         "",
-        "Added to every cache tag, for builds of one repository that must not share a cache; the target and a single platform are added by themselves.",
-    ),
-    input(
+        "Added to every cache tag, for builds of one repository that must not share a cache; the target and a single platform are added by themselves. Default: the policy file's `scope`, else none.",
+    )),
+    layered(input(
         "policy-file",
         Text,
         ".github/regcache.yml",
-        "Repository policy file (policy, prefix, default-branch, writable-branches, scope); inputs override it.",
-    ),
+        "Repository policy file (policy, prefix, default-branch, writable-branches, scope); inputs written in the workflow override it. Default: `.github/regcache.yml`, used when it exists.",
+    )),
     input(
         "cache-ref",
         Text,

@@ -1,15 +1,20 @@
 //! action.yml and the code agree both ways: every input and output declared, nothing extra,
-//! defaults equal, and every input mapped into the composite step's `INPUT_*` environment
-//! (composite actions get none of their own, actions/runner#665).
+//! defaults and descriptions equal, and every input mapped into the composite step's `INPUT_*`
+//! environment (composite actions get none of their own, actions/runner#665).
 
 use std::collections::BTreeSet;
 
-use regcache::inputs::{INPUTS, github_env_name};
+use regcache::config;
+use regcache::inputs::{INPUTS, RawInputs, github_env_name};
+use regcache::platform::Env;
+use regcache::policy_file;
 use regcache::report::OUTPUTS;
 use yaml_serde::Value;
 
-/// Inputs of the action wrapper itself, not of a build.
-const ACTION_ONLY_INPUTS: &[&str] = &["binary-path", "github-token"];
+/// Inputs of the action wrapper itself (read by the launcher or the API adapter), not of a build.
+const ACTION_ONLY_INPUTS: &[&str] = &["binary-path", "download-url", "github-token"];
+/// The launcher's own variables, mapped from `binary-path` and `download-url`.
+const LAUNCHER_ENV: &[&str] = &["REGCACHE_BINARY_PATH", "REGCACHE_DOWNLOAD_URL"];
 
 fn action() -> Value {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
@@ -33,17 +38,71 @@ fn inputs_agree_with_the_input_table() {
     assert_eq!(declared, expected);
     for spec in INPUTS {
         let input = &action["inputs"][spec.name];
-        let default = input
-            .get("default")
-            .map(|d| d.as_str().unwrap().to_owned())
-            .unwrap_or_default();
-        assert_eq!(default, spec.default, "default of {}", spec.name);
-        assert!(
-            !input["description"].as_str().unwrap().is_empty(),
+        let default = input.get("default").map(|d| d.as_str().unwrap().to_owned());
+        if spec.declared_in_action {
+            assert_eq!(
+                default.unwrap_or_default(),
+                spec.default,
+                "default of {}",
+                spec.name
+            );
+        } else {
+            // The runner would pass it as written by the workflow (see the test below).
+            assert_eq!(default, None, "{} must declare no default", spec.name);
+        }
+        assert_eq!(
+            input["description"].as_str().unwrap(),
+            spec.description,
             "description of {}",
             spec.name
         );
     }
+}
+
+/// What the runner does with `action.yml`: every declared default arrives as a real value,
+/// with its expressions evaluated. That must mean exactly what the CLI means with no flags,
+/// with and without a policy file (which a passed default would otherwise override).
+#[test]
+fn runner_defaults_equal_the_cli_with_no_flags() {
+    let action = action();
+    let mut env: Vec<(String, String)> =
+        vec![("INPUT_TAGS".into(), "127.0.0.1:5055/app:dev".into())];
+    for (name, input) in action["inputs"].as_mapping().unwrap() {
+        if let Some(default) = input.get("default") {
+            let default = default.as_str().unwrap();
+            // `${{ github.token }}` is evaluated by the runner to the job's token.
+            let value = if default.starts_with("${{") {
+                "ghs_job_token"
+            } else {
+                default
+            };
+            env.push((github_env_name(name.as_str().unwrap()), value.to_owned()));
+        }
+    }
+    let from_runner = RawInputs::from_github(&Env::from_iter(env));
+    let matches = regcache::cli::command()
+        .try_get_matches_from(["regcache", "build", "--tag", "127.0.0.1:5055/app:dev"])
+        .unwrap();
+    let from_cli = regcache::cli::raw_from_matches(matches.subcommand_matches("build").unwrap());
+
+    let runner = config::validate(&from_runner).unwrap();
+    let cli = config::validate(&from_cli).unwrap();
+    assert_eq!(runner, cli);
+    assert!(
+        !runner.policy.file_required,
+        "a left-out policy-file may be absent"
+    );
+    let file =
+        policy_file::parse("policy: read-only\nprefix: team-cache\nscope: api\n", "f").unwrap();
+    for file in [None, Some(&file)] {
+        assert_eq!(runner.policy_settings(file), cli.policy_settings(file));
+    }
+    let settings = runner.policy_settings(Some(&file));
+    assert_eq!(
+        (settings.kind.to_string(), settings.prefix.as_str()),
+        ("read-only".to_owned(), "team-cache"),
+        "the policy file wins over the built-in defaults"
+    );
 }
 
 #[test]
@@ -54,13 +113,25 @@ fn every_input_reaches_the_binary() {
         .iter()
         .find(|s| s["id"] == "run")
         .expect("a step with id: run");
-    assert!(run["run"].as_str().unwrap().ends_with(" action"));
+    assert_eq!(
+        run["run"].as_str().unwrap(),
+        r#"bash "$GITHUB_ACTION_PATH/dist/launch.sh" action"#
+    );
     let env = &run["env"];
     let mapped = keys(env);
     let mut expected: BTreeSet<String> = INPUTS.iter().map(|s| github_env_name(s.name)).collect();
     // The API token is read by the GitHub adapter itself, not by validation.
     expected.insert(github_env_name("github-token"));
+    expected.extend(LAUNCHER_ENV.iter().map(|s| s.to_string()));
     assert_eq!(mapped, expected);
+    assert_eq!(
+        env["REGCACHE_BINARY_PATH"].as_str().unwrap(),
+        "${{ inputs.binary-path }}"
+    );
+    assert_eq!(
+        env["REGCACHE_DOWNLOAD_URL"].as_str().unwrap(),
+        "${{ inputs.download-url }}"
+    );
     for spec in INPUTS {
         assert_eq!(
             env[github_env_name(spec.name).as_str()].as_str().unwrap(),

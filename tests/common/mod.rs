@@ -25,13 +25,7 @@ pub fn engine_env() -> &'static BTreeMap<String, String> {
             String::from_utf8_lossy(&start.stderr)
         );
         let env = Command::new("bash").arg(&script).arg("env").output().expect("bash runs");
-        String::from_utf8(env.stdout)
-            .expect("utf-8")
-            .lines()
-            .filter_map(|line| line.strip_prefix("export "))
-            .filter_map(|pair| pair.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-            .collect()
+        exports(&String::from_utf8(env.stdout).expect("utf-8"))
     })
 }
 
@@ -152,4 +146,139 @@ pub fn outputs(path: &Path) -> serde_json::Value {
         &std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// The variables `scripts/tools.sh env` prints (act, zizmor, actionlint), after installing
+/// them through the project's own script; fails loudly when that fails.
+pub fn tools_env() -> &'static BTreeMap<String, String> {
+    static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let script = repo_root().join("scripts/tools.sh");
+        let install = Command::new("bash")
+            .arg(&script)
+            .arg("install")
+            .output()
+            .expect("bash runs");
+        assert!(
+            install.status.success(),
+            "scripts/tools.sh install failed; these tests need act, zizmor and actionlint.\n{}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        let env = Command::new("bash")
+            .arg(&script)
+            .arg("env")
+            .output()
+            .expect("bash runs");
+        exports(&String::from_utf8(env.stdout).expect("utf-8"))
+    })
+}
+
+fn exports(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix("export "))
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
+        .collect()
+}
+
+/// The YAML block under the README's "GitHub quick start" heading, as a user copies it.
+pub fn readme_quick_start() -> String {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = readme
+        .split_once("## GitHub quick start")
+        .expect("README has a GitHub quick start")
+        .1;
+    let block = section
+        .split_once("```yaml\n")
+        .expect("the quick start has a yaml block")
+        .1;
+    block.split_once("```").unwrap().0.to_owned()
+}
+
+/// A loopback HTTP server for release archives: serves the files of one directory by name
+/// and records the path of every request, so a test can tell whether anything was fetched.
+pub struct FileServer {
+    pub url: String,
+    requests: std::sync::Arc<Mutex<Vec<String>>>,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (dir, seen) = (dir.to_owned(), requests.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                if reader.read_line(&mut request_line).is_err() {
+                    continue;
+                }
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let path = request_line
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_owned();
+                seen.lock().unwrap().push(path.clone());
+                let name = path.trim_start_matches('/');
+                let file = (!name.contains('/') && !name.contains(".."))
+                    .then(|| std::fs::read(dir.join(name)).ok())
+                    .flatten();
+                let _ = match file {
+                    Some(body) => stream
+                        .write_all(
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+                                .as_bytes(),
+                        )
+                        .and_then(|()| stream.write_all(&body)),
+                    None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                };
+            }
+        });
+        Self { url, requests }
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Release archives of the binary under test, made by `scripts/release.sh archive` exactly as a
+/// release makes them (the debug binary, stripped, stands in for the release build).
+pub fn release_archives() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("regcache-archives-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = dir.join("regcache");
+        std::fs::copy(env!("CARGO_BIN_EXE_regcache"), &binary).unwrap();
+        let strip = Command::new("strip")
+            .arg(&binary)
+            .status()
+            .expect("strip runs");
+        assert!(strip.success(), "strip {}", binary.display());
+        let out = Command::new("bash")
+            .arg(repo_root().join("scripts/release.sh"))
+            .args([
+                "archive".as_ref(),
+                dir.join("assets").as_os_str(),
+                binary.as_os_str(),
+                "linux-x64".as_ref(),
+            ])
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "release.sh archive: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir.join("assets")
+    })
 }

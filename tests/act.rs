@@ -1,0 +1,478 @@
+//! The action as the GitHub Actions runner runs it: committed workflows (the README's quick
+//! start, the examples in `workflows/`) executed by act (nektos/act) in host mode, against the
+//! real engine and registry, with the action installed by its own launcher (`dist/launch.sh`)
+//! from release archives served on loopback.
+//!
+//! What a hosted runner has that act here cannot fetch is swapped out, and each swap is
+//! asserted to have happened, so a README or example that drifts fails here:
+//! - `uses: regcache/regcache@…` becomes `uses: ./` with `download-url` set to the loopback
+//!   server (the launcher's documented override for mirrors);
+//! - `docker/setup-buildx-action` and `docker/login-action` steps are dropped: the engine's
+//!   default builder (containerd image store) exports registry cache, and the loopback
+//!   registry needs no login;
+//! - `ghcr.io/${{ github.repository }}` becomes a fresh repository on the loopback registry.
+//!
+//! act's host mode empties DOCKER_HOST; the engine is reached at the default socket, which
+//! `scripts/engine.sh start` links, exactly as on a hosted runner.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{FileServer, Run};
+use yaml_serde::{Mapping, Value};
+
+const ARCHIVE: &str = "/regcache-0.1.0-linux-x64.tar.gz";
+
+/// A workflow with the swaps described at the top of this file; panics when one finds nothing.
+fn localize(workflow: &str, download_url: &str, replace: &[(&str, &str)]) -> String {
+    let mut text = workflow.to_owned();
+    for (from, to) in replace {
+        assert!(
+            text.contains(from),
+            "the workflow no longer contains `{from}`:\n{workflow}"
+        );
+        text = text.replace(from, to);
+    }
+    let mut doc: Value = yaml_serde::from_str(&text).unwrap();
+    let (mut dropped, mut swapped) = (0, 0);
+    for (_, job) in doc["jobs"].as_mapping_mut().unwrap().iter_mut() {
+        let Some(steps) = job.get_mut("steps").and_then(Value::as_sequence_mut) else {
+            continue;
+        };
+        steps.retain(|step| {
+            let uses = step.get("uses").and_then(Value::as_str).unwrap_or("");
+            let keep = !uses.starts_with("docker/setup-buildx-action@")
+                && !uses.starts_with("docker/login-action@");
+            dropped += usize::from(!keep);
+            keep
+        });
+        for step in steps.iter_mut() {
+            let uses = step.get("uses").and_then(Value::as_str).unwrap_or("");
+            if uses.starts_with("regcache/regcache@") {
+                swapped += 1;
+                step["uses"] = Value::from("./");
+                let with = step
+                    .as_mapping_mut()
+                    .unwrap()
+                    .entry(Value::from("with"))
+                    .or_insert_with(|| Value::Mapping(Mapping::new()));
+                with["download-url"] = Value::from(download_url);
+            }
+        }
+    }
+    assert!(
+        swapped > 0,
+        "no `uses: regcache/regcache@…` step in:\n{workflow}"
+    );
+    assert!(
+        dropped > 0,
+        "no setup-buildx or login step to drop in:\n{workflow}"
+    );
+    yaml_serde::to_string(&doc).unwrap()
+}
+
+/// A git repository holding this action (action.yml, dist/ recording the test archives), the
+/// bundled example as the build context, and `files`.
+fn repository(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = common::example_copy();
+    let root = common::repo_root();
+    std::fs::copy(root.join("action.yml"), dir.path().join("action.yml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("dist")).unwrap();
+    std::fs::copy(
+        root.join("dist/launch.sh"),
+        dir.path().join("dist/launch.sh"),
+    )
+    .unwrap();
+    let record = Command::new("bash")
+        .arg(root.join("scripts/release.sh"))
+        .arg("record")
+        .arg(dir.path().join("dist"))
+        .args(["0.1.0", "regcache/regcache"])
+        .arg(common::release_archives().join("SHA256SUMS"))
+        .output()
+        .unwrap();
+    assert!(
+        record.status.success(),
+        "{}",
+        String::from_utf8_lossy(&record.stderr)
+    );
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "test repository"]);
+    dir
+}
+
+/// One runner machine: its own HOME and tool cache, kept across the jobs it runs.
+struct Machine {
+    home: tempfile::TempDir,
+}
+
+impl Machine {
+    fn new() -> Self {
+        Self {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn tool_cache(&self) -> PathBuf {
+        // act puts RUNNER_TOOL_CACHE under its cache directory.
+        self.home.path().join("cache/act/tool_cache")
+    }
+
+    /// `act push` of one workflow of `repo`, with a push payload for the default branch.
+    fn run(&self, repo: &Path, workflow: &str) -> Run {
+        let event = self.home.path().join("event.json");
+        std::fs::write(
+            &event,
+            r#"{"ref": "refs/heads/main", "created": false, "deleted": false,
+                "repository": {"full_name": "octo/app", "name": "app", "default_branch": "main"}}"#,
+        )
+        .unwrap();
+        let engine = common::engine_env();
+        let mut env: BTreeMap<&str, &str> = BTreeMap::new();
+        env.insert("PATH", &engine["PATH"]);
+        env.insert("DOCKER_CONFIG", &engine["DOCKER_CONFIG"]);
+        env.insert("HOME", self.home.path().to_str().unwrap());
+        let home_cache = self.home.path().join("cache");
+        env.insert("XDG_CACHE_HOME", home_cache.to_str().unwrap());
+        let output = Command::new(&common::tools_env()["REGCACHE_ACT"])
+            .args([
+                "push",
+                "-P",
+                "ubuntu-latest=-self-hosted",
+                "-W",
+                workflow,
+                "-e",
+            ])
+            .arg(&event)
+            .current_dir(repo)
+            .env_clear()
+            .envs(env)
+            .output()
+            .expect("act runs");
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Whether the registry holds `repository` at all (a build that never ran pushed nothing).
+fn registry_has(repository: &str) -> bool {
+    let (registry, name) = repository.split_once('/').unwrap();
+    let out = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!("http://{registry}/v2/{name}/tags/list"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout) == "200"
+}
+
+/// The README's quick start as `.github/workflows/image.yml`, building into `image`.
+fn quick_start_repository(server: &FileServer, image: &str) -> tempfile::TempDir {
+    let workflow = localize(
+        &common::readme_quick_start(),
+        &server.url,
+        &[("ghcr.io/${{ github.repository }}", image)],
+    );
+    repository(&[(".github/workflows/image.yml", &workflow)])
+}
+
+fn assert_logged(run: &Run, text: &str) {
+    assert!(
+        run.stdout.contains(text),
+        "expected `{text}` in the log\n{}",
+        run.log()
+    );
+}
+
+fn assert_succeeded(run: &Run) {
+    assert!(
+        run.code == Some(0) && run.stdout.contains("Job succeeded"),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
+    let _engine = common::engine_lock();
+    let server = FileServer::start(common::release_archives());
+    let image = common::fresh_repo("quickstart");
+    let repo = quick_start_repository(&server, &image);
+    let machine = Machine::new();
+
+    common::wipe_builder();
+    let cold = machine.run(repo.path(), ".github/workflows/image.yml");
+    assert_succeeded(&cold);
+    assert_logged(&cold, "cache-hit=false, 0 of 6 steps cached");
+    assert_eq!(
+        server.requests(),
+        [ARCHIVE],
+        "the first job downloads the archive once"
+    );
+    assert!(
+        machine
+            .tool_cache()
+            .join("regcache/0.1.0/linux-x64/regcache")
+            .is_file()
+    );
+
+    common::wipe_builder();
+    let warm = machine.run(repo.path(), ".github/workflows/image.yml");
+    assert_succeeded(&warm);
+    assert_logged(&warm, "cache-hit=true, 6 of 6 steps cached");
+    assert!(
+        warm.stdout
+            .contains("### regcache: 6/6 steps cached (100%)"),
+        "job summary\n{}",
+        warm.log()
+    );
+    assert_logged(
+        &warm,
+        &format!("regcache: reading {image}:buildcache-main (found)"),
+    );
+    assert_eq!(
+        server.requests(),
+        [ARCHIVE],
+        "the second job uses the tool cache"
+    );
+}
+
+#[test]
+fn a_policy_file_is_honoured_and_an_input_written_in_the_workflow_overrides_it() {
+    let _engine = common::engine_lock();
+    let server = FileServer::start(common::release_archives());
+    let image = common::fresh_repo("policy");
+    let workflow = format!(
+        r#"on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - id: from-file
+        uses: ./
+        with:
+          tags: {image}:dev
+          download-url: {url}
+      - id: written
+        uses: ./
+        with:
+          tags: {image}:dev
+          cache-policy: branch
+          download-url: {url}
+      - env:
+          FROM_FILE: ${{{{ steps.from-file.outputs.cache-ref }}}}
+          WRITTEN: ${{{{ steps.written.outputs.cache-ref }}}}
+        run: echo "from file wrote [$FROM_FILE], written input wrote [$WRITTEN]"
+"#,
+        url = server.url
+    );
+    let repo = repository(&[
+        (".github/workflows/policy.yml", &workflow),
+        (
+            ".github/regcache.yml",
+            "policy: read-only\nprefix: team-cache\n",
+        ),
+    ]);
+    let run = Machine::new().run(repo.path(), ".github/workflows/policy.yml");
+    assert_succeeded(&run);
+    assert!(
+        run.stdout.contains("regcache: cache-policy read-only"),
+        "the file's policy applies when the workflow writes none\n{}",
+        run.log()
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "from file wrote [], written input wrote [{image}:team-cache-main]"
+        )),
+        "read-only writes nothing; the written policy wins, the file's prefix stays\n{}",
+        run.log()
+    );
+}
+
+#[test]
+fn a_tampered_or_missing_archive_stops_the_job_before_anything_runs() {
+    let _engine = common::engine_lock();
+    let tampered = tempfile::tempdir().unwrap();
+    let name = ARCHIVE.trim_start_matches('/');
+    let mut bytes = std::fs::read(common::release_archives().join(name)).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(tampered.path().join(name), bytes).unwrap();
+    let empty = tempfile::tempdir().unwrap();
+
+    for (served, expected) in [
+        (tampered.path(), "checksum mismatch for"),
+        (
+            empty.path(),
+            "(HTTP 404): the release has no regcache-0.1.0-linux-x64.tar.gz",
+        ),
+    ] {
+        let server = FileServer::start(served);
+        let image = common::fresh_repo("tampered");
+        let repo = quick_start_repository(&server, &image);
+        let machine = Machine::new();
+        let run = machine.run(repo.path(), ".github/workflows/image.yml");
+        assert_ne!(run.code, Some(0), "{}", run.log());
+        assert_logged(&run, "::error title=regcache setup::");
+        assert_logged(&run, expected);
+        assert!(
+            !run.stdout.contains("regcache: cache-policy"),
+            "regcache ran\n{}",
+            run.log()
+        );
+        assert!(!registry_has(&image), "something was pushed to {image}");
+        assert!(
+            !machine
+                .tool_cache()
+                .join("regcache/0.1.0/linux-x64")
+                .exists(),
+            "nothing is left in the tool cache"
+        );
+        assert_eq!(server.requests(), [ARCHIVE]);
+    }
+}
+
+#[test]
+fn the_single_image_example_runs() {
+    let _engine = common::engine_lock();
+    let server = FileServer::start(common::release_archives());
+    let image = common::fresh_repo("example-single");
+    let example =
+        std::fs::read_to_string(common::repo_root().join("workflows/single-image.yml")).unwrap();
+    let workflow = localize(
+        &example,
+        &server.url,
+        &[("ghcr.io/${{ github.repository }}", &image)],
+    );
+    let repo = repository(&[(".github/workflows/image.yml", &workflow)]);
+    common::wipe_builder();
+    let run = Machine::new().run(repo.path(), ".github/workflows/image.yml");
+    assert_succeeded(&run);
+    assert!(
+        run.stdout
+            .contains("cached 0 of 6 steps, read from no cache"),
+        "{}",
+        run.log()
+    );
+    assert!(
+        registry_has(&image),
+        "push: true on a push event pushed the image"
+    );
+}
+
+#[test]
+fn the_reusable_example_runs_and_its_outputs_reach_the_caller() {
+    let _engine = common::engine_lock();
+    let server = FileServer::start(common::release_archives());
+    let image = common::fresh_repo("example-reusable");
+    let example =
+        std::fs::read_to_string(common::repo_root().join("workflows/reusable.yml")).unwrap();
+    let reusable = localize(&example, &server.url, &[]);
+    let caller = format!(
+        r#"on: push
+jobs:
+  image:
+    uses: ./.github/workflows/reusable.yml
+    with:
+      image: {image}
+      push: true
+  report:
+    needs: image
+    runs-on: ubuntu-latest
+    steps:
+      - env:
+          CACHED: ${{{{ needs.image.outputs.cached-steps }}}}
+          TOTAL: ${{{{ needs.image.outputs.total-steps }}}}
+        run: echo "the caller sees $CACHED of $TOTAL steps cached"
+"#
+    );
+    let repo = repository(&[
+        (".github/workflows/reusable.yml", &reusable),
+        (".github/workflows/caller.yml", &caller),
+    ]);
+    common::wipe_builder();
+    let run = Machine::new().run(repo.path(), ".github/workflows/caller.yml");
+    assert_succeeded(&run);
+    assert_logged(&run, "the caller sees 0 of 6 steps cached");
+    assert!(registry_has(&image));
+}
+
+/// The launcher's own refusals, run as the action's step runs it: one error line, exit 2.
+#[test]
+fn the_launcher_refuses_an_unsupported_runner_and_a_bad_binary_path() {
+    let launch = |env: &[(&str, &str)]| {
+        let out = Command::new("bash")
+            .arg(common::repo_root().join("dist/launch.sh"))
+            .arg("--version")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", std::env::temp_dir())
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, stdout) = launch(&[("RUNNER_OS", "Windows"), ("RUNNER_ARCH", "X64")]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert_eq!(
+        stdout,
+        "::error title=regcache setup::regcache has no release binary for RUNNER_OS=Windows RUNNER_ARCH=X64; supported: Linux X64, Linux ARM64, macOS ARM64. Set binary-path to a regcache built for this runner\n"
+    );
+    let not_executable = tempfile::NamedTempFile::new().unwrap();
+    let path = not_executable.path().to_str().unwrap();
+    let (code, stdout) = launch(&[("REGCACHE_BINARY_PATH", path)]);
+    assert_eq!(code, Some(2), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "::error title=regcache setup::input `binary-path`: {path} is not an executable file"
+        )),
+        "{stdout}"
+    );
+    let (code, stdout) = launch(&[("REGCACHE_BINARY_PATH", env!("CARGO_BIN_EXE_regcache"))]);
+    assert_eq!(
+        (code, stdout.trim()),
+        (Some(0), concat!("regcache ", env!("CARGO_PKG_VERSION")))
+    );
+    let (code, stdout) = launch(&[
+        ("RUNNER_OS", "Linux"),
+        ("RUNNER_ARCH", "X64"),
+        ("REGCACHE_DOWNLOAD_URL", "ftp://mirror/x"),
+    ]);
+    assert_eq!(
+        code,
+        Some(1),
+        "the committed dist/ records no binary before the first release: {stdout}"
+    );
+    assert!(
+        stdout.contains("records no release binary for linux-x64"),
+        "{stdout}"
+    );
+}
