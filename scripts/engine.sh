@@ -18,9 +18,11 @@ LOGS=$ROOT/logs
 REGISTRY_PORT=${REGCACHE_REGISTRY_PORT:-5055}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 BASE_IMAGE=$REGISTRY/base/busybox:1
+BRIDGE=regcache0
+BRIDGE_ADDRESS=172.31.213.1/24
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
 TRIXIE_PACKAGES=(docker.io containerd docker-cli docker-buildx)
-LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl)
+LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl iproute2)
 
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
@@ -145,9 +147,16 @@ EOT
     wait_for 20 containerd test -S "$RUN/containerd.sock"
   fi
   if ! alive "$RUN/dockerd.pid"; then
-    # The default bridge network stays on: RUN steps without --network use it, as on a runner.
+    # RUN steps without --network use the bridge network, as on a runner. It is a bridge of
+    # our own rather than docker0, which the classic-store daemon (bridge "none") deletes when
+    # it starts; no route or NAT leads anywhere from it.
+    if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+      ip link add "$BRIDGE" type bridge
+      ip addr add "$BRIDGE_ADDRESS" dev "$BRIDGE"
+      ip link set "$BRIDGE" up
+    fi
     cat >"$ROOT/daemon.json" <<EOT
-{"features":{"containerd-snapshotter":true},"storage-driver":"native","iptables":false,"ip6tables":false}
+{"features":{"containerd-snapshotter":true},"storage-driver":"native","iptables":false,"ip6tables":false,"bridge":"$BRIDGE"}
 EOT
     setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/daemon.json" --containerd "$RUN/containerd.sock" \
       --data-root "$ROOT/docker" --exec-root "$RUN/docker-exec" --pidfile "$RUN/dockerd.pid" \
