@@ -230,10 +230,6 @@ impl CacheEntry {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn backend(&self) -> &str {
-        self.get("type").unwrap_or("")
-    }
-
     /// The flag value for buildx, quoted where CSV needs it.
     pub fn to_csv(&self) -> String {
         let mut writer = csv::WriterBuilder::new()

@@ -1,25 +1,16 @@
-//! The command line. `build`'s flags are generated from the input table, so the CLI and the
-//! action accept the same names and values; `action` reads the same inputs from `INPUT_*`.
+//! The command line: its definition and its parsing into an `Invocation`. `build`'s flags are
+//! generated from the input table, so the CLI and the action accept the same names and values;
+//! `action` reads the same inputs from `INPUT_*`. Running an invocation is `crate::main`'s job.
 
 use std::ffi::OsString;
-use std::io::{self, BufReader, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cache_options::CacheEntry;
-use crate::config;
 use crate::inputs::{INPUTS, Kind, RawInputs};
-use crate::platform::{Env, Level, Log, Platform};
-use crate::progress;
-use crate::registry;
-use crate::run::{self, OutputFormat, RunContext};
-use crate::stats;
-
-/// Exit codes: 1 the build (or the engine) failed, 2 the inputs are invalid and nothing ran.
-const EXIT_FAILED: u8 = 1;
-const EXIT_INVALID: u8 = 2;
+use crate::pipeline::Prepared;
+use crate::report::OutputFormat;
 
 fn output_args(command: Command) -> Command {
     command
@@ -132,7 +123,7 @@ pub fn command() -> Command {
                     Arg::new("insecure")
                         .long("insecure")
                         .action(ArgAction::SetTrue)
-                        .help("Use plain HTTP (loopback registries)"),
+                        .help("Use plain HTTP for this registry (loopback addresses always do)"),
                 ),
         )
 }
@@ -158,238 +149,104 @@ pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
     raw
 }
 
-pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
-    let matches = match command().try_get_matches_from(args) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_INVALID } else { 0 });
-        }
-    };
-    match matches.subcommand() {
-        Some(("build", m)) => build(
-            raw_from_matches(m),
-            &env,
-            m.get_one::<OutputFormat>("output-format").copied(),
-            m.get_one::<PathBuf>("output-file"),
-        ),
-        Some(("plan", m)) => plan_command(m, &env),
-        Some(("action", _)) => build(RawInputs::from_github(&env), &env, None, None),
-        Some(("stats", m)) => stats_command(m),
-        Some(("inspect", m)) => inspect_command(m, &env),
+/// A parsed command line: which command, with what.
+pub enum Invocation {
+    Build {
+        raw: RawInputs,
+        output: Option<(OutputFormat, Option<PathBuf>)>,
+    },
+    /// `regcache action`: the inputs from `INPUT_*`.
+    Action,
+    Plan {
+        raw: RawInputs,
+        format: String,
+        bake_target: Option<String>,
+        probe: bool,
+    },
+    Stats {
+        file: PathBuf,
+        output: Option<(OutputFormat, Option<PathBuf>)>,
+    },
+    Inspect {
+        reference: String,
+        insecure: bool,
+    },
+}
+
+fn output(m: &ArgMatches) -> Option<(OutputFormat, Option<PathBuf>)> {
+    m.get_one::<OutputFormat>("output-format")
+        .map(|f| (*f, m.get_one::<PathBuf>("output-file").cloned()))
+}
+
+/// The command line, parsed; clap's own errors (usage, `--help`) come back as they are.
+pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
+    let matches = command().try_get_matches_from(args)?;
+    Ok(match matches.subcommand() {
+        Some(("build", m)) => Invocation::Build {
+            raw: raw_from_matches(m),
+            output: output(m),
+        },
+        Some(("action", _)) => Invocation::Action,
+        Some(("plan", m)) => Invocation::Plan {
+            raw: raw_from_matches(m),
+            format: m.get_one::<String>("format").cloned().unwrap_or_default(),
+            bake_target: m.get_one::<String>("bake-target").cloned(),
+            probe: m.get_flag("probe"),
+        },
+        Some(("stats", m)) => Invocation::Stats {
+            file: m.get_one::<PathBuf>("file").cloned().expect("required"),
+            output: output(m),
+        },
+        Some(("inspect", m)) => Invocation::Inspect {
+            reference: m.get_one::<String>("ref").cloned().expect("required"),
+            insecure: m.get_flag("insecure"),
+        },
         _ => unreachable!("clap requires a subcommand"),
-    }
-}
-
-/// Validation, the event, the policy file and the decision: everything before the engine.
-/// On error, the problem has been annotated and the exit code is returned.
-fn prepare<W: Write>(
-    raw: &RawInputs,
-    env: &Env,
-    probe: bool,
-    log: &mut Log<W>,
-) -> Result<(config::Config, run::CacheChoice), ExitCode> {
-    let invalid = |log: &mut Log<W>, errors: &[config::InputError]| {
-        for error in errors {
-            let _ = log.annotate(
-                Level::Error,
-                &format!("input `{}`", error.input),
-                &error.problem,
-                None,
-            );
-        }
-        ExitCode::from(EXIT_INVALID)
-    };
-    let config = config::validate(raw).map_err(|e| invalid(log, &e.0))?;
-    let file = run::load_policy_file(&config).map_err(|e| {
-        let error = config::InputError {
-            input: "policy-file",
-            value: config.policy.file.display().to_string(),
-            problem: e.to_string(),
-        };
-        invalid(log, &[error])
-    })?;
-    let failed = |e: std::io::Error| {
-        eprintln!("error: writing the log: {e}");
-        ExitCode::from(EXIT_FAILED)
-    };
-    let event = run::resolve_event(env, Platform::detect(env), log).map_err(failed)?;
-    let settings = config.policy_settings(file.as_ref());
-    let decision = crate::policy::decide(&event, &settings);
-    config
-        .check_decision(&decision)
-        .map_err(|e| invalid(log, &e.0))?;
-    let choice = run::choose(&config, settings, decision, env, probe, log).map_err(failed)?;
-    Ok((config, choice))
-}
-
-fn build(
-    raw: RawInputs,
-    env: &Env,
-    format: Option<OutputFormat>,
-    file: Option<&PathBuf>,
-) -> ExitCode {
-    let platform = Platform::detect(env);
-    let mut log = Log::new(platform, io::stdout().lock());
-    let (config, choice) = match prepare(&raw, env, true, &mut log) {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
-    let ctx = RunContext {
-        env,
-        platform,
-        docker: PathBuf::from("docker"),
-    };
-    let report = match run::build(&config, &choice, &ctx, &mut log) {
-        Ok(report) => report,
-        Err(e) => {
-            let _ = log.annotate(Level::Error, "regcache", &e.to_string(), None);
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let _ = log.flush();
-    drop(log);
-    if let Err(e) = run::publish(&report, env, format, file.map(PathBuf::as_path)) {
-        eprintln!("error: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
-    if report.succeeded {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_FAILED)
-    }
+    })
 }
 
 /// `regcache plan`: the decided refs and flags, without building.
-fn plan_command(m: &ArgMatches, env: &Env) -> ExitCode {
-    // The plan goes to stdout; warnings to stderr.
-    let mut log = Log::new(Platform::detect(env), io::stderr().lock());
-    let (config, choice) = match prepare(&raw_from_matches(m), env, m.get_flag("probe"), &mut log) {
-        Ok(prepared) => prepared,
-        Err(code) => return code,
-    };
-    let (from, to) = crate::plan::cache_entries(&config, &choice.refs);
-    let cache_from: Vec<String> = from.iter().map(CacheEntry::to_csv).collect();
-    let cache_to: Vec<String> = to.iter().map(CacheEntry::to_csv).collect();
-    let text = match m.get_one::<String>("format").map(String::as_str) {
-        Some("json") => format!(
+pub fn plan_text(prepared: &Prepared, format: &str, bake_target: Option<&str>) -> String {
+    let cache = prepared.cache_entries();
+    let cache_from: Vec<String> = cache.from.iter().map(CacheEntry::to_csv).collect();
+    let cache_to: Vec<String> = cache.to.iter().map(CacheEntry::to_csv).collect();
+    let selection = &prepared.selection;
+    match format {
+        "json" => format!(
             "{:#}\n",
             serde_json::json!({
-                "policy": choice.settings.kind.to_string(),
-                "reason": choice.decision.reason,
-                "read": choice.candidates.iter().map(|(r, _)| r).collect::<Vec<_>>(),
-                "write": choice.refs.write,
-                "cache-source": choice.source(),
+                "policy": prepared.settings.kind.to_string(),
+                "reason": prepared.decision.reason,
+                "read": selection.candidates.iter().map(|c| &c.reference).collect::<Vec<_>>(),
+                "write": selection.refs.write,
+                "cache-source": selection.source(),
                 "cache-from": cache_from,
                 "cache-to": cache_to,
             })
         ),
-        Some("bake") => {
-            let target = m
-                .get_one::<String>("bake-target")
-                .map_or("default", String::as_str);
-            format!(
-                "{:#}\n",
-                serde_json::json!({ "target": { target: { "cache-from": cache_from, "cache-to": cache_to } } })
-            )
-        }
+        "bake" => format!(
+            "{:#}\n",
+            serde_json::json!({ "target": { bake_target.unwrap_or("default"): { "cache-from": cache_from, "cache-to": cache_to } } })
+        ),
         _ => {
             let mut text = format!(
                 "policy: {} ({})\n",
-                choice.settings.kind, choice.decision.reason
+                prepared.settings.kind, prepared.decision.reason
             );
-            for (reference, probe) in &choice.candidates {
-                let state = probe
-                    .as_ref()
-                    .map(|p| format!(" ({})", p.label()))
-                    .unwrap_or_default();
-                text += &format!("read:  {reference}{state}\n");
+            for candidate in &selection.candidates {
+                text += &format!("read:  {}\n", candidate.describe());
             }
             text += &format!(
                 "write: {}\n",
-                choice.refs.write.as_deref().unwrap_or("nothing")
+                selection.refs.write.as_deref().unwrap_or("nothing")
             );
-            text += &cache_from
-                .iter()
-                .map(|f| format!("--cache-from {f}\n"))
-                .collect::<String>();
-            text += &cache_to
-                .iter()
-                .map(|f| format!("--cache-to {f}\n"))
-                .collect::<String>();
+            for f in &cache_from {
+                text += &format!("--cache-from {f}\n");
+            }
+            for t in &cache_to {
+                text += &format!("--cache-to {t}\n");
+            }
             text
-        }
-    };
-    match io::stdout().write_all(text.as_bytes()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::from(EXIT_FAILED),
-    }
-}
-
-fn stats_command(m: &ArgMatches) -> ExitCode {
-    let path = m.get_one::<PathBuf>("file").expect("required");
-    let progress = if path.as_os_str() == "-" {
-        progress::read_log(BufReader::new(io::stdin().lock()))
-    } else {
-        std::fs::File::open(path).and_then(|f| progress::read_log(BufReader::new(f)))
-    };
-    let progress = match progress {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: reading {}: {e}", path.display());
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    let s = stats::compute(&progress);
-    let text = match m.get_one::<OutputFormat>("output-format") {
-        Some(OutputFormat::Json) => {
-            format!("{:#}\n", serde_json::to_value(&s).expect("stats serialise"))
-        }
-        Some(OutputFormat::Dotenv) => crate::platform::gitlab::dotenv(&[
-            ("cache-hit", s.cache_hit.to_string()),
-            ("cache-hit-ratio", s.hit_ratio.to_string()),
-            ("cached-steps", s.cached_steps.to_string()),
-            ("total-steps", s.total_steps.to_string()),
-        ]),
-        None => format!(
-            "{}/{} steps cached ({:.1}%), {} rebuilt, {} failed, {} not run; cache import {:.3}s, export {:.3}s; vertices {} ({} cached, {} completed)\n",
-            s.cached_steps,
-            s.total_steps,
-            s.hit_ratio * 100.0,
-            s.rebuilt_steps,
-            s.failed_steps,
-            s.not_run_steps,
-            s.import_seconds,
-            s.export_seconds,
-            s.vertices.total,
-            s.vertices.cached,
-            s.vertices.completed
-        ),
-    };
-    let written = match m.get_one::<PathBuf>("output-file") {
-        Some(file) => std::fs::write(file, text),
-        None => io::stdout().write_all(text.as_bytes()),
-    };
-    if written.is_err() {
-        ExitCode::from(EXIT_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn inspect_command(m: &ArgMatches, env: &Env) -> ExitCode {
-    let reference = m.get_one::<String>("ref").expect("required");
-    match registry::inspect_blocking(reference, env) {
-        Ok(info) => {
-            println!(
-                "{:#}",
-                serde_json::to_value(&info).expect("cache info serialises")
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_FAILED)
         }
     }
 }

@@ -10,8 +10,8 @@ use thiserror::Error;
 
 use crate::cache_options::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
 use crate::inputs::RawInputs;
-use crate::policy::{Decision, PolicyKind, PolicySettings};
-use crate::policy_file::{self, PolicyFile};
+use crate::policy::PolicyKind;
+use crate::policy_file;
 use crate::reference::{self, DEFAULT_CACHE_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,10 +65,10 @@ pub struct Config {
     pub build: BuildOptions,
 }
 
+/// One bad input: which, and what is wrong with it (never the value of a secret).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputError {
     pub input: &'static str,
-    pub value: String,
     pub problem: String,
 }
 
@@ -95,10 +95,9 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn fail(&mut self, input: &'static str, value: &str, problem: impl Into<String>) {
+    fn fail(&mut self, input: &'static str, problem: impl Into<String>) {
         self.errors.push(InputError {
             input,
-            value: value.to_owned(),
             problem: problem.into(),
         });
     }
@@ -111,7 +110,7 @@ impl Checker<'_> {
     ) -> T {
         let value = self.raw.get(input);
         parse(value).unwrap_or_else(|e| {
-            self.fail(input, value, e.to_string());
+            self.fail(input, e.to_string());
             fallback
         })
     }
@@ -151,7 +150,7 @@ impl Checker<'_> {
         for line in self.raw.list(input) {
             match CacheEntry::parse(line) {
                 Ok(parsed) => entries.extend(parsed),
-                Err(e) => self.fail(input, line, format!("entry `{line}`: {e}")),
+                Err(e) => self.fail(input, format!("entry `{line}`: {e}")),
             }
         }
         entries
@@ -184,7 +183,6 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     {
         c.fail(
             "oci-mediatypes",
-            raw.get("oci-mediatypes"),
             format!("{problem}; set oci-mediatypes: true"),
         );
     }
@@ -194,7 +192,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     for tag in &tags {
         match reference::parse(tag) {
             Ok(r) => tag_refs.push(r),
-            Err(e) => c.fail("tags", tag, e.to_string()),
+            Err(e) => c.fail("tags", e.to_string()),
         }
     }
 
@@ -206,7 +204,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         prefix: raw.is_given("cache-prefix").then(|| {
             let prefix = raw.get("cache-prefix").to_owned();
             if let Err(problem) = policy_file::check_prefix(&prefix) {
-                c.fail("cache-prefix", &prefix, problem);
+                c.fail("cache-prefix", problem);
             }
             prefix
         }),
@@ -232,7 +230,6 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
             // The value is a secret: never echo it.
             _ => c.fail(
                 "secrets",
-                "",
                 "each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`",
             ),
         }
@@ -243,7 +240,6 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         None => {
             c.fail(
                 "buildx-args",
-                raw.get("buildx-args"),
                 "unbalanced quotes; quote arguments as in a shell",
             );
             Vec::new()
@@ -302,7 +298,7 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Opti
         return match tags.first() {
             Some(tag) => Some((reference::with_tag(tag, DEFAULT_CACHE_TAG), None)),
             None => {
-                c.fail("cache-ref", "", "no cache ref: set cache-ref (e.g. ghcr.io/owner/app) or give tags to derive it from");
+                c.fail("cache-ref", "no cache ref: set cache-ref (e.g. ghcr.io/owner/app) or give tags to derive it from");
                 None
             }
         };
@@ -311,13 +307,13 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Opti
         .chars()
         .find(|ch| [',', '"', '\n', '\r', '='].contains(ch))
     {
-        c.fail("cache-ref", given, format!("`{given}` contains {bad:?}, which would inject fields into the --cache-to entry; give only an image ref"));
+        c.fail("cache-ref", format!("`{given}` contains {bad:?}, which would inject fields into the --cache-to entry; give only an image ref"));
         return None;
     }
     let chosen = match reference::parse_cache_ref(given) {
         Ok(r) => r,
         Err(e) => {
-            c.fail("cache-ref", given, e.to_string());
+            c.fail("cache-ref", e.to_string());
             return None;
         }
     };
@@ -327,7 +323,6 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Opti
     if let Some(tag) = tags.iter().find(|t| reference::same_tag(t, &chosen)) {
         c.fail(
             "cache-ref",
-            given,
             format!("`{}` is also an image tag (`{}`); the cache export would overwrite the image. Use a dedicated tag such as `:{DEFAULT_CACHE_TAG}`", chosen.whole(), tag.whole()),
         );
         return None;
@@ -340,63 +335,6 @@ impl Config {
     /// The full ref of a cache tag in the cache repository.
     pub fn cache_ref(&self, tag: &str) -> Reference {
         reference::with_tag(&self.cache_repository, tag)
-    }
-
-    /// Policy settings: inputs first, then the policy file, then the defaults.
-    pub fn policy_settings(&self, file: Option<&PolicyFile>) -> PolicySettings {
-        let file = file.cloned().unwrap_or_default();
-        let mut scope: Vec<String> = self
-            .policy
-            .scope
-            .clone()
-            .or(file.scope)
-            .into_iter()
-            .collect();
-        scope.extend(self.build.target.clone());
-        if let [platform] = self.build.platforms.as_slice() {
-            scope.push(platform.clone());
-        }
-        let defaults = PolicySettings::default();
-        PolicySettings {
-            kind: self
-                .policy
-                .kind
-                .or(file.policy.map(|p| p.0))
-                .unwrap_or(defaults.kind),
-            prefix: self
-                .policy
-                .prefix
-                .clone()
-                .or(file.prefix.map(|p| p.0))
-                .unwrap_or(defaults.prefix),
-            scope,
-            default_branch: file.default_branch,
-            writable_branches: file.writable_branches,
-            pinned_tag: self.pinned_tag.clone(),
-        }
-    }
-
-    /// A decided cache tag must not be an image tag either (a prefix like `latest` could make one).
-    pub fn check_decision(&self, decision: &Decision) -> Result<(), InvalidInputs> {
-        let errors: Vec<InputError> = decision
-            .read
-            .iter()
-            .chain(decision.write.iter())
-            .filter_map(|tag| {
-                let cache = self.cache_ref(tag);
-                let image = self.build.tags.iter().filter_map(|t| reference::parse(t).ok()).find(|t| reference::same_tag(t, &cache))?;
-                Some(InputError {
-                    input: "cache-prefix",
-                    value: tag.clone(),
-                    problem: format!("the cache tag `{}` is also an image tag (`{}`); choose another cache-prefix", cache.whole(), image.whole()),
-                })
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(InvalidInputs(errors))
-        }
     }
 }
 
@@ -429,11 +367,7 @@ mod tests {
             "127.0.0.1:5055/app:buildcache"
         );
         assert_eq!(config.pinned_tag, None);
-        let settings = config.policy_settings(None);
-        assert_eq!(
-            (settings.kind, settings.prefix.as_str()),
-            (PolicyKind::Branch, "buildcache")
-        );
+        assert_eq!((config.policy.kind, config.policy.prefix), (None, None));
         assert_eq!(config.cache.mode, Mode::Max);
         assert_eq!(config.cache.compression, Compression::Gzip);
         assert!(
@@ -488,37 +422,18 @@ mod tests {
             ),
             "{lines:?}"
         );
-        // Decided tags cannot collide silently either.
-        let config = validate(&raw(&[("tags", "r/app:buildcache")])).unwrap();
-        let decision = Decision {
-            read: vec!["buildcache".into()],
-            write: Some("buildcache".into()),
-            reason: String::new(),
-        };
-        let err = config.check_decision(&decision).unwrap_err().to_string();
-        assert!(err.starts_with("input `cache-prefix`: the cache tag `docker.io/r/app:buildcache` is also an image tag"), "{err}");
     }
 
     #[test]
-    fn inputs_override_the_policy_file_which_overrides_defaults() {
-        let file = policy_file::parse(
-            "policy: read-only\nprefix: cache\nscope: api\ndefault-branch: develop\n",
-            "f",
-        )
-        .unwrap();
+    fn policy_inputs_are_validated_and_left_unset_when_not_given() {
         let config = validate(&raw(&[
             ("tags", "r/a:1"),
             ("cache-prefix", "team-cache"),
-            ("platforms", "linux/arm64"),
-            ("target", "app"),
+            ("cache-policy", " "),
         ]))
         .unwrap();
-        let s = config.policy_settings(Some(&file));
-        assert_eq!(
-            (s.kind, s.prefix.as_str(), s.default_branch.as_deref()),
-            (PolicyKind::ReadOnly, "team-cache", Some("develop"))
-        );
-        assert_eq!(s.scope, ["api", "app", "linux/arm64"]);
+        assert_eq!(config.policy.prefix.as_deref(), Some("team-cache"));
+        assert_eq!(config.policy.kind, None, "blank is not given");
         assert!(
             errors(&[("tags", "r/a:1"), ("cache-prefix", "Bad/Prefix")])[0]
                 .starts_with("input `cache-prefix`: prefix `Bad/Prefix` is not accepted")

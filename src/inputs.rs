@@ -75,7 +75,7 @@ pub const INPUTS: &[InputSpec] = &[
     layered(input(
         "cache-prefix",
         Text,
-        "buildcache",
+        crate::reference::DEFAULT_CACHE_TAG,
         "Every cache tag starts with it (`buildcache-main`, `buildcache-pr-42`), so lifecycle rules and pruning can match them. Default: the policy file's `prefix`, else `buildcache`.",
     )),
     layered(input(
@@ -87,7 +87,7 @@ pub const INPUTS: &[InputSpec] = &[
     layered(input(
         "policy-file",
         Text,
-        ".github/regcache.yml",
+        crate::policy_file::DEFAULT_PATH,
         "Repository policy file (policy, prefix, default-branch, writable-branches, scope); inputs written in the workflow override it. Default: `.github/regcache.yml`, used when it exists.",
     )),
     input(

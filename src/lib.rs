@@ -1,37 +1,171 @@
 //! regcache: build container images with a BuildKit cache kept in the registry, and report
 //! what the cache did.
 //!
-//! Data flows one way: inputs → validated config → plan (refs, argv) → run → stats → report.
+//! Data flows one way, chained in one place (`pipeline`): inputs → validated config →
+//! decision → probe → plan → engine → stats → report.
 //!
 //! | room | job |
 //! |---|---|
-//! | `inputs` | the table of inputs; raw values from flags or `INPUT_*` |
-//! | `config` | validation into one typed `Config` |
-//! | `cache_options` | the `--cache-from`/`--cache-to` grammar |
-//! | `reference` | image refs and the default cache tag |
-//! | `plan` | the cache entries and the `docker buildx build` argv |
-//! | `engine` | runs buildx, streams progress, explains setup failures |
-//! | `progress` | rawjson and plain progress parsers, live display |
-//! | `stats` | steps cached out of cacheable steps, imports, export |
-//! | `report` | step outputs, job summary |
-//! | `registry` | what a cache ref holds in the registry |
-//! | `platform` | GitHub, GitLab and local adapters; the environment, read once |
-//! | `run` | one build end to end, effects at the edge |
-//! | `cli` | the command line |
+//! | `cli` | the command line: definition and parsing |
+//! | `inputs` | the one table of inputs; raw values from flags or `INPUT_*` |
+//! | `config` | validation into one typed `Config` (pure) |
+//! | `cache_options` | the `--cache-from`/`--cache-to` grammar (pure) |
+//! | `reference` | image refs and the default cache tag (pure) |
+//! | `policy_file` | the repository policy file (pure parse, bounded read) |
+//! | `policy` | settings, the tag scheme (both ways) and the ref decision per event (pure) |
+//! | `slug` | branch names as tag parts (pure) |
+//! | `probe` | which refs exist: the pure selection and the registry wrapper |
+//! | `plan` | cache entries and the files the engine uses (pure) |
+//! | `engine` | the engine seam: argv, progress, statistics, setup diagnosis per engine |
+//! | `stats` | engine-neutral statistics and what `cache-hit` means |
+//! | `report` | step outputs, job summary, JSON and dotenv renderings (pure) |
+//! | `registry` | the registry client: one runtime, one auth path; cache inspection |
+//! | `platform` | the CI seam: GitHub, GitLab, local: events, log dialect, outputs |
+//! | `pipeline` | the stages chained, effects at the edge |
+//! | `error` | the one error type and its exit codes |
 
-pub mod cache_options;
+mod cache_options;
 pub mod cli;
 pub mod config;
-pub mod engine;
+mod engine;
+mod error;
 pub mod inputs;
-pub mod plan;
+mod pipeline;
+mod plan;
 pub mod platform;
 pub mod policy;
 pub mod policy_file;
-pub mod progress;
+mod probe;
 pub mod reference;
 pub mod registry;
 pub mod report;
-pub mod run;
 pub mod slug;
 pub mod stats;
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::io::{self, Write};
+use std::process::ExitCode;
+use std::sync::OnceLock;
+
+pub use engine::Engine;
+pub use error::Error;
+
+use cli::Invocation;
+use inputs::RawInputs;
+use pipeline::Context;
+use platform::{Env, Level, Log, Platform};
+
+/// The process: parse, run, and print an error in one place, with its exit code.
+pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
+    let invocation = match cli::parse(args) {
+        Ok(invocation) => invocation,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let ctx = Context::new(env);
+    // Build logs (and GitHub's workflow commands) go to stdout; the other commands keep
+    // stdout for their result and log to stderr.
+    let to_stdout = matches!(invocation, Invocation::Build { .. } | Invocation::Action);
+    let result = if to_stdout {
+        run(
+            &ctx,
+            invocation,
+            &mut Log::new(ctx.platform, io::stdout().lock()),
+        )
+    } else {
+        run(
+            &ctx,
+            invocation,
+            &mut Log::new(ctx.platform, io::stderr().lock()),
+        )
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let platform = if to_stdout {
+                ctx.platform
+            } else {
+                Platform::Local
+            };
+            print_error(&error, platform, to_stdout);
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Result<(), Error> {
+    match invocation {
+        Invocation::Build { raw, output } => pipeline::build(
+            ctx,
+            &raw,
+            output.as_ref().map(|(f, p)| (*f, p.as_deref())),
+            log,
+        ),
+        Invocation::Action => pipeline::build(ctx, &RawInputs::from_github(&ctx.env), None, log),
+        Invocation::Plan {
+            raw,
+            format,
+            bake_target,
+            probe,
+        } => {
+            let prepared = pipeline::prepare(ctx, &raw, probe, log)?;
+            let text = cli::plan_text(&prepared, &format, bake_target.as_deref());
+            Ok(io::stdout().write_all(text.as_bytes())?)
+        }
+        Invocation::Stats { file, output } => {
+            let report = pipeline::stats_of_log(&file)?;
+            pipeline::write_stats(&report, output.as_ref().map(|(f, p)| (*f, p.as_deref())))
+        }
+        Invocation::Inspect {
+            reference,
+            insecure,
+        } => {
+            let mut registry = registry::Registry::new(&ctx.env);
+            if insecure {
+                let host = reference::parse(&reference)
+                    .map(|r| r.registry().to_owned())
+                    .unwrap_or_default();
+                registry = registry.with_insecure(&host);
+            }
+            let info = registry.inspect(&reference)?;
+            let text = format!(
+                "{:#}\n",
+                serde_json::to_value(&info).expect("cache info serialises")
+            );
+            Ok(io::stdout().write_all(text.as_bytes())?)
+        }
+    }
+}
+
+/// The one place errors are printed: as annotations in the platform's dialect, one per line
+/// of the error (one per bad input).
+fn print_error(error: &Error, platform: Platform, to_stdout: bool) {
+    let lines = error.lines();
+    let print = |out: &mut dyn Write| {
+        let mut log = Log::new(platform, out);
+        for (title, message) in &lines {
+            let _ = log.annotate(Level::Error, title, message, None);
+        }
+    };
+    if to_stdout {
+        print(&mut io::stdout().lock());
+    } else {
+        print(&mut io::stderr().lock());
+    }
+}
+
+/// The one async runtime, started on first use: registry and API calls block on it.
+fn block_on<F: Future>(future: F) -> F::Output {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a current-thread runtime starts")
+        })
+        .block_on(future)
+}

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    regcache::cli::main(
+    regcache::main(
         std::env::args_os().collect(),
         regcache::platform::Env::from_process(),
     )

@@ -1,12 +1,14 @@
-//! The plan: which cache entries to read and write, and the exact `docker` argv. Pure: the
-//! files it names are created by the runner.
+//! The plan: which cache entries a build reads and writes, and the files the engine writes into
+//! or reads from. Pure: the pipeline creates the files, the engine turns the plan into argv.
 
 use std::path::PathBuf;
 
 use crate::cache_options::CacheEntry;
-use crate::config::Config;
+use crate::config::{Config, InputError, InvalidInputs};
+use crate::policy::Decision;
+use crate::reference;
 
-/// Files the runner creates for buildx to write into or read from.
+/// Files the pipeline creates for the engine to write into or read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunFiles {
     pub metadata: PathBuf,
@@ -22,100 +24,60 @@ pub struct CacheRefs {
     pub write: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
-    pub cache_from: Vec<CacheEntry>,
-    pub cache_to: Vec<CacheEntry>,
-    /// Arguments after `docker`.
-    pub argv: Vec<String>,
+/// The `--cache-from` and `--cache-to` entries, in the order the engine gets them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CacheEntries {
+    pub from: Vec<CacheEntry>,
+    pub to: Vec<CacheEntry>,
 }
 
-/// The `--cache-from` and `--cache-to` entries: the decided refs, then the user's own entries.
-pub fn cache_entries(config: &Config, refs: &CacheRefs) -> (Vec<CacheEntry>, Vec<CacheEntry>) {
-    let mut cache_from: Vec<CacheEntry> = refs
+/// The decided refs first, then the user's own entries.
+pub fn cache_entries(config: &Config, refs: &CacheRefs) -> CacheEntries {
+    let mut from: Vec<CacheEntry> = refs
         .read
         .iter()
         .map(|r| CacheEntry::registry_import(r))
         .collect();
-    cache_from.extend(config.extra_cache_from.iter().cloned());
-    let mut cache_to: Vec<CacheEntry> = refs
+    from.extend(config.extra_cache_from.iter().cloned());
+    let mut to: Vec<CacheEntry> = refs
         .write
         .iter()
         .map(|r| CacheEntry::registry_export(r, &config.cache))
         .collect();
-    cache_to.extend(config.extra_cache_to.iter().cloned());
-    (cache_from, cache_to)
+    to.extend(config.extra_cache_to.iter().cloned());
+    CacheEntries { from, to }
 }
 
-pub fn plan(config: &Config, refs: &CacheRefs, files: &RunFiles) -> Plan {
-    let (cache_from, cache_to) = cache_entries(config, refs);
-
-    let b = &config.build;
-    let mut argv: Vec<String> = vec!["buildx".into(), "build".into(), "--progress=rawjson".into()];
-    let mut flag = |name: &str, value: &str| {
-        argv.push(name.to_owned());
-        argv.push(value.to_owned());
-    };
-    flag("--metadata-file", &files.metadata.to_string_lossy());
-    flag("--iidfile", &files.iidfile.to_string_lossy());
-    if let Some(builder) = &b.builder {
-        flag("--builder", builder);
-    }
-    if let Some(file) = &b.file {
-        flag("--file", file);
-    }
-    for tag in &b.tags {
-        flag("--tag", tag);
-    }
-    if let Some(target) = &b.target {
-        flag("--target", target);
-    }
-    for arg in &b.build_args {
-        flag("--build-arg", arg);
-    }
-    for label in &b.labels {
-        flag("--label", label);
-    }
-    if !b.platforms.is_empty() {
-        flag("--platform", &b.platforms.join(","));
-    }
-    if let Some(network) = &b.network {
-        flag("--network", network);
-    }
-    for (id, path) in &files.secrets {
-        flag(
-            "--secret",
-            &format!("id={id},src={}", path.to_string_lossy()),
-        );
-    }
-    for output in &b.outputs {
-        flag("--output", output);
-    }
-    if let Some(provenance) = &b.provenance {
-        flag("--provenance", provenance);
-    }
-    for entry in &cache_from {
-        flag("--cache-from", &entry.to_csv());
-    }
-    for entry in &cache_to {
-        flag("--cache-to", &entry.to_csv());
-    }
-    for (enabled, name) in [
-        (b.push, "--push"),
-        (b.load, "--load"),
-        (b.no_cache, "--no-cache"),
-        (b.pull, "--pull"),
-    ] {
-        if enabled {
-            argv.push(name.to_owned());
-        }
-    }
-    argv.extend(b.extra_args.iter().cloned());
-    argv.push(b.context.clone());
-    Plan {
-        cache_from,
-        cache_to,
-        argv,
+/// A decided cache tag must not be an image tag (a prefix like `latest` could make one):
+/// exporting the cache there would replace the image.
+pub fn check_cache_tags(config: &Config, decision: &Decision) -> Result<(), InvalidInputs> {
+    let images: Vec<_> = config
+        .build
+        .tags
+        .iter()
+        .filter_map(|t| reference::parse(t).ok())
+        .collect();
+    let errors: Vec<InputError> = decision
+        .read
+        .iter()
+        .chain(decision.write.iter())
+        .filter_map(|tag| {
+            let cache = config.cache_ref(tag);
+            let image = images.iter().find(|t| reference::same_tag(t, &cache))?;
+            Some(InputError {
+                input: "cache-prefix",
+                problem: format!(
+                    "the cache tag `{}` is also an image tag (`{}`); choose another cache-prefix",
+                    cache.whole(),
+                    image.whole()
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidInputs(errors))
     }
 }
 
@@ -125,89 +87,27 @@ mod tests {
     use crate::config::validate;
     use crate::inputs::RawInputs;
 
-    fn files() -> RunFiles {
-        RunFiles {
-            metadata: "/t/metadata.json".into(),
-            iidfile: "/t/iid".into(),
-            secrets: vec![("tok".into(), "/t/s0".into())],
-        }
-    }
-
     #[test]
-    fn read_only_and_off_plans_have_no_cache_to() {
+    fn a_decided_cache_tag_cannot_be_an_image_tag() {
         let mut raw = RawInputs::default();
-        raw.set("tags", "r/app:dev");
+        raw.set("tags", "r/app:buildcache");
         let config = validate(&raw).unwrap();
-        let read_only = plan(
-            &config,
-            &CacheRefs {
-                read: vec!["r/app:buildcache-main".into()],
-                write: None,
-            },
-            &files(),
-        );
-        assert!(!read_only.argv.contains(&"--cache-to".to_owned()));
-        assert_eq!(
-            read_only
-                .argv
-                .iter()
-                .filter(|a| *a == "--cache-from")
-                .count(),
-            1
-        );
-        let off = plan(&config, &CacheRefs::default(), &files());
-        assert!(!off.argv.iter().any(|a| a.starts_with("--cache")));
-    }
-
-    #[test]
-    fn argv_wires_the_cache_and_the_build_inputs() {
-        let mut raw = RawInputs::default();
-        raw.set("tags", "127.0.0.1:5055/app:dev");
-        raw.set("network", "none");
-        raw.set("build-args", "A=1\nB=two words");
-        raw.set(
-            "cache-from",
-            "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
-        );
-        raw.set("push", "true");
-        raw.set("buildx-args", "--attest 'type=sbom,generator=x y'");
-        raw.set("context", "example");
-        let refs = CacheRefs {
-            read: vec!["127.0.0.1:5055/app:buildcache".into()],
-            write: Some("127.0.0.1:5055/app:buildcache".into()),
+        let decision = |tag: &str| Decision {
+            read: vec![tag.into()],
+            write: Some(tag.into()),
+            reason: String::new(),
         };
-        let plan = plan(&validate(&raw).unwrap(), &refs, &files());
+        let err = check_cache_tags(&config, &decision("buildcache"))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
-            plan.argv,
-            [
-                "buildx",
-                "build",
-                "--progress=rawjson",
-                "--metadata-file",
-                "/t/metadata.json",
-                "--iidfile",
-                "/t/iid",
-                "--tag",
-                "127.0.0.1:5055/app:dev",
-                "--build-arg",
-                "A=1",
-                "--build-arg",
-                "B=two words",
-                "--network",
-                "none",
-                "--secret",
-                "id=tok,src=/t/s0",
-                "--cache-from",
-                "type=registry,ref=127.0.0.1:5055/app:buildcache",
-                "--cache-from",
-                "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
-                "--cache-to",
-                "type=registry,ref=127.0.0.1:5055/app:buildcache,mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true",
-                "--push",
-                "--attest",
-                "type=sbom,generator=x y",
-                "example",
-            ]
+            err,
+            "input `cache-prefix`: the cache tag `docker.io/r/app:buildcache` is also an image tag (`docker.io/r/app:buildcache`); choose another cache-prefix\n\
+             input `cache-prefix`: the cache tag `docker.io/r/app:buildcache` is also an image tag (`docker.io/r/app:buildcache`); choose another cache-prefix"
+        );
+        assert_eq!(
+            check_cache_tags(&config, &decision("buildcache-main")),
+            Ok(())
         );
     }
 }

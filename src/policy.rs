@@ -15,6 +15,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::cache_options::BadValue;
+use crate::config::PolicyInputs;
+use crate::policy_file::PolicyFile;
+use crate::reference::DEFAULT_CACHE_TAG;
 use crate::slug::slug;
 
 /// What triggered the build, in platform-neutral terms.
@@ -105,12 +108,46 @@ impl Default for PolicySettings {
     fn default() -> Self {
         Self {
             kind: PolicyKind::Branch,
-            prefix: crate::reference::DEFAULT_CACHE_TAG.to_owned(),
+            prefix: DEFAULT_CACHE_TAG.to_owned(),
             scope: Vec::new(),
             default_branch: None,
             writable_branches: None,
             pinned_tag: None,
         }
+    }
+}
+
+/// The settings of one build: inputs written in the workflow first, then the policy file,
+/// then the defaults. The scope also takes the build's target and a single platform, so
+/// builds of different stages or matrix legs never share a tag.
+pub fn settings(
+    inputs: &PolicyInputs,
+    file: Option<&PolicyFile>,
+    target: Option<&str>,
+    platforms: &[String],
+    pinned_tag: Option<&str>,
+) -> PolicySettings {
+    let file = file.cloned().unwrap_or_default();
+    let mut scope: Vec<String> = inputs.scope.clone().or(file.scope).into_iter().collect();
+    scope.extend(target.map(str::to_owned));
+    if let [platform] = platforms {
+        scope.push(platform.clone());
+    }
+    let defaults = PolicySettings::default();
+    PolicySettings {
+        kind: inputs
+            .kind
+            .or(file.policy.map(|p| p.0))
+            .unwrap_or(defaults.kind),
+        prefix: inputs
+            .prefix
+            .clone()
+            .or(file.prefix.map(|p| p.0))
+            .unwrap_or(defaults.prefix),
+        scope,
+        default_branch: file.default_branch,
+        writable_branches: file.writable_branches,
+        pinned_tag: pinned_tag.map(str::to_owned),
     }
 }
 
@@ -295,6 +332,40 @@ mod tests {
             base: base.into(),
             untrusted,
         }
+    }
+
+    #[test]
+    fn inputs_override_the_policy_file_which_overrides_defaults() {
+        let file = crate::policy_file::parse(
+            "policy: read-only\nprefix: cache\nscope: api\ndefault-branch: develop\n",
+            "f",
+        )
+        .unwrap();
+        let mut inputs = PolicyInputs {
+            kind: None,
+            prefix: Some("team-cache".into()),
+            scope: None,
+            file: ".github/regcache.yml".into(),
+            file_required: false,
+        };
+        let platforms = ["linux/arm64".to_owned()];
+        let s = super::settings(&inputs, Some(&file), Some("app"), &platforms, None);
+        assert_eq!(
+            (s.kind, s.prefix.as_str(), s.default_branch.as_deref()),
+            (PolicyKind::ReadOnly, "team-cache", Some("develop"))
+        );
+        assert_eq!(s.scope, ["api", "app", "linux/arm64"]);
+        // Two platforms share one build and one tag: no platform in the scope.
+        let two = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
+        inputs.kind = Some(PolicyKind::Shared);
+        let s = super::settings(&inputs, None, None, &two, Some("pinned"));
+        assert_eq!((s.kind, s.scope.len()), (PolicyKind::Shared, 0));
+        assert_eq!(s.pinned_tag.as_deref(), Some("pinned"));
+        inputs.prefix = None;
+        assert_eq!(
+            super::settings(&inputs, None, None, &[], None).prefix,
+            "buildcache"
+        );
     }
 
     fn decided(trigger: Trigger, s: &PolicySettings) -> (Vec<String>, Option<String>) {

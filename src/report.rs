@@ -3,7 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::registry::Probe;
+use crate::error::Error;
+use crate::platform::gitlab;
+use crate::probe::{Probe, Selection};
 use crate::stats::{BuildStats, ImportOutcome};
 
 pub const OUTPUTS: &[(&str, &str)] = &[
@@ -55,54 +57,61 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// What one build did: the statistics, the cache refs chosen, and the engine's results.
+/// `regcache stats` makes one from a saved log alone (no refs, no build time).
 #[derive(Debug, Clone)]
-pub struct RunReport {
+pub struct Report {
     pub stats: BuildStats,
-    /// The ref written, empty when none.
-    pub cache_ref: String,
-    /// The read chain with what the probe found (None: not probed).
-    pub candidates: Vec<(String, Option<Probe>)>,
-    pub build_seconds: f64,
+    pub selection: Selection,
+    pub build_seconds: Option<f64>,
     pub succeeded: bool,
     pub image_id: Option<String>,
     pub metadata: Option<Value>,
-}
-
-fn joined(refs: Vec<&str>) -> String {
-    refs.join(",")
 }
 
 fn seconds(s: f64) -> String {
     format!("{s:.3}")
 }
 
-impl RunReport {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Dotenv,
+}
+
+impl Report {
+    /// The statistics of a saved progress log, which says nothing of refs or build time.
+    pub fn from_log(stats: BuildStats) -> Self {
+        Self {
+            succeeded: stats.log_succeeded(),
+            stats,
+            selection: Selection::default(),
+            build_seconds: None,
+            image_id: None,
+            metadata: None,
+        }
+    }
+
     fn metadata_str(&self, key: &str) -> Option<&str> {
         self.metadata.as_ref()?.get(key)?.as_str()
     }
 
-    /// `cache.manifest` is a string holding JSON (buildkit.md §5): parsed twice.
+    /// `cache.manifest` is a string holding JSON (moby/buildkit `exporter/containerimage/exptypes`).
     fn cache_manifest(&self) -> Option<Value> {
         serde_json::from_str(self.metadata_str("cache.manifest")?).ok()
+    }
+
+    fn cache_ref(&self) -> &str {
+        self.selection.refs.write.as_deref().unwrap_or_default()
     }
 
     fn found(&self) -> Vec<&str> {
         self.stats.refs(|o| *o == ImportOutcome::Found)
     }
 
-    /// Refs of the chain the probe did not find, then imports that failed.
+    /// Refs of the chain the probe did not find or could not read, then imports that failed.
     fn missing(&self) -> Vec<&str> {
-        let mut missing: Vec<&str> = self
-            .candidates
-            .iter()
-            .filter(|(_, p)| {
-                matches!(
-                    p,
-                    Some(Probe::Missing | Probe::Failed(_) | Probe::Unreachable(_))
-                )
-            })
-            .map(|(r, _)| r.as_str())
-            .collect();
+        let mut missing: Vec<&str> = self.selection.missing().collect();
         for r in self.stats.refs(|o| *o != ImportOutcome::Found) {
             if !missing.contains(&r) {
                 missing.push(r);
@@ -112,20 +121,15 @@ impl RunReport {
     }
 
     /// The first ref of the chain that existed (probed), or else the first imported.
-    fn source(&self) -> String {
-        let probed = self
-            .candidates
-            .iter()
-            .find(|(_, p)| matches!(p, Some(Probe::Exists { .. })))
-            .map(|(r, _)| r.as_str());
-        probed
+    fn source(&self) -> &str {
+        self.selection
+            .source()
             .or_else(|| self.found().first().copied())
             .unwrap_or_default()
-            .to_owned()
     }
 
     pub fn cache_hit(&self) -> bool {
-        self.succeeded && self.stats.cache_hit
+        self.stats.cache_hit(self.succeeded)
     }
 
     pub fn stats_json(&self) -> Value {
@@ -138,7 +142,7 @@ impl RunReport {
             "rebuilt-steps": s.rebuilt_steps,
             "failed-steps": s.failed_steps,
             "not-run-steps": s.not_run_steps,
-            "cache-ref": self.cache_ref,
+            "cache-ref": self.cache_ref(),
             "cache-source": self.source(),
             "cache-refs-found": self.found(),
             "cache-refs-missing": self.missing(),
@@ -164,14 +168,14 @@ impl RunReport {
                 "cache-hit-ratio" => s.hit_ratio.to_string(),
                 "cached-steps" => s.cached_steps.to_string(),
                 "total-steps" => s.total_steps.to_string(),
-                "cache-ref" => self.cache_ref.clone(),
-                "cache-source" => self.source(),
-                "cache-refs-found" => joined(self.found()),
-                "cache-refs-missing" => joined(self.missing()),
+                "cache-ref" => self.cache_ref().to_owned(),
+                "cache-source" => self.source().to_owned(),
+                "cache-refs-found" => self.found().join(","),
+                "cache-refs-missing" => self.missing().join(","),
                 "cache-import-seconds" => seconds(s.import_seconds),
                 "cache-export-seconds" => seconds(s.export_seconds),
                 "cache-exported" => s.cache_exported().to_string(),
-                "build-seconds" => seconds(self.build_seconds),
+                "build-seconds" => self.build_seconds.map(seconds).unwrap_or_default(),
                 "stats" => self.stats_json().to_string(),
                 "imageid" => self.image_id.clone().unwrap_or_default(),
                 "digest" => self
@@ -192,11 +196,50 @@ impl RunReport {
             .collect()
     }
 
+    /// The outputs as a JSON object; `stats` and `metadata` nested as JSON rather than strings.
+    pub fn outputs_json(&self) -> Value {
+        let mut object = serde_json::Map::new();
+        for (name, value) in self.outputs() {
+            let nested = matches!(name, "stats" | "metadata")
+                .then(|| serde_json::from_str(&value).ok())
+                .flatten();
+            object.insert(name.to_owned(), nested.unwrap_or(Value::String(value)));
+        }
+        Value::Object(object)
+    }
+
+    /// The outputs in `format`, for a file or stdout. GitLab refuses dotenv reports over
+    /// 5,120 bytes, so `metadata` stays in the JSON format.
+    pub fn render(&self, format: OutputFormat) -> Result<String, Error> {
+        match format {
+            OutputFormat::Json => Ok(format!("{:#}\n", self.outputs_json())),
+            OutputFormat::Dotenv => {
+                let outputs: Vec<(&str, String)> = self
+                    .outputs()
+                    .into_iter()
+                    .filter(|(name, _)| *name != "metadata")
+                    .collect();
+                let text = gitlab::dotenv(&outputs);
+                if text.len() > gitlab::DOTENV_LIMIT {
+                    return Err(Error::DotenvTooLarge {
+                        bytes: text.len(),
+                        limit: gitlab::DOTENV_LIMIT,
+                    });
+                }
+                Ok(text)
+            }
+        }
+    }
+
     /// One line for the log.
     pub fn headline(&self) -> String {
         let s = &self.stats;
+        let build = self
+            .build_seconds
+            .map(|b| format!(", build {b:.2}s"))
+            .unwrap_or_default();
         format!(
-            "regcache: {}/{} steps cached ({:.1}%), cache-hit={}, import {:.2}s, export {:.2}s ({}), build {:.2}s",
+            "regcache: {}/{} steps cached ({:.1}%), cache-hit={}, import {:.2}s, export {:.2}s ({}){build}",
             s.cached_steps,
             s.total_steps,
             s.hit_ratio * 100.0,
@@ -208,7 +251,6 @@ impl RunReport {
             } else {
                 "not exported"
             },
-            self.build_seconds
         )
     }
 
@@ -227,13 +269,15 @@ impl RunReport {
             if self.cache_hit() { "yes" } else { "no" }
         );
         md += &format!(
-            "| build | {} in {:.2} s |\n",
+            "| build | {}{} |\n",
             if self.succeeded {
                 "succeeded"
             } else {
                 "failed"
             },
             self.build_seconds
+                .map(|b| format!(" in {b:.2} s"))
+                .unwrap_or_default()
         );
         md += &format!(
             "| cache import | {:.2} s |\n| cache export | {:.2} s |\n",
@@ -248,6 +292,13 @@ impl RunReport {
             };
             md += &format!("| `{}` | source | {result} |\n", cell(&import.reference));
         }
+        for candidate in self.selection.candidates.iter().filter(|c| c.is_missing()) {
+            let label = candidate.probe.as_ref().map_or("", Probe::label);
+            md += &format!(
+                "| `{}` | source | {label} (not passed to the engine) |\n",
+                cell(&candidate.reference)
+            );
+        }
         let export = match s.exports.iter().find(|e| !e.ok) {
             None if s.cache_exported() => "exported".to_owned(),
             None => "not exported".to_owned(),
@@ -256,21 +307,13 @@ impl RunReport {
                 cell(e.error.as_deref().unwrap_or("did not finish"))
             ),
         };
-        for (reference, probe) in &self.candidates {
-            if matches!(
-                probe,
-                Some(Probe::Missing | Probe::Failed(_) | Probe::Unreachable(_))
-            ) {
-                md += &format!(
-                    "| `{}` | source | not found (not passed to buildx) |\n",
-                    cell(reference)
-                );
-            }
-        }
-        if self.cache_ref.is_empty() {
+        if self.cache_ref().is_empty() {
             md += "| (none) | destination | read-only: nothing written |\n";
         } else {
-            md += &format!("| `{}` | destination | {export} |\n", cell(&self.cache_ref));
+            md += &format!(
+                "| `{}` | destination | {export} |\n",
+                cell(self.cache_ref())
+            );
         }
         md += "\n| stage | steps | cached | time |\n|---|---|---|---|\n";
         for stage in &s.stages {
@@ -296,21 +339,27 @@ impl RunReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::progress::read_log;
-    use crate::stats::compute;
+    use crate::engine::Engine;
+    use crate::plan::CacheRefs;
 
-    fn fixture_report(name: &str) -> RunReport {
+    fn fixture_report(name: &str) -> Report {
         let path = format!(
             "{}/tests/fixtures/buildkit/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let progress =
-            read_log(std::io::BufReader::new(std::fs::File::open(path).unwrap())).unwrap();
-        RunReport {
-            stats: compute(&progress),
-            cache_ref: "127.0.0.1:5055/fixture/app:cache-feature-x".into(),
-            candidates: vec![],
-            build_seconds: 1.5,
+        let stats = Engine::Buildx
+            .read_log(std::io::BufReader::new(std::fs::File::open(path).unwrap()))
+            .unwrap();
+        Report {
+            stats,
+            selection: Selection {
+                refs: CacheRefs {
+                    read: vec![],
+                    write: Some("127.0.0.1:5055/fixture/app:cache-feature-x".into()),
+                },
+                ..Selection::default()
+            },
+            build_seconds: Some(1.5),
             succeeded: true,
             image_id: Some("sha256:abc".into()),
             metadata: Some(
@@ -352,7 +401,37 @@ mod tests {
             (stage_1["steps"].as_u64(), stage_1["cached"].as_u64()),
             (Some(3), Some(1))
         );
-        assert_eq!(OUTPUTS.len(), outputs.len());
+        assert_eq!(
+            outputs["cache-ref"],
+            "127.0.0.1:5055/fixture/app:cache-feature-x"
+        );
+        // Not probed: the source is the first ref the engine imported.
+        assert_eq!(
+            outputs["cache-source"],
+            "127.0.0.1:5055/fixture/app:cache-main"
+        );
+        assert_eq!(outputs["build-seconds"], "1.500");
+        assert_eq!(outputs["imageid"], "sha256:abc");
+        assert_eq!(
+            serde_json::from_str::<Value>(&outputs["metadata"]).unwrap()["containerimage.digest"],
+            "sha256:def"
+        );
+    }
+
+    #[test]
+    fn cache_hit_means_every_step_cached_and_the_build_succeeded() {
+        let mut report =
+            fixture_report("buildx-0.13.1_buildkit-0.13__b-warm-ephemeral.rawjson.stderr.txt");
+        assert_eq!(
+            (report.stats.cached_steps, report.stats.total_steps),
+            (6, 6)
+        );
+        assert!(report.cache_hit());
+        report.succeeded = false;
+        assert!(!report.cache_hit(), "a failed build is never a hit");
+        assert_eq!(report.stats_json()["cache-hit"], false);
+        // A saved log of the same build: success read from the log itself.
+        assert!(Report::from_log(report.stats.clone()).cache_hit());
     }
 
     #[test]
@@ -361,18 +440,22 @@ mod tests {
         let report = fixture_report(
             "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
         );
-        let outputs: Vec<_> = report
-            .outputs()
-            .into_iter()
-            .filter(|(n, _)| *n != "metadata")
-            .collect();
-        let text = crate::platform::gitlab::dotenv(&outputs);
+        let text = report.render(OutputFormat::Dotenv).unwrap();
         assert!(
-            text.len() < crate::platform::gitlab::DOTENV_LIMIT / 2,
+            text.len() < gitlab::DOTENV_LIMIT / 2,
             "{} bytes",
             text.len()
         );
         assert!(text.lines().all(|l| l.starts_with("REGCACHE_")));
+        assert!(text.contains("REGCACHE_CACHED_STEPS=4\n"), "{text}");
+        assert!(
+            !text.contains("REGCACHE_METADATA="),
+            "metadata stays in the JSON format"
+        );
+        let json: Value =
+            serde_json::from_str(&report.render(OutputFormat::Json).unwrap()).unwrap();
+        assert_eq!(json["metadata"]["containerimage.digest"], "sha256:def");
+        assert_eq!(json["stats"]["cached-steps"], 4);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use regcache::config;
 use regcache::inputs::{INPUTS, RawInputs, github_env_name};
 use regcache::platform::Env;
-use regcache::policy_file;
 use regcache::report::OUTPUTS;
+use regcache::{policy, policy_file};
 use yaml_serde::Value;
 
 /// Inputs of the action wrapper itself (read by the launcher or the API adapter), not of a build.
@@ -94,10 +94,19 @@ fn runner_defaults_equal_the_cli_with_no_flags() {
     );
     let file =
         policy_file::parse("policy: read-only\nprefix: team-cache\nscope: api\n", "f").unwrap();
+    let settings = |config: &config::Config, file| {
+        policy::settings(
+            &config.policy,
+            file,
+            config.build.target.as_deref(),
+            &config.build.platforms,
+            config.pinned_tag.as_deref(),
+        )
+    };
     for file in [None, Some(&file)] {
-        assert_eq!(runner.policy_settings(file), cli.policy_settings(file));
+        assert_eq!(settings(&runner, file), settings(&cli, file));
     }
-    let settings = runner.policy_settings(Some(&file));
+    let settings = settings(&runner, Some(&file));
     assert_eq!(
         (settings.kind.to_string(), settings.prefix.as_str()),
         ("read-only".to_owned(), "team-cache"),

@@ -11,7 +11,8 @@ use common::*;
 use regcache::registry::{self, CacheInfo};
 
 fn inspect(reference: &str) -> CacheInfo {
-    registry::inspect_blocking(reference, &regcache::platform::Env::default())
+    registry::Registry::new(&regcache::platform::Env::default())
+        .inspect(reference)
         .unwrap_or_else(|e| panic!("inspecting {reference}: {e}"))
 }
 

@@ -7,12 +7,16 @@ use regcache::platform::{Env, gitlab};
 use regcache::policy::{CiEvent, PolicySettings, Trigger, decide};
 use regcache::slug::slug;
 
-fn payload(name: &str) -> serde_json::Value {
+fn fixture(name: &str) -> Vec<u8> {
     let path = format!(
         "{}/tests/fixtures/github/{name}",
         env!("CARGO_MANIFEST_DIR")
     );
-    serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn payload(name: &str) -> github::Payload {
+    github::Payload::parse(&fixture(name))
 }
 
 fn settings() -> PolicySettings {
@@ -253,7 +257,9 @@ fn api_answers_complete_the_event() {
     github::apply_answer(
         &mut event,
         &facts.lookups[0],
-        &payload("api-pulls-get.json"),
+        &github::Answer::PullRequest(
+            serde_json::from_slice(&fixture("api-pulls-get.json")).unwrap(),
+        ),
     );
     assert_eq!(
         event.trigger,
@@ -285,7 +291,9 @@ fn api_answers_complete_the_event() {
     github::apply_answer(
         &mut event,
         &facts.lookups[0],
-        &payload("api-repos-get.json"),
+        &github::Answer::Repository(
+            serde_json::from_slice(&fixture("api-repos-get.json")).unwrap(),
+        ),
     );
     assert_eq!(event.default_branch.as_deref(), Some("trunk"));
     assert_eq!(decide(&event, &settings()).read, tags(&["main", "trunk"]));
@@ -301,7 +309,7 @@ fn without_a_payload_the_runner_variables_still_decide() {
     ]
     .into_iter()
     .collect();
-    let facts = github::event(&env, &serde_json::Value::Null);
+    let facts = github::event(&env, &github::Payload::default());
     assert_eq!(
         facts.event.trigger,
         Trigger::Request {
@@ -317,7 +325,7 @@ fn without_a_payload_the_runner_variables_still_decide() {
             repository: "o/r".into()
         }]
     );
-    let local = github::event(&Env::default(), &serde_json::Value::Null);
+    let local = github::event(&Env::default(), &github::Payload::default());
     assert_eq!(
         local.event,
         CiEvent {

@@ -5,7 +5,11 @@ use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{Level, Location};
+use serde::Deserialize;
+
+use super::{Env, Level};
+use crate::policy::{CiEvent, Trigger};
+use crate::stats::Location;
 
 /// Messages: `%`, `\r`, `\n` escaped.
 pub fn escape_data(text: &str) -> String {
@@ -20,11 +24,7 @@ pub fn escape_property(text: &str) -> String {
 }
 
 pub fn annotation(level: Level, title: &str, message: &str, location: Option<&Location>) -> String {
-    let command = match level {
-        Level::Error => "error",
-        Level::Warning => "warning",
-        Level::Notice => "notice",
-    };
+    let command = level.word();
     let mut properties = Vec::new();
     if let Some(l) = location {
         properties.push(format!("file={}", escape_property(&l.file)));
@@ -64,9 +64,81 @@ pub enum Lookup {
     DefaultBranch { repository: String },
 }
 
+/// The fields of an event payload (`GITHUB_EVENT_PATH`) that decide the cache refs, as GitHub
+/// documents them ("Webhook events and payloads"); everything else is ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Payload {
+    repository: Option<Repository>,
+    pull_request: Option<PullRequest>,
+    merge_group: Option<MergeGroup>,
+    issue: Option<Issue>,
+}
+
+impl Payload {
+    /// The payload file's bytes; anything unreadable is an empty payload (the runner's
+    /// variables still decide).
+    pub fn parse(bytes: &[u8]) -> Self {
+        serde_json::from_slice(bytes).unwrap_or_default()
+    }
+}
+
+/// `repository` of a payload, and the answer of `GET /repos/{owner}/{repo}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Repository {
+    full_name: Option<String>,
+    default_branch: Option<String>,
+}
+
+/// `pull_request` of a payload, and the answer of `GET /repos/{owner}/{repo}/pulls/{n}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PullRequest {
+    number: u64,
+    base: Base,
+    head: Head,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Base {
+    #[serde(rename = "ref")]
+    branch: String,
+    repo: Option<Repository>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Head {
+    /// Null when the fork was deleted.
+    repo: Option<HeadRepository>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct HeadRepository {
+    full_name: Option<String>,
+    #[serde(default)]
+    fork: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct MergeGroup {
+    base_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Issue {
+    number: Option<u64>,
+    /// Present (an object) when the issue is a pull request.
+    pull_request: Option<serde::de::IgnoredAny>,
+}
+
+/// What the API answered to a lookup.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    PullRequest(PullRequest),
+    Repository(Repository),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {
-    pub event: crate::policy::CiEvent,
+    pub event: CiEvent,
     pub lookups: Vec<Lookup>,
 }
 
@@ -74,31 +146,32 @@ fn branch_of(git_ref: &str) -> Option<&str> {
     git_ref.strip_prefix("refs/heads/")
 }
 
-/// A pull request object (the payload's `pull_request`, or `GET /repos/{repo}/pulls/{n}`).
-pub fn request_trigger(
-    pull_request: &serde_json::Value,
+/// The trigger of a pull request, from the payload or the API.
+fn request_trigger(
+    pull_request: &PullRequest,
     repository: Option<&str>,
     target_event: bool,
-) -> Option<crate::policy::Trigger> {
-    let number = pull_request["number"].as_u64()?;
-    let base = pull_request["base"]["ref"].as_str()?.to_owned();
-    let head_repo = &pull_request["head"]["repo"];
+) -> Trigger {
+    let base_repo = repository.or(pull_request
+        .base
+        .repo
+        .as_ref()
+        .and_then(|r| r.full_name.as_deref()));
     // A deleted fork leaves `head.repo` null: still not this repository.
-    let base_repo = repository.or(pull_request["base"]["repo"]["full_name"].as_str());
-    let from_fork = head_repo.is_null()
-        || head_repo["fork"] == true
-        || head_repo["full_name"].as_str() != base_repo;
-    Some(crate::policy::Trigger::Request {
+    let from_fork = match &pull_request.head.repo {
+        None => true,
+        Some(head) => head.fork || head.full_name.as_deref() != base_repo,
+    };
+    Trigger::Request {
         kind: "pr",
-        number,
-        base,
+        number: pull_request.number,
+        base: pull_request.base.branch.clone(),
         untrusted: from_fork || target_event,
-    })
+    }
 }
 
 /// The trigger of a push-like run of `GITHUB_REF`.
-fn ref_trigger(git_ref: &str) -> crate::policy::Trigger {
-    use crate::policy::Trigger;
+fn ref_trigger(git_ref: &str) -> Trigger {
     if let Some(branch) = branch_of(git_ref) {
         Trigger::Push {
             branch: branch.to_owned(),
@@ -113,44 +186,48 @@ fn ref_trigger(git_ref: &str) -> crate::policy::Trigger {
 }
 
 /// The event from the runner's variables and the payload at `GITHUB_EVENT_PATH`.
-pub fn event(env: &super::Env, payload: &serde_json::Value) -> EventFacts {
-    use crate::policy::{CiEvent, Trigger};
+pub fn event(env: &Env, payload: &Payload) -> EventFacts {
     let name = env.get("GITHUB_EVENT_NAME").unwrap_or("");
-    let repository = payload["repository"]["full_name"]
-        .as_str()
+    let repository = payload
+        .repository
+        .as_ref()
+        .and_then(|r| r.full_name.as_deref())
         .or(env.get("GITHUB_REPOSITORY"))
         .unwrap_or("")
         .to_owned();
     let git_ref = env.get("GITHUB_REF").unwrap_or("");
     let mut lookups = Vec::new();
     let trigger = match name {
-        "pull_request" | "pull_request_target" => request_trigger(
-            &payload["pull_request"],
-            Some(&repository),
-            name == "pull_request_target",
-        )
-        .or_else(|| {
-            // No payload: the runner's variables still give number and base.
-            let number = git_ref
-                .strip_prefix("refs/pull/")?
-                .split('/')
-                .next()?
-                .parse()
-                .ok()?;
-            let base = env
-                .get("GITHUB_BASE_REF")
-                .filter(|b| !b.is_empty())?
-                .to_owned();
-            Some(Trigger::Request {
-                kind: "pr",
-                number,
-                base,
-                untrusted: name == "pull_request_target",
-            })
-        })
-        .unwrap_or(Trigger::Local),
-        "merge_group" => match payload["merge_group"]["base_ref"]
-            .as_str()
+        "pull_request" | "pull_request_target" => {
+            let target = name == "pull_request_target";
+            match &payload.pull_request {
+                Some(pr) => request_trigger(pr, Some(&repository), target),
+                // No payload: the runner's variables still give number and base.
+                None => (|| {
+                    let number = git_ref
+                        .strip_prefix("refs/pull/")?
+                        .split('/')
+                        .next()?
+                        .parse()
+                        .ok()?;
+                    let base = env
+                        .get("GITHUB_BASE_REF")
+                        .filter(|b| !b.is_empty())?
+                        .to_owned();
+                    Some(Trigger::Request {
+                        kind: "pr",
+                        number,
+                        base,
+                        untrusted: target,
+                    })
+                })()
+                .unwrap_or(Trigger::Local),
+            }
+        }
+        "merge_group" => match payload
+            .merge_group
+            .as_ref()
+            .and_then(|m| m.base_ref.as_deref())
             .and_then(branch_of)
         {
             Some(base) => Trigger::MergeQueue {
@@ -158,26 +235,28 @@ pub fn event(env: &super::Env, payload: &serde_json::Value) -> EventFacts {
             },
             None => Trigger::Local,
         },
-        "issue_comment" if payload["issue"]["pull_request"].is_object() => {
-            match payload["issue"]["number"].as_u64() {
-                Some(number) => {
-                    lookups.push(Lookup::PullRequest {
-                        repository: repository.clone(),
-                        number,
-                    });
-                    // Until the API answers, the comment acts on the default branch.
-                    ref_trigger(git_ref)
-                }
-                None => ref_trigger(git_ref),
+        "issue_comment" => match &payload.issue {
+            Some(Issue {
+                number: Some(number),
+                pull_request: Some(_),
+            }) => {
+                lookups.push(Lookup::PullRequest {
+                    repository: repository.clone(),
+                    number: *number,
+                });
+                // Until the API answers, the comment acts on the default branch.
+                ref_trigger(git_ref)
             }
-        }
+            _ => ref_trigger(git_ref),
+        },
         "" => Trigger::Local,
         // push, workflow_dispatch, schedule and the rest act as a push of their ref.
         _ => ref_trigger(git_ref),
     };
-    let default_branch = payload["repository"]["default_branch"]
-        .as_str()
-        .map(str::to_owned);
+    let default_branch = payload
+        .repository
+        .as_ref()
+        .and_then(|r| r.default_branch.clone());
     if default_branch.is_none() && trigger != Trigger::Local && !repository.is_empty() {
         lookups.push(Lookup::DefaultBranch { repository });
     }
@@ -193,22 +272,17 @@ pub fn event(env: &super::Env, payload: &serde_json::Value) -> EventFacts {
 }
 
 /// Fold the API's answer to a lookup into the event.
-pub fn apply_answer(
-    event: &mut crate::policy::CiEvent,
-    lookup: &Lookup,
-    answer: &serde_json::Value,
-) {
-    match lookup {
-        Lookup::PullRequest { repository, .. } => {
-            if let Some(trigger) = request_trigger(answer, Some(repository), false) {
-                event.trigger = trigger;
+pub fn apply_answer(event: &mut CiEvent, lookup: &Lookup, answer: &Answer) {
+    match (lookup, answer) {
+        (Lookup::PullRequest { repository, .. }, Answer::PullRequest(pr)) => {
+            event.trigger = request_trigger(pr, Some(repository), false);
+        }
+        (Lookup::DefaultBranch { .. }, Answer::Repository(repository)) => {
+            if let Some(branch) = &repository.default_branch {
+                event.default_branch = Some(branch.clone());
             }
         }
-        Lookup::DefaultBranch { .. } => {
-            if let Some(branch) = answer["default_branch"].as_str() {
-                event.default_branch = Some(branch.to_owned());
-            }
-        }
+        _ => {}
     }
 }
 

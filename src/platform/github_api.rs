@@ -1,78 +1,58 @@
 //! The GitHub REST API, through octocrab: asked only for what the event payload lacks (the
 //! pull request behind an `issue_comment`, a repository's default branch).
 
-use serde_json::Value;
-use thiserror::Error;
-
 use super::Env;
-use super::github::Lookup;
-
-#[derive(Debug, Error)]
-pub enum ApiError {
-    #[error("the GitHub API at {url} could not be used: {message}")]
-    Client { url: String, message: String },
-    #[error("GET {route} failed: {message}")]
-    Request { route: String, message: String },
-}
-
-fn route(lookup: &Lookup) -> String {
-    match lookup {
-        Lookup::PullRequest { repository, number } => format!("/repos/{repository}/pulls/{number}"),
-        Lookup::DefaultBranch { repository } => format!("/repos/{repository}"),
-    }
-}
+use super::github::{Answer, Lookup, PullRequest, Repository};
 
 /// `GITHUB_API_URL` (GHES keeps its `/api/v3`), and the token from the `github-token` input
-/// or `GITHUB_TOKEN`.
-pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Value, ApiError>> {
+/// or `GITHUB_TOKEN`. One answer per lookup, or why there is none.
+pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> {
     let url = env
         .get("GITHUB_API_URL")
-        .unwrap_or("https://api.github.com")
-        .to_owned();
+        .unwrap_or("https://api.github.com");
     let token = env
         .get("INPUT_GITHUB-TOKEN")
         .or(env.get("GITHUB_TOKEN"))
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a current-thread runtime starts");
-    runtime.block_on(async {
+        .filter(|t| !t.is_empty());
+    // Built inside the runtime: octocrab's HTTP stack expects one.
+    crate::block_on(async {
         let client = octocrab::Octocrab::builder()
-            .base_uri(url.as_str())
-            .map_err(|e| ApiError::Client {
-                url: url.clone(),
-                message: e.to_string(),
+            .base_uri(url)
+            .and_then(|builder| match token {
+                Some(token) => builder.personal_token(token.to_owned()).build(),
+                None => builder.build(),
             })
-            .and_then(|builder| {
-                let builder = match &token {
-                    Some(token) => builder.personal_token(token.clone()),
-                    None => builder,
-                };
-                builder.build().map_err(|e| ApiError::Client {
-                    url: url.clone(),
-                    message: e.to_string(),
-                })
-            });
+            .map_err(|e| format!("the GitHub API at {url} could not be used: {e}"));
         let mut answers = Vec::new();
         for lookup in lookups {
-            let route = route(lookup);
-            let answer =
-                match &client {
-                    Ok(client) => client.get::<Value, _, ()>(&route, None).await.map_err(|e| {
-                        ApiError::Request {
-                            route,
-                            message: e.to_string(),
-                        }
-                    }),
-                    Err(e) => Err(ApiError::Client {
-                        url: url.clone(),
-                        message: e.to_string(),
-                    }),
-                };
+            let answer = match &client {
+                Ok(client) => ask(client, lookup).await,
+                Err(e) => Err(e.clone()),
+            };
             answers.push(answer);
         }
         answers
     })
+}
+
+async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, String> {
+    let failed = |route: &str, e: octocrab::Error| format!("GET {route} failed: {e}");
+    match lookup {
+        Lookup::PullRequest { repository, number } => {
+            let route = format!("/repos/{repository}/pulls/{number}");
+            client
+                .get::<PullRequest, _, ()>(&route, None)
+                .await
+                .map(Answer::PullRequest)
+                .map_err(|e| failed(&route, e))
+        }
+        Lookup::DefaultBranch { repository } => {
+            let route = format!("/repos/{repository}");
+            client
+                .get::<Repository, _, ()>(&route, None)
+                .await
+                .map(Answer::Repository)
+                .map_err(|e| failed(&route, e))
+        }
+    }
 }

@@ -1,13 +1,20 @@
-//! CI platform adapters: where the process runs (GitHub Actions, GitLab CI, a shell) decides
-//! how logs are folded, how problems are annotated and where outputs go. The environment is
+//! The CI seam: where the process runs (GitHub Actions, GitLab CI, a shell) decides the event
+//! facts (`Platform::event`), the log dialect (`Log`) and where outputs go
+//! (`Platform::publish`). Each platform's particulars are in its own file. The environment is
 //! read once into an `Env` value at the edge and passed down.
 
 pub mod github;
-pub mod github_api;
+mod github_api;
 pub mod gitlab;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::path::Path;
+
+use crate::error::Error;
+use crate::policy::{CiEvent, Trigger};
+use crate::report::Report;
+use crate::stats::Location;
 
 /// The process environment, read once.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -58,20 +65,79 @@ impl Platform {
             Platform::Local
         }
     }
+
+    /// The CI event, from the platform's variables, the payload file and, for what the payload
+    /// lacks, the GitHub API. A lookup that fails leaves the payload's answer, with a warning.
+    pub fn event<W: Write>(self, env: &Env, log: &mut Log<W>) -> Result<CiEvent, Error> {
+        Ok(match self {
+            Platform::Local => CiEvent {
+                trigger: Trigger::Local,
+                default_branch: None,
+                read_only_token: false,
+            },
+            Platform::GitLab => gitlab::event(env),
+            Platform::GitHub => {
+                let payload = env
+                    .get("GITHUB_EVENT_PATH")
+                    .and_then(|path| std::fs::read(path).ok())
+                    .map(|bytes| github::Payload::parse(&bytes))
+                    .unwrap_or_default();
+                let facts = github::event(env, &payload);
+                let mut event = facts.event;
+                let answers = github_api::answer_all(&facts.lookups, env);
+                for (lookup, answer) in facts.lookups.iter().zip(answers) {
+                    match answer {
+                        Ok(answer) => github::apply_answer(&mut event, lookup, &answer),
+                        Err(e) => log.annotate(
+                            Level::Warning,
+                            "GitHub API",
+                            &format!("{e}; deciding the cache refs without it"),
+                            None,
+                        )?,
+                    }
+                }
+                event
+            }
+        })
+    }
+
+    /// Where a build's outputs go on this platform: GitHub's step outputs and job summary.
+    /// (GitLab and other CIs take them as a file: `--output-format`.)
+    pub fn publish(self, report: &Report, env: &Env) -> Result<(), Error> {
+        if self != Platform::GitHub {
+            return Ok(());
+        }
+        if let Some(path) = env.get("GITHUB_OUTPUT") {
+            let text: String = report
+                .outputs()
+                .iter()
+                .map(|(n, v)| github::file_command(n, v))
+                .collect();
+            github::append(Path::new(path), &text)
+                .map_err(Error::file("writing step outputs", path))?;
+        }
+        if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+            github::append(Path::new(path), &report.summary_markdown())
+                .map_err(Error::file("writing the job summary", path))?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Error,
     Warning,
-    Notice,
 }
 
-/// A place in a file an annotation points at.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Location {
-    pub file: String,
-    pub line: u32,
+impl Level {
+    /// The word for it: GitHub's workflow command, and the prefix of a plain log line.
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        }
+    }
 }
 
 /// The build log, written in the dialect of the platform.
@@ -137,15 +203,10 @@ impl<W: Write> Log<W> {
                 github::annotation(level, title, message, location)
             ),
             Platform::GitLab | Platform::Local => {
-                let word = match level {
-                    Level::Error => "error",
-                    Level::Warning => "warning",
-                    Level::Notice => "notice",
-                };
                 let place = location
                     .map(|l| format!(" ({}:{})", l.file, l.line))
                     .unwrap_or_default();
-                writeln!(self.out, "{word}: {title}{place}: {message}")
+                writeln!(self.out, "{}: {title}{place}: {message}", level.word())
             }
         }
     }

@@ -37,10 +37,6 @@ pub struct StatusUpdate {
     pub id: String,
     #[serde(default)]
     pub vertex: String,
-    pub total: Option<i64>,
-    #[serde(default)]
-    pub current: i64,
-    pub started: Option<String>,
     pub completed: Option<String>,
 }
 

@@ -2,9 +2,9 @@
 //! with a stream of display events for the live log.
 
 pub mod display;
-pub mod model;
-pub mod plain;
-pub mod rawjson;
+mod model;
+mod plain;
+mod rawjson;
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, Read};
@@ -13,6 +13,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 pub use model::{SolveStatus, VertexRecord, VertexTable};
+
+use crate::stats::Location;
 use plain::{PlainLine, VertexText};
 use rawjson::{RawItem, RawJsonReader};
 
@@ -32,19 +34,12 @@ pub enum Event {
     Text(String),
 }
 
-/// Where a failing build points in the Dockerfile (`Dockerfile.error-variant:8` before the excerpt).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SourceLocation {
-    pub file: String,
-    pub line: u32,
-}
-
 #[derive(Debug, Default)]
 pub struct Progress {
     pub vertices: VertexTable,
     /// `failed to solve: …`, the final line of a failed build.
     pub final_error: Option<String>,
-    pub error_location: Option<SourceLocation>,
+    pub error_location: Option<Location>,
     /// The last lines of text that were not progress (buildx's own errors land here).
     pub text_tail: VecDeque<String>,
     /// rawjson's status ids already shown complete, so repeats print once.
@@ -236,12 +231,12 @@ impl Progress {
 }
 
 /// `Dockerfile.error-variant:8`, printed alone before the source excerpt of a failed step.
-fn parse_location(line: &str) -> Option<SourceLocation> {
+fn parse_location(line: &str) -> Option<Location> {
     let (file, number) = line.trim().rsplit_once(':')?;
     if file.is_empty() || file.contains(char::is_whitespace) {
         return None;
     }
-    Some(SourceLocation {
+    Some(Location {
         file: file.to_owned(),
         line: number.parse().ok()?,
     })

@@ -26,7 +26,6 @@ pub struct RawJsonReader<R> {
     pos: usize,
     eof: bool,
     at_line_start: bool,
-    bytes_read: u64,
 }
 
 impl<R: Read> RawJsonReader<R> {
@@ -37,12 +36,7 @@ impl<R: Read> RawJsonReader<R> {
             pos: 0,
             eof: false,
             at_line_start: true,
-            bytes_read: 0,
         }
-    }
-
-    pub fn bytes_read(&self) -> u64 {
-        self.bytes_read
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -60,7 +54,6 @@ impl<R: Read> RawJsonReader<R> {
         };
         self.buf.truncate(old + *n.as_ref().unwrap_or(&0));
         let n = n?;
-        self.bytes_read += n as u64;
         self.eof = n == 0;
         Ok(())
     }

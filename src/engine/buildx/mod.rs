@@ -1,75 +1,86 @@
-//! The engine runner: starts `docker buildx build`, streams its rawjson progress through the
-//! parser as it arrives, and explains failures that come from the setup rather than the build.
+//! `docker buildx build`: the argv (`argv`), its rawjson and plain progress grammars
+//! (`progress`), the statistics read from them (`stats`), and the explanation of failures that
+//! come from the setup rather than the build.
 //!
 //! There is no separate preflight on the happy path: asking the CLI about the builder costs
 //! ~215 ms (`docker buildx inspect` 155 ms + `docker info` 60 ms, measured on this kind of
 //! machine), a third of a small warm build, and buildx refuses an export the driver cannot do
 //! before any step runs, so the same fact is read from its refusal at no cost.
 
-use std::io;
-use std::path::Path;
+mod argv;
+mod progress;
+mod stats;
+
+use std::io::{self, BufRead};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use thiserror::Error;
+pub use argv::argv;
 
-use crate::progress::{self, Event, Progress};
+use super::Finished;
+use crate::config::Config;
+use crate::error::Error;
+use crate::stats::BuildStats;
+use progress::{Progress, display};
 
-#[derive(Debug, Error)]
-pub enum EngineError {
-    #[error(
-        "could not start `{program}`: {source}. Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH"
-    )]
-    Spawn { program: String, source: io::Error },
-    #[error("reading the build's progress from `{program}` failed: {source}")]
-    Read { program: String, source: io::Error },
-}
-
-#[derive(Debug)]
-pub struct Finished {
-    pub success: bool,
-    pub exit_code: Option<i32>,
-    pub progress: Progress,
-    pub seconds: f64,
-}
+const PROGRAM: &str = "docker";
 
 pub fn run(
-    program: &Path,
+    config: &Config,
     argv: &[String],
-    mut on_event: impl FnMut(Event),
-) -> Result<Finished, EngineError> {
-    let name = program.to_string_lossy().into_owned();
+    mut on_line: impl FnMut(&str),
+) -> Result<Finished, Error> {
+    run_program(PROGRAM, config, argv, &mut on_line)
+}
+
+fn run_program(
+    program: &str,
+    config: &Config,
+    argv: &[String],
+    on_line: &mut impl FnMut(&str),
+) -> Result<Finished, Error> {
     let started = Instant::now();
     let mut child = Command::new(program)
         .args(argv)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| EngineError::Spawn {
-            program: name.clone(),
+        .map_err(|source| Error::EngineStart {
+            program: program.to_owned(),
             source,
         })?;
     let stderr = child.stderr.take().expect("stderr is piped");
     let mut progress = Progress::default();
-    let read = progress::read_rawjson(stderr, &mut progress, &mut on_event);
-    let status = child.wait().map_err(|source| EngineError::Read {
-        program: name.clone(),
+    let read = progress::read_rawjson(stderr, &mut progress, &mut |event| {
+        on_line(&display::render(&event))
+    });
+    let status = child.wait().map_err(|source| Error::EngineRead {
+        program: program.to_owned(),
         source,
     })?;
-    read.map_err(|source| EngineError::Read {
-        program: name,
+    read.map_err(|source| Error::EngineRead {
+        program: program.to_owned(),
         source,
     })?;
+    let tail: Vec<String> = progress.text_tail.iter().cloned().collect();
+    let succeeded = status.success();
     Ok(Finished {
-        success: status.success(),
-        exit_code: status.code(),
-        progress,
+        succeeded,
+        stats: stats::compute(&progress),
         seconds: started.elapsed().as_secs_f64(),
+        setup_problem: (!succeeded)
+            .then(|| diagnose(&tail, config.build.builder.as_deref()))
+            .flatten(),
+        last_text: tail.last().cloned(),
     })
 }
 
+pub fn read_log(source: impl BufRead) -> io::Result<BuildStats> {
+    progress::read_log(source).map(|progress| stats::compute(&progress))
+}
+
 /// A fix for failures that come from the setup, recognised by what buildx printed.
-pub fn diagnose(text: &[String], builder: Option<&str>) -> Option<String> {
+fn diagnose(text: &[String], builder: Option<&str>) -> Option<String> {
     let said = |needle: &str| text.iter().any(|line| line.contains(needle));
     let builder = builder.map_or("the current builder".to_owned(), |b| {
         format!("builder `{b}`")
@@ -120,7 +131,10 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_a_clear_error() {
-        let err = run(Path::new("/nonexistent/docker"), &[], |_| {})
+        let mut raw = crate::inputs::RawInputs::default();
+        raw.set("tags", "r/app:dev");
+        let config = crate::config::validate(&raw).unwrap();
+        let err = run_program("/nonexistent/docker", &config, &[], &mut |_| {})
             .unwrap_err()
             .to_string();
         assert!(

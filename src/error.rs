@@ -1,0 +1,85 @@
+//! The one error type. Each variant says what was wrong, where, and how to fix it; its exit
+//! code is decided here, and `crate::main` is the one place that prints it.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use crate::config::InvalidInputs;
+use crate::policy_file::PolicyFileError;
+
+/// Exit codes: 1 the build (or the engine, or the registry) failed, 2 the inputs are invalid
+/// and nothing ran.
+const EXIT_FAILED: u8 = 1;
+const EXIT_INVALID: u8 = 2;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// One line per bad input, all of them at once.
+    #[error("{0}")]
+    InvalidInputs(InvalidInputs),
+    #[error("input `policy-file`: {0}")]
+    PolicyFile(#[from] PolicyFileError),
+    #[error(
+        "could not start `{program}`: {source}. Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH"
+    )]
+    EngineStart { program: String, source: io::Error },
+    #[error("reading the build's progress from `{program}` failed: {source}")]
+    EngineRead { program: String, source: io::Error },
+    /// The build ran and failed; the log already says why.
+    #[error("the build failed")]
+    BuildFailed,
+    #[error("{reference}: {message}")]
+    Registry { reference: String, message: String },
+    #[error("{what} ({path}): {source}")]
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("writing the log: {0}")]
+    Log(#[from] io::Error),
+    #[error(
+        "the dotenv outputs are {bytes} bytes, over GitLab's limit of {limit}; use --output-format json for this build"
+    )]
+    DotenvTooLarge { bytes: usize, limit: usize },
+    #[error("{path}: {problem}")]
+    NotProgress { path: String, problem: String },
+}
+
+impl From<InvalidInputs> for Error {
+    fn from(errors: InvalidInputs) -> Self {
+        Error::InvalidInputs(errors)
+    }
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::InvalidInputs(_) | Error::PolicyFile(_) => EXIT_INVALID,
+            _ => EXIT_FAILED,
+        }
+    }
+
+    /// What to show, as (title, message) lines: one per bad input, none for a build whose
+    /// failure the log already explained.
+    pub fn lines(&self) -> Vec<(String, String)> {
+        match self {
+            Error::InvalidInputs(errors) => errors
+                .0
+                .iter()
+                .map(|e| (format!("input `{}`", e.input), e.problem.clone()))
+                .collect(),
+            Error::PolicyFile(e) => vec![("input `policy-file`".into(), e.to_string())],
+            Error::BuildFailed => Vec::new(),
+            other => vec![("regcache".into(), other.to_string())],
+        }
+    }
+
+    /// A closure for `map_err` on file operations.
+    pub fn file(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::File { what, path, source }
+    }
+}

@@ -1,0 +1,245 @@
+//! The probe stage: which refs of the decided read chain exist. `select` is the pure decision
+//! over what the registry answered (refs to pass, warnings to show); `run` is the thin wrapper
+//! that asks the registry. Only existing refs reach the engine, so its log has no red "not
+//! found" errors, and an unreachable registry means a cold build with a warning.
+
+use crate::error::Error;
+use crate::plan::CacheRefs;
+use crate::registry::Registry;
+
+/// What the registry said about one cache ref, asked with a HEAD request before the build.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Exists,
+    Missing,
+    /// The registry did not answer (connection refused, DNS, TLS, timeout).
+    Unreachable(String),
+    /// It answered with an error other than "not found" (401, 403, 5xx).
+    Failed(String),
+}
+
+impl Probe {
+    /// How the log, `regcache plan` and the job summary show it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Probe::Exists => "found",
+            Probe::Missing => "not found",
+            Probe::Unreachable(_) | Probe::Failed(_) => "unreadable",
+        }
+    }
+}
+
+/// One ref of the read chain, with what the probe found (None: not probed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub reference: String,
+    pub probe: Option<Probe>,
+}
+
+impl Candidate {
+    /// `ref (found)`, or the bare ref when it was not probed.
+    pub fn describe(&self) -> String {
+        match &self.probe {
+            Some(probe) => format!("{} ({})", self.reference, probe.label()),
+            None => self.reference.clone(),
+        }
+    }
+
+    /// Probed, and not there to read.
+    pub fn is_missing(&self) -> bool {
+        self.probe.as_ref().is_some_and(|p| *p != Probe::Exists)
+    }
+}
+
+/// A warning to show before the build.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Warning {
+    pub title: &'static str,
+    pub message: String,
+}
+
+/// The cache refs of one build: the chain with what the probe found, and what the engine gets.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Selection {
+    pub candidates: Vec<Candidate>,
+    pub refs: CacheRefs,
+    pub warnings: Vec<Warning>,
+}
+
+impl Selection {
+    /// The first ref of the chain that exists (`cache-source`).
+    pub fn source(&self) -> Option<&str> {
+        self.candidates
+            .iter()
+            .find(|c| c.probe == Some(Probe::Exists))
+            .map(|c| c.reference.as_str())
+    }
+
+    /// The refs of the chain the probe did not find or could not read.
+    pub fn missing(&self) -> impl Iterator<Item = &str> {
+        self.candidates
+            .iter()
+            .filter(|c| c.is_missing())
+            .map(|c| c.reference.as_str())
+    }
+}
+
+/// From the read chain and (when probed) the registry's answers, one per ref: the refs to pass
+/// and the warnings. Pure.
+pub fn select(
+    read: Vec<String>,
+    write: Option<String>,
+    probes: Option<Vec<Probe>>,
+    registry: &str,
+) -> Selection {
+    let Some(probes) = probes else {
+        let candidates = read
+            .iter()
+            .map(|reference| Candidate {
+                reference: reference.clone(),
+                probe: None,
+            })
+            .collect();
+        return Selection {
+            candidates,
+            refs: CacheRefs { read, write },
+            warnings: Vec::new(),
+        };
+    };
+    let candidates: Vec<Candidate> = read
+        .into_iter()
+        .zip(probes)
+        .map(|(reference, probe)| Candidate {
+            reference,
+            probe: Some(probe),
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    let unreachable = candidates.iter().find_map(|c| match &c.probe {
+        Some(Probe::Unreachable(e)) => Some(e.clone()),
+        _ => None,
+    });
+    let refs = if let Some(error) = unreachable {
+        warnings.push(Warning {
+            title: "registry unreachable",
+            message: format!("{registry} did not answer ({error}); building without cache"),
+        });
+        CacheRefs::default()
+    } else {
+        for candidate in &candidates {
+            if let Some(Probe::Failed(error)) = &candidate.probe {
+                warnings.push(Warning {
+                    title: "cache ref unreadable",
+                    message: format!("{}: {error}; not used", candidate.reference),
+                });
+            }
+        }
+        let existing: Vec<String> = candidates
+            .iter()
+            .filter(|c| c.probe == Some(Probe::Exists))
+            .map(|c| c.reference.clone())
+            .collect();
+        if existing.is_empty() && !candidates.is_empty() {
+            let chain: Vec<&str> = candidates.iter().map(|c| c.reference.as_str()).collect();
+            warnings.push(Warning {
+                title: "cache not found",
+                message: format!(
+                    "no cache ref of the chain exists yet ({}); this build runs cold (expected on the first build)",
+                    chain.join(", ")
+                ),
+            });
+        }
+        CacheRefs {
+            read: existing,
+            write,
+        }
+    };
+    Selection {
+        candidates,
+        refs,
+        warnings,
+    }
+}
+
+/// Ask the registry about every ref of the chain at once (when there is a chain to ask about).
+pub fn run(
+    registry: &Registry<'_>,
+    host: &str,
+    read: Vec<String>,
+    write: Option<String>,
+    probe: bool,
+) -> Result<Selection, Error> {
+    let probes = if probe && !read.is_empty() {
+        Some(registry.probe_all(&read)?)
+    } else {
+        None
+    };
+    Ok(select(read, write, probes, host))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(names: &[&str]) -> Vec<String> {
+        names.iter().map(|n| format!("r.io/app:{n}")).collect()
+    }
+
+    #[test]
+    fn only_existing_refs_are_read_and_the_first_is_the_source() {
+        let s = select(
+            refs(&["pr-1", "feature", "main"]),
+            Some("r.io/app:pr-1".into()),
+            Some(vec![Probe::Missing, Probe::Exists, Probe::Exists]),
+            "r.io",
+        );
+        assert_eq!(s.refs.read, refs(&["feature", "main"]));
+        assert_eq!(s.refs.write.as_deref(), Some("r.io/app:pr-1"));
+        assert_eq!(s.source(), Some("r.io/app:feature"));
+        assert_eq!(s.missing().collect::<Vec<_>>(), ["r.io/app:pr-1"]);
+        assert_eq!(s.warnings, []);
+    }
+
+    #[test]
+    fn an_unreachable_registry_means_no_cache_at_all() {
+        let s = select(
+            refs(&["main"]),
+            Some("r.io/app:main".into()),
+            Some(vec![Probe::Unreachable("connection refused".into())]),
+            "r.io",
+        );
+        assert_eq!(s.refs, CacheRefs::default());
+        assert_eq!(
+            s.warnings,
+            [Warning {
+                title: "registry unreachable",
+                message: "r.io did not answer (connection refused); building without cache".into()
+            }]
+        );
+        assert_eq!(s.source(), None);
+        assert_eq!(s.candidates[0].describe(), "r.io/app:main (unreadable)");
+    }
+
+    #[test]
+    fn unreadable_refs_warn_and_an_empty_chain_says_the_build_is_cold() {
+        let s = select(
+            refs(&["feature", "main"]),
+            None,
+            Some(vec![Probe::Failed("401".into()), Probe::Missing]),
+            "r.io",
+        );
+        assert_eq!(s.refs.read, Vec::<String>::new());
+        let titles: Vec<_> = s.warnings.iter().map(|w| w.title).collect();
+        assert_eq!(titles, ["cache ref unreadable", "cache not found"]);
+        assert_eq!(s.warnings[0].message, "r.io/app:feature: 401; not used");
+        assert_eq!(s.missing().count(), 2);
+    }
+
+    #[test]
+    fn unprobed_refs_are_all_passed() {
+        let s = select(refs(&["feature", "main"]), None, None, "r.io");
+        assert_eq!(s.refs.read, refs(&["feature", "main"]));
+        assert_eq!((s.source(), s.missing().count()), (None, 0));
+        assert_eq!(s.candidates[1].describe(), "r.io/app:main");
+    }
+}

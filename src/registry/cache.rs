@@ -1,0 +1,389 @@
+//! What a cache ref holds, from the manifest bytes as stored and the cache config blob: the
+//! form, layers, sizes, compression and records. Pure; `Registry::inspect` fetches the bytes.
+//!
+//! The two forms BuildKit exports (moby/buildkit `cache/remotecache/export.go`): an image index
+//! whose last entry is the `application/vnd.buildkit.cacheconfig.v0` config, or, with
+//! `image-manifest=true`, an image manifest with that config as its `config`.
+
+use std::collections::{BTreeMap, HashSet};
+
+use oci_client::manifest::{OciDescriptor, OciImageIndex, OciImageManifest};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.buildkit.cacheconfig.v0";
+pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+/// BuildKit refuses to import a manifest or config larger than this (moby/buildkit
+/// `cache/remotecache/import.go`; moby/buildkit#4916).
+const IMPORT_LIMIT: usize = 1 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CacheInfo {
+    pub media_type: String,
+    /// `index` (a layer list with the config as its last entry) or `image-manifest`.
+    pub form: &'static str,
+    pub manifest_bytes: usize,
+    pub layers: usize,
+    pub layer_bytes: u64,
+    pub config_digest: String,
+    pub config_media_type: String,
+    pub config_bytes: u64,
+    pub total_bytes: u64,
+    pub layer_media_types: BTreeMap<String, usize>,
+    pub compression: BTreeMap<String, usize>,
+    pub records: usize,
+    pub records_with_results: usize,
+    pub newest_layer: Option<String>,
+    pub warnings: Vec<String>,
+}
+
+/// A stored manifest, either form; an index has `manifests`, an image manifest `config`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Index(OciImageIndex),
+    Image(Box<OciImageManifest>),
+}
+
+/// One blob the manifest lists: what the statistics read of an index entry or a descriptor.
+struct Blob<'a> {
+    media_type: &'a str,
+    digest: &'a str,
+    size: u64,
+    annotations: Option<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> From<&'a OciDescriptor> for Blob<'a> {
+    fn from(d: &'a OciDescriptor) -> Self {
+        Blob {
+            media_type: &d.media_type,
+            digest: &d.digest,
+            size: u64::try_from(d.size).unwrap_or(0),
+            annotations: d.annotations.as_ref(),
+        }
+    }
+}
+
+/// The cache config's records; only their number and whether they hold layers are read.
+#[derive(Deserialize)]
+struct CacheConfig {
+    #[serde(default)]
+    records: Vec<Record>,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    #[serde(default)]
+    layers: Vec<serde::de::IgnoredAny>,
+}
+
+/// The form, the layer blobs and the config blob of a cache manifest.
+fn split_manifest(stored: &Stored) -> Result<(&'static str, Vec<Blob<'_>>, Blob<'_>), String> {
+    match stored {
+        Stored::Index(index) => {
+            let blobs = index.manifests.iter().map(|e| Blob {
+                media_type: &e.media_type,
+                digest: &e.digest,
+                size: u64::try_from(e.size).unwrap_or(0),
+                annotations: e.annotations.as_ref(),
+            });
+            let (config, layers): (Vec<Blob>, Vec<Blob>) =
+                blobs.partition(|b| b.media_type == CACHE_CONFIG_MEDIA_TYPE);
+            let config = config
+                .into_iter()
+                .next()
+                .ok_or_else(|| format!("the index has no {CACHE_CONFIG_MEDIA_TYPE} entry"))?;
+            Ok(("index", layers, config))
+        }
+        Stored::Image(image) if image.config.media_type == CACHE_CONFIG_MEDIA_TYPE => Ok((
+            "image-manifest",
+            image.layers.iter().map(Blob::from).collect(),
+            Blob::from(&image.config),
+        )),
+        Stored::Image(image) => Err(format!(
+            "{} without a {CACHE_CONFIG_MEDIA_TYPE} config (an image, or inline cache)",
+            image.media_type.as_deref().unwrap_or("an image manifest")
+        )),
+    }
+}
+
+fn parse(manifest_bytes: &[u8]) -> Result<Stored, String> {
+    serde_json::from_slice(manifest_bytes)
+        .map_err(|e| format!("the manifest is neither an image index nor an image manifest: {e}"))
+}
+
+/// The digest of the cache config blob a manifest lists.
+pub fn config_digest(manifest_bytes: &[u8]) -> Result<String, String> {
+    let stored = parse(manifest_bytes)?;
+    let (_, _, config) = split_manifest(&stored)?;
+    Ok(config.digest.to_owned())
+}
+
+fn compression_of(blob: &Blob<'_>) -> &'static str {
+    let media_type = blob.media_type;
+    let annotated = |key: &str| blob.annotations.is_some_and(|a| a.contains_key(key));
+    if annotated("containerd.io/snapshot/stargz/toc.digest") {
+        "estargz"
+    } else if media_type.ends_with("+zstd") || media_type.ends_with(".zstd") {
+        "zstd"
+    } else if media_type.ends_with("+gzip")
+        || media_type.ends_with(".gzip")
+        || media_type.ends_with("tar.gzip")
+    {
+        "gzip"
+    } else {
+        "uncompressed"
+    }
+}
+
+/// Statistics from the manifest bytes and the config blob.
+pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo, String> {
+    let stored = parse(manifest_bytes)?;
+    let media_type = match &stored {
+        Stored::Index(index) => index.media_type.clone(),
+        Stored::Image(image) => image.media_type.clone(),
+    }
+    .unwrap_or_default();
+    let (form, layers, config) = split_manifest(&stored)?;
+    let mut seen = HashSet::new();
+    let distinct: Vec<&Blob> = layers.iter().filter(|l| seen.insert(l.digest)).collect();
+    let mut layer_media_types = BTreeMap::new();
+    let mut compression = BTreeMap::new();
+    let mut newest: Option<(OffsetDateTime, String)> = None;
+    for layer in &distinct {
+        *layer_media_types
+            .entry(layer.media_type.to_owned())
+            .or_insert(0) += 1;
+        *compression
+            .entry(compression_of(layer).to_owned())
+            .or_insert(0) += 1;
+        let created = layer.annotations.and_then(|a| a.get("buildkit/createdat"));
+        if let Some(text) = created {
+            if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+                if newest.as_ref().is_none_or(|(n, _)| at > *n) {
+                    newest = Some((at, text.clone()));
+                }
+            }
+        }
+    }
+    // Saturating: a hostile manifest's sizes must not wrap around to a small total.
+    let layer_bytes = distinct
+        .iter()
+        .fold(0u64, |sum, l| sum.saturating_add(l.size));
+    let records: CacheConfig = serde_json::from_slice(config_bytes)
+        .map_err(|e| format!("the cache config is not JSON of the cache config's shape: {e}"))?;
+    let config_size = if config.size > 0 {
+        config.size
+    } else {
+        config_bytes.len() as u64
+    };
+    let mut warnings = Vec::new();
+    for (what, size) in [
+        ("manifest", manifest_bytes.len()),
+        ("cache config", config_bytes.len()),
+    ] {
+        if size > IMPORT_LIMIT {
+            warnings.push(format!("the {what} is {size} bytes; BuildKit imports at most {IMPORT_LIMIT}, so this cache exports but never imports (try mode=min or fewer stages)"));
+        }
+    }
+    Ok(CacheInfo {
+        media_type,
+        form,
+        manifest_bytes: manifest_bytes.len(),
+        layers: distinct.len(),
+        layer_bytes,
+        config_digest: config.digest.to_owned(),
+        config_media_type: config.media_type.to_owned(),
+        config_bytes: config_size,
+        total_bytes: layer_bytes
+            .saturating_add(config_size)
+            .saturating_add(manifest_bytes.len() as u64),
+        layer_media_types,
+        compression,
+        records: records.records.len(),
+        records_with_results: records
+            .records
+            .iter()
+            .filter(|r| !r.layers.is_empty())
+            .count(),
+        newest_layer: newest.map(|(_, text)| text),
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/tests/fixtures/buildkit/buildx-0.13.1_buildkit-0.13__{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    /// The expected statistics table of `tests/fixtures/buildkit/SOURCES.md`.
+    #[test]
+    fn statistics_of_every_fixture_cache() {
+        let cases = [
+            (
+                "registry_cache-main_after-a.index.manifest.json",
+                "8db2b1d7",
+                "index",
+                2527,
+                7,
+                1_065_692,
+                2487,
+                1_070_706,
+                "gzip=7",
+                11,
+                6,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-main_after-b.index.manifest.json",
+                "8db2b1d7",
+                "index",
+                3087,
+                7,
+                1_065_692,
+                2487,
+                1_071_266,
+                "gzip=7",
+                11,
+                6,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-main_after-c.index.manifest.json",
+                "246e1cf1",
+                "index",
+                2680,
+                6,
+                1_065_449,
+                2325,
+                1_070_454,
+                "gzip=6",
+                11,
+                5,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-feature-x_after-d.index.manifest.json",
+                "15b326cd",
+                "index",
+                1549,
+                4,
+                1_065_163,
+                2012,
+                1_068_724,
+                "gzip=4",
+                11,
+                3,
+                "2026-11-22T06:27:30.564269396Z",
+            ),
+            (
+                "registry_cache-image-manifest_after-f.image-manifest.json",
+                "246e1cf1",
+                "image-manifest",
+                2689,
+                6,
+                1_065_449,
+                2325,
+                1_070_463,
+                "gzip=6",
+                11,
+                5,
+                "2026-11-22T06:27:26.63693465Z",
+            ),
+            (
+                "registry_cache-zstd_after-g.index.manifest.json",
+                "436253a1",
+                "index",
+                2529,
+                7,
+                1_065_699,
+                2486,
+                1_070_714,
+                "gzip=4,zstd=3",
+                11,
+                6,
+                "2026-11-22T06:27:33.461786995Z",
+            ),
+        ];
+        for (
+            manifest,
+            config,
+            form,
+            manifest_bytes,
+            layers,
+            layer_bytes,
+            config_bytes,
+            total,
+            mix,
+            records,
+            with_results,
+            newest,
+        ) in cases
+        {
+            let info = summarize(
+                &fixture(manifest),
+                &fixture(&format!("registry_cacheconfig_sha256-{config}.json")),
+            )
+            .unwrap();
+            let mix_text: Vec<String> = info
+                .compression
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            assert_eq!(
+                (
+                    info.form,
+                    info.manifest_bytes,
+                    info.layers,
+                    info.layer_bytes,
+                    info.config_bytes,
+                    info.total_bytes
+                ),
+                (
+                    form,
+                    manifest_bytes,
+                    layers,
+                    layer_bytes,
+                    config_bytes,
+                    total
+                ),
+                "{manifest}"
+            );
+            assert_eq!(
+                (mix_text.join(","), info.records, info.records_with_results),
+                (mix.to_owned(), records, with_results),
+                "{manifest}"
+            );
+            assert_eq!(info.newest_layer.as_deref(), Some(newest), "{manifest}");
+            assert!(info.config_digest.contains(config));
+            assert!(info.warnings.is_empty());
+        }
+    }
+
+    #[test]
+    fn an_image_is_not_a_cache() {
+        let manifest = std::fs::read(format!(
+            "{}/tests/fixtures/buildkit/local-generated_buildx-0.13.1_dockerd-20.10.24-buildkit-v0.8__inline-cache-image.manifest.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        assert!(
+            summarize(&manifest, b"{}")
+                .unwrap_err()
+                .contains("inline cache")
+        );
+    }
+}

@@ -1,0 +1,215 @@
+//! The registry client: one runtime (`crate::block_on`), one auth path (the user's docker
+//! credentials), one rule for plain HTTP (real loopback addresses, and hosts the user names
+//! insecure). The commands that talk to a registry are methods here; what they compute from
+//! the answers is pure (`cache`).
+
+mod cache;
+
+use std::net::IpAddr;
+
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+
+pub use cache::{CacheInfo, summarize};
+
+use crate::error::Error;
+use crate::platform::Env;
+use crate::probe::Probe;
+use crate::reference;
+
+/// How long a probe waits for the registry before calling it unreachable.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A host served over plain HTTP without being asked: a real loopback address (127.0.0.0/8,
+/// `::1`, `localhost`), as dockerd treats them as insecure by default. `127.example.com` is not.
+fn is_loopback(registry: &str) -> bool {
+    let host = match registry.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty() && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => registry,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+pub struct Registry<'a> {
+    env: &'a Env,
+    /// Hosts the user named as plain HTTP (`inspect --insecure`).
+    insecure: Vec<String>,
+}
+
+impl<'a> Registry<'a> {
+    pub fn new(env: &'a Env) -> Self {
+        Self {
+            env,
+            insecure: Vec::new(),
+        }
+    }
+
+    /// Also use plain HTTP for `host`.
+    pub fn with_insecure(mut self, host: &str) -> Self {
+        self.insecure.push(host.to_owned());
+        self
+    }
+
+    fn client<'r>(&self, registries: impl IntoIterator<Item = &'r str>) -> Client {
+        let plain: Vec<String> = registries
+            .into_iter()
+            .filter(|r| is_loopback(r) || self.insecure.iter().any(|i| i == r))
+            .map(str::to_owned)
+            .collect();
+        Client::new(ClientConfig {
+            protocol: ClientProtocol::HttpsExcept(plain),
+            ..Default::default()
+        })
+    }
+
+    /// The user's docker credentials for the registry (`$DOCKER_CONFIG/config.json`, per
+    /// registry credential helpers included), or anonymous access.
+    fn auth(&self, reference: &Reference) -> RegistryAuth {
+        let dir = self
+            .env
+            .get("DOCKER_CONFIG")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                self.env
+                    .get("HOME")
+                    .map(|h| std::path::Path::new(h).join(".docker"))
+            });
+        let Some(file) = dir.and_then(|d| std::fs::File::open(d.join("config.json")).ok()) else {
+            return RegistryAuth::Anonymous;
+        };
+        // Docker Hub's credentials are stored under its v1 address.
+        let server = match reference.registry() {
+            "docker.io" => "https://index.docker.io/v1/",
+            other => other,
+        };
+        match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), server) {
+            Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+                RegistryAuth::Basic(user, password)
+            }
+            Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
+                RegistryAuth::Bearer(token)
+            }
+            // The error can hold a helper's output: never shown.
+            Err(_) => RegistryAuth::Anonymous,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Reference, Error> {
+        reference::parse(text).map_err(|e| Error::Registry {
+            reference: text.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Whether each ref exists, all asked at once (HEAD), credentials per registry.
+    pub fn probe_all(&self, references: &[String]) -> Result<Vec<Probe>, Error> {
+        let references: Vec<Reference> = references
+            .iter()
+            .map(|r| Self::parse(r))
+            .collect::<Result<_, _>>()?;
+        let client = self.client(references.iter().map(|r| r.registry()));
+        let auths: Vec<RegistryAuth> = references.iter().map(|r| self.auth(r)).collect();
+        let probes = references.iter().zip(&auths).map(|(reference, auth)| {
+            let client = &client;
+            async move {
+                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, auth)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        Probe::Unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
+                    }
+                }
+            }
+        });
+        Ok(crate::block_on(futures::future::join_all(probes)))
+    }
+
+    /// What a cache ref holds: the manifest as stored and the cache config blob.
+    pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
+        let reference = Self::parse(text)?;
+        let client = self.client([reference.registry()]);
+        let auth = self.auth(&reference);
+        let failed = |message: String| Error::Registry {
+            reference: reference.whole(),
+            message,
+        };
+        crate::block_on(async {
+            let (manifest_bytes, _digest) = client
+                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let config = cache::config_digest(&manifest_bytes)
+                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
+            let mut config_bytes = Vec::new();
+            client
+                .pull_blob(&reference, config.as_str(), &mut config_bytes)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            summarize(&manifest_bytes, &config_bytes)
+                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
+        })
+    }
+}
+
+async fn probe(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Probe {
+    use OciDistributionError as E;
+    match client.fetch_manifest_digest(reference, auth).await {
+        Ok(_digest) => Probe::Exists,
+        Err(E::ImageManifestNotFoundError(_)) => Probe::Missing,
+        Err(E::ServerError { code: 404, .. }) => Probe::Missing,
+        Err(E::RegistryError { envelope, .. })
+            if envelope.errors.iter().all(|e| {
+                matches!(
+                    e.code,
+                    OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
+                )
+            }) =>
+        {
+            Probe::Missing
+        }
+        Err(E::RequestError(e)) => Probe::Unreachable(error_chain(&e)),
+        Err(e) => Probe::Failed(e.to_string()),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_real_loopback_hosts_get_plain_http_unasked() {
+        for host in [
+            "127.0.0.1:5055",
+            "127.1.2.3",
+            "localhost:5000",
+            "[::1]:5000",
+            "[::1]",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "127.attacker.example",
+            "127.example.com:443",
+            "ghcr.io",
+            "10.0.0.1:5000",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+}
