@@ -4,7 +4,7 @@ local registry, once per cache strategy, all in one run:
 
   shared      one ref for everything (BuildKit docs: cache-from and cache-to the same ref)
   per-branch  a ref per branch / pr-N / tag, no fallback
-  int128      int128/docker-build-cache-config-action's table (users.md §3)
+  int128      int128/docker-build-cache-config-action's table (its README, "Cache key")
   regcache    our branch policy (cache-policy: branch), driven by GitHub event payloads
 
 Alternatives run through `regcache build --cache-policy off` with their own --cache-from /

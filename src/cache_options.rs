@@ -85,7 +85,9 @@ impl fmt::Display for Compression {
 }
 
 impl Compression {
-    /// The documented levels; BuildKit does not reliably reject others (buildkit.md §8).
+    /// The documented levels (docs.docker.com, "Cache storage backends": `compression-level`).
+    /// BuildKit does not reliably reject others: gzip goes to Go's `gzip.NewWriterLevel` and
+    /// zstd maps any level to four tiers (moby/buildkit `util/compression`), so check here.
     pub fn levels(self) -> Option<std::ops::RangeInclusive<u32>> {
         match self {
             Compression::Uncompressed => None,

@@ -161,13 +161,14 @@ pub struct Decision {
 
 const TAG_MAX: usize = 128;
 
+/// The scope as it ends every tag: cache-scope, target and single platform, slugged.
+fn scope_part(settings: &PolicySettings) -> Option<String> {
+    (!settings.scope.is_empty()).then(|| slug(&settings.scope.join("-"), 40))
+}
+
 /// `<prefix>[-<key>][-<scope>]`, at most 128 characters: the key gives way first.
 pub fn tag(settings: &PolicySettings, key: Option<&str>) -> String {
-    let scope = if settings.scope.is_empty() {
-        None
-    } else {
-        Some(slug(&settings.scope.join("-"), 40))
-    };
+    let scope = scope_part(settings);
     let scope_len = scope.as_ref().map_or(0, |s| s.len() + 1);
     let mut tag = settings.prefix.clone();
     if let Some(key) = key {
@@ -180,6 +181,54 @@ pub fn tag(settings: &PolicySettings, key: Option<&str>) -> String {
         tag = format!("{tag}-{scope}");
     }
     tag
+}
+
+/// The tag of a pull (or merge) request: `pr-N` on GitHub, `mr-N` on GitLab.
+fn request_key(kind: &str, number: u64) -> String {
+    format!("{kind}-{number}")
+}
+
+/// What a cache tag belongs to, read back from the tag: the inverse of `tag` under the same
+/// settings, so registry care can tell a pull request's cache from a branch's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagOwner {
+    /// The tag with no key (`cache-policy: shared`, builds outside CI).
+    Shared,
+    Request {
+        kind: &'static str,
+        number: u64,
+    },
+    /// A branch, by its slug (`slug(branch)`; compare with `tag` of a known branch).
+    Branch {
+        slug: String,
+    },
+}
+
+/// The owner of `tag` under `settings`, or None when the tag is not one of theirs (another
+/// prefix or scope).
+pub fn tag_owner(settings: &PolicySettings, tag: &str) -> Option<TagOwner> {
+    let scope = scope_part(settings);
+    let rest = tag.strip_prefix(&settings.prefix)?;
+    let rest = match &scope {
+        Some(scope) => rest.strip_suffix(scope.as_str())?.strip_suffix('-')?,
+        None => rest,
+    };
+    if rest.is_empty() {
+        return Some(TagOwner::Shared);
+    }
+    let key = rest.strip_prefix('-').filter(|k| !k.is_empty())?;
+    for kind in ["pr", "mr"] {
+        let number = key
+            .strip_prefix(kind)
+            .and_then(|n| n.strip_prefix('-'))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(number) = number.filter(|n| request_key(kind, *n) == key) {
+            return Some(TagOwner::Request { kind, number });
+        }
+    }
+    Some(TagOwner::Branch {
+        slug: key.to_owned(),
+    })
 }
 
 fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {
@@ -242,7 +291,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
                 base,
                 untrusted,
             } => {
-                let own = tag(settings, Some(&format!("{kind}-{number}")));
+                let own = tag(settings, Some(&request_key(kind, *number)));
                 let mut read = vec![own.clone(), branch_tag(base)];
                 read.extend(default.filter(|d| d != base).map(branch_tag));
                 if *untrusted {
@@ -331,6 +380,73 @@ mod tests {
             number,
             base: base.into(),
             untrusted,
+        }
+    }
+
+    #[test]
+    fn tags_read_back_to_their_owner() {
+        let mut s = settings();
+        assert_eq!(tag_owner(&s, "buildcache"), Some(TagOwner::Shared));
+        assert_eq!(
+            tag_owner(&s, "buildcache-pr-42"),
+            Some(TagOwner::Request {
+                kind: "pr",
+                number: 42
+            })
+        );
+        assert_eq!(
+            tag_owner(&s, "buildcache-feature-a-951d42dc"),
+            Some(TagOwner::Branch {
+                slug: "feature-a-951d42dc".into()
+            })
+        );
+        assert_eq!(
+            tag_owner(&s, "buildcache-pr-042"),
+            Some(TagOwner::Branch {
+                slug: "pr-042".into()
+            }),
+            "pr-042 is no tag decide() writes for a request"
+        );
+        assert_eq!(tag_owner(&s, "othercache-main"), None);
+        assert_eq!(tag_owner(&s, "buildcache-"), None);
+        s.scope = vec!["api".into(), "linux/arm64".into()];
+        let scoped = tag(&s, Some("main"));
+        assert_eq!(scoped, "buildcache-main-api-linux-arm64-78ea6c13");
+        assert_eq!(
+            tag_owner(&s, &scoped),
+            Some(TagOwner::Branch {
+                slug: "main".into()
+            })
+        );
+        assert_eq!(tag_owner(&s, "buildcache-main"), None, "another scope");
+    }
+
+    mod round_trip {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Every tag decide() can write reads back to what it was written for.
+            #[test]
+            fn tags_and_owners(
+                branch in "[a-zA-Z0-9/._-]{1,60}",
+                number in 0u64..1_000_000,
+                scope in proptest::collection::vec("[a-z0-9/._-]{1,12}", 0..3),
+            ) {
+                let settings = PolicySettings { scope, ..PolicySettings::default() };
+                let request = tag(&settings, Some(&request_key("pr", number)));
+                prop_assert_eq!(tag_owner(&settings, &request), Some(TagOwner::Request { kind: "pr", number }));
+                prop_assert_eq!(tag_owner(&settings, &tag(&settings, None)), Some(TagOwner::Shared));
+                let branch_tag = tag(&settings, Some(&branch));
+                let owner = tag_owner(&settings, &branch_tag);
+                // A branch named like a request's key reads back as that request (issue: make
+                // the namespaces disjoint); every other branch reads back to its slug.
+                if !branch.starts_with("pr-") && !branch.starts_with("mr-") {
+                    let expected_slug = match owner.clone() { Some(TagOwner::Branch { slug }) => slug, other => panic!("{other:?}") };
+                    prop_assert_eq!(tag(&settings, Some(&branch)), tag(&settings, Some(&expected_slug)));
+                }
+            }
         }
     }
 

@@ -80,12 +80,15 @@ pub fn parse(text: &str, path: &str) -> Result<PolicyFile, PolicyFileError> {
         return Ok(PolicyFile::default());
     }
     yaml_serde::from_str(text).map_err(|e| {
-        // yaml_serde appends " at line L column C"; the line goes up front instead.
-        let message = e.to_string();
-        let message = message
-            .split(" at line ")
-            .next()
-            .unwrap_or(&message)
+        // The message without yaml_serde's " at line L column C": the line goes up front.
+        let location = e.location();
+        let full = e.to_string();
+        let message = location
+            .as_ref()
+            .and_then(|l| {
+                full.strip_suffix(&format!(" at line {} column {}", l.line(), l.column()))
+            })
+            .unwrap_or(&full)
             .to_owned();
         // Value errors of our own types are located at the mapping's start; the keys are
         // top-level and unique, so the key's own line is the one to show.
@@ -100,7 +103,7 @@ pub fn parse(text: &str, path: &str) -> Result<PolicyFile, PolicyFileError> {
                     })
                     .map(|i| i + 1)
             });
-        match key_line.or(e.location().map(|l| l.line())) {
+        match key_line.or(location.map(|l| l.line())) {
             Some(line) => PolicyFileError::Invalid {
                 path: path.to_owned(),
                 line,

@@ -1,5 +1,5 @@
 //! One slug function for every platform: turns a branch, PR key or scope into a part of a
-//! Docker tag. Valid tag grammar (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, users.md §4), lowercase
+//! Docker tag. Valid tag grammar (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`, distribution/reference `regexp.go`), lowercase
 //! so registry lifecycle rules match one spelling, and when cleaning changed the name or it had
 //! to be cut, a short hash of the original name is appended, so `feature/a` and `feature-a`
 //! never share a tag.
@@ -55,22 +55,13 @@ mod tests {
         assert_eq!(slug("feature/a", 100), "feature-a-951d42dc");
         assert_eq!(slug("main", 100), "main");
         assert_eq!(slug("release-1.2", 100), "release-1.2");
-        assert_eq!(
-            slug("feature/a", 100),
-            format!("feature-a-{}", short_hash("feature/a"))
-        );
         assert_eq!(slug("feature-a", 100), "feature-a");
-        assert_eq!(
-            slug("Feature/ABC.1", 100),
-            format!("feature-abc.1-{}", short_hash("Feature/ABC.1"))
-        );
-        assert_eq!(slug("..//--x", 100), format!("x-{}", short_hash("..//--x")));
-        assert_eq!(slug("日本", 100), short_hash("日本"));
+        // Hashes written out (`printf %s NAME | sha256sum | cut -c1-8`), not recomputed here.
+        assert_eq!(slug("Feature/ABC.1", 100), "feature-abc.1-44d9925b");
+        assert_eq!(slug("..//--x", 100), "x-8d33230b");
+        assert_eq!(slug("日本", 100), "cf2abf0c");
         let long = "a".repeat(300);
-        assert_eq!(
-            slug(&long, 40),
-            format!("{}-{}", "a".repeat(31), short_hash(&long))
-        );
+        assert_eq!(slug(&long, 40), format!("{}-9835fa6b", "a".repeat(31)));
     }
 
     proptest! {
@@ -83,8 +74,7 @@ mod tests {
         }
 
         #[test]
-        fn stable_and_injective(a in "[a-zA-Z0-9/._ -]{1,40}", b in "[a-zA-Z0-9/._ -]{1,40}") {
-            prop_assert_eq!(slug(&a, 60), slug(&a, 60));
+        fn injective(a in "[a-zA-Z0-9/._ -]{1,40}", b in "[a-zA-Z0-9/._ -]{1,40}") {
             if a != b {
                 prop_assert_ne!(slug(&a, 60), slug(&b, 60), "{:?} and {:?}", a, b);
             }

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{FileServer, Run};
+use common::{Run, Server};
 use yaml_serde::{Mapping, Value};
 
 const ARCHIVE: &str = "/regcache-0.1.0-linux-x64.tar.gz";
@@ -191,7 +191,7 @@ fn registry_has(repository: &str) -> bool {
 }
 
 /// The README's quick start as `.github/workflows/image.yml`, building into `image`.
-fn quick_start_repository(server: &FileServer, image: &str) -> tempfile::TempDir {
+fn quick_start_repository(server: &Server, image: &str) -> tempfile::TempDir {
     let workflow = localize(
         &common::readme_quick_start(),
         &server.url,
@@ -219,7 +219,7 @@ fn assert_succeeded(run: &Run) {
 #[test]
 fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
     let _engine = common::engine_lock();
-    let server = FileServer::start(common::release_archives());
+    let server = Server::files(common::release_archives());
     let image = common::fresh_repo("quickstart");
     let repo = quick_start_repository(&server, &image);
     let machine = Machine::new();
@@ -229,7 +229,7 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
     assert_succeeded(&cold);
     assert_logged(&cold, "cache-hit=false, 0 of 6 steps cached");
     assert_eq!(
-        server.requests(),
+        server.paths(),
         [ARCHIVE],
         "the first job downloads the archive once"
     );
@@ -255,7 +255,7 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
         &format!("regcache: reading {image}:buildcache-main (found)"),
     );
     assert_eq!(
-        server.requests(),
+        server.paths(),
         [ARCHIVE],
         "the second job uses the tool cache"
     );
@@ -264,7 +264,7 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
 #[test]
 fn a_policy_file_is_honoured_and_an_input_written_in_the_workflow_overrides_it() {
     let _engine = common::engine_lock();
-    let server = FileServer::start(common::release_archives());
+    let server = Server::files(common::release_archives());
     let image = common::fresh_repo("policy");
     let workflow = format!(
         r#"on: push
@@ -332,7 +332,7 @@ fn a_tampered_or_missing_archive_stops_the_job_before_anything_runs() {
             "(HTTP 404): the release has no regcache-0.1.0-linux-x64.tar.gz",
         ),
     ] {
-        let server = FileServer::start(served);
+        let server = Server::files(served);
         let image = common::fresh_repo("tampered");
         let repo = quick_start_repository(&server, &image);
         let machine = Machine::new();
@@ -353,14 +353,14 @@ fn a_tampered_or_missing_archive_stops_the_job_before_anything_runs() {
                 .exists(),
             "nothing is left in the tool cache"
         );
-        assert_eq!(server.requests(), [ARCHIVE]);
+        assert_eq!(server.paths(), [ARCHIVE]);
     }
 }
 
 #[test]
 fn the_single_image_example_runs() {
     let _engine = common::engine_lock();
-    let server = FileServer::start(common::release_archives());
+    let server = Server::files(common::release_archives());
     let image = common::fresh_repo("example-single");
     let example =
         std::fs::read_to_string(common::repo_root().join("workflows/single-image.yml")).unwrap();
@@ -388,7 +388,7 @@ fn the_single_image_example_runs() {
 #[test]
 fn the_reusable_example_runs_and_its_outputs_reach_the_caller() {
     let _engine = common::engine_lock();
-    let server = FileServer::start(common::release_archives());
+    let server = Server::files(common::release_archives());
     let image = common::fresh_repo("example-reusable");
     let example =
         std::fs::read_to_string(common::repo_root().join("workflows/reusable.yml")).unwrap();

@@ -2,17 +2,16 @@
 //! (tests/fixtures/github, shapes from GitHub's docs) become a trigger, then read and write
 //! tags. GitLab's predefined variables likewise.
 
+mod common;
+
 use regcache::platform::github::{self, Lookup};
 use regcache::platform::{Env, gitlab};
 use regcache::policy::{CiEvent, PolicySettings, Trigger, decide};
 use regcache::slug::slug;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/tests/fixtures/github/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    let path = common::fixture(&format!("github/{name}"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn payload(name: &str) -> github::Payload {

@@ -1,7 +1,8 @@
-//! The statistics parser on every progress log in `tests/fixtures/buildkit/` (copied byte for
-//! byte from `../shared/fixtures/`, sources in its SOURCES.md). Expected counts are written
-//! here from the reference table (buildkit.md §2, SOURCES.md) and by reading the files; a
-//! progress log without an expectation fails the test.
+//! The statistics parser on every progress log in `tests/fixtures/buildkit/` (real BuildKit
+//! output, sources in its SOURCES.md). Expected counts are written here by reading the files
+//! and from SOURCES.md's table; a progress log without an expectation fails the test.
+
+mod common;
 
 use std::io::BufReader;
 
@@ -182,7 +183,7 @@ const EXPECTED: &[Expect] = &[
 ];
 
 fn fixtures_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/buildkit")
+    common::fixture("buildkit")
 }
 
 /// Progress logs are the files whose names say so; the rest are registry objects, metadata,
@@ -318,18 +319,11 @@ fn both_rawjson_layouts_give_the_same_statistics() {
 fn the_stats_command_reads_saved_logs_of_both_grammars() {
     let run = |file: &str, format: &[&str]| {
         let path = fixtures_dir().join(file);
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_regcache"))
-            .arg("stats")
-            .arg(path)
-            .args(format)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
+        let mut args = vec!["stats", path.to_str().unwrap()];
+        args.extend(format);
+        let run = common::regcache(&args, &Default::default());
+        assert_eq!(run.code, Some(0), "{}", run.log());
+        run.stdout
     };
     let json: serde_json::Value = serde_json::from_str(&run(
         "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",

@@ -5,64 +5,19 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 
-use common::{regcache, repo_root};
+use common::{Server, regcache};
 
-/// Each request's path and Authorization header, in order.
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
-/// Serves `routes` (path → fixture file) on loopback and records each request's path and
-/// Authorization header. Anything else is a 404 in GitHub's error shape.
-fn api_server(routes: &'static [(&'static str, &'static str)]) -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let mut stream = stream.unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let path = request_line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("")
-                .to_owned();
-            let mut authorization = String::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
-                    authorization = value.trim().to_owned();
-                }
-            }
-            record.lock().unwrap().push((path.clone(), authorization));
-            let (status, body) = match routes.iter().find(|(p, _)| *p == path) {
-                Some((_, file)) => (
-                    "200 OK",
-                    std::fs::read_to_string(repo_root().join("tests/fixtures/github").join(file))
-                        .unwrap(),
-                ),
-                None => (
-                    "404 Not Found",
-                    r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#
-                        .to_owned(),
-                ),
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes());
-        }
-    });
-    (url, seen)
+/// Serves `routes` (path → fixture file) on loopback, recording each request; anything else
+/// is a 404 in GitHub's error shape.
+fn api_server(routes: &'static [(&'static str, &'static str)]) -> Server {
+    Server::start(
+        move |path| {
+            let (_, file) = routes.iter().find(|(p, _)| *p == path)?;
+            Some(std::fs::read(common::fixture(&format!("github/{file}"))).unwrap())
+        },
+        r#"{"message":"Not Found","documentation_url":"https://docs.github.com/rest"}"#,
+    )
 }
 
 fn github_env(
@@ -84,9 +39,7 @@ fn github_env(
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .chain([(
         "GITHUB_EVENT_PATH".to_owned(),
-        repo_root()
-            .join("tests/fixtures/github")
-            .join(payload)
+        common::fixture(&format!("github/{payload}"))
             .to_str()
             .unwrap()
             .to_owned(),
@@ -106,10 +59,11 @@ const PLAN: &[&str] = &[
 
 #[test]
 fn an_issue_comment_on_a_pull_request_is_resolved_through_the_api() {
-    let (url, seen) = api_server(&[(
+    let api = api_server(&[(
         "/repos/Codertocat/Hello-World/pulls/2",
         "api-pulls-get.json",
     )]);
+    let url = api.url.clone();
     let run = regcache(
         PLAN,
         &github_env(
@@ -128,26 +82,31 @@ fn an_issue_comment_on_a_pull_request_is_resolved_through_the_api() {
     );
     assert_eq!(plan["write"], r("pr-2").as_str());
     assert_eq!(plan["cache-to"][0], format!("type=registry,ref={},mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true", r("pr-2")).as_str());
-    let seen = seen.lock().unwrap();
+    let seen = api.requests();
     assert_eq!(
         seen.len(),
         1,
         "one request: the payload had the default branch: {seen:?}"
     );
-    assert_eq!(seen[0].0, "/repos/Codertocat/Hello-World/pulls/2");
+    assert_eq!(seen[0].path, "/repos/Codertocat/Hello-World/pulls/2");
     assert!(
-        seen[0].1.ends_with("test-token-123"),
+        seen[0].authorization.ends_with("test-token-123"),
         "the token was sent: {:?}",
-        seen[0].1
+        seen[0].authorization
     );
 }
 
 #[test]
 fn the_default_branch_comes_from_the_api_only_when_the_payload_lacks_it() {
-    let (url, seen) = api_server(&[("/repos/Codertocat/Hello-World", "api-repos-get.json")]);
+    let api = api_server(&[("/repos/Codertocat/Hello-World", "api-repos-get.json")]);
     let run = regcache(
         PLAN,
-        &github_env("schedule", "refs/heads/feature/y", "schedule.json", &url),
+        &github_env(
+            "schedule",
+            "refs/heads/feature/y",
+            "schedule.json",
+            &api.url,
+        ),
     );
     assert_eq!(run.code, Some(0), "{}", run.log());
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -155,23 +114,16 @@ fn the_default_branch_comes_from_the_api_only_when_the_payload_lacks_it() {
         plan["read"][1], "ghcr.io/codertocat/hello-world:buildcache-trunk",
         "{plan}"
     );
-    assert_eq!(
-        seen.lock()
-            .unwrap()
-            .iter()
-            .map(|(p, _)| p.as_str())
-            .collect::<Vec<_>>(),
-        ["/repos/Codertocat/Hello-World"]
-    );
+    assert_eq!(api.paths(), ["/repos/Codertocat/Hello-World"]);
 
-    let (url, seen) = api_server(&[]);
+    let api = api_server(&[]);
     let run = regcache(
         PLAN,
-        &github_env("push", "refs/heads/main", "push-branch.json", &url),
+        &github_env("push", "refs/heads/main", "push-branch.json", &api.url),
     );
     assert_eq!(run.code, Some(0), "{}", run.log());
     assert!(
-        seen.lock().unwrap().is_empty(),
+        api.requests().is_empty(),
         "the push payload has everything: no API call"
     );
 }

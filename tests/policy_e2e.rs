@@ -85,10 +85,9 @@ fn build_on_github(
 
 /// A fixture payload with the base branch of its pull request changed.
 fn payload_with_base(name: &str, base: &str, dir: &Path) -> std::path::PathBuf {
-    let mut payload: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(repo_root().join("tests/fixtures/github").join(name)).unwrap(),
-    )
-    .unwrap();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture(&format!("github/{name}"))).unwrap())
+            .unwrap();
     payload["pull_request"]["base"]["ref"] = base.into();
     let path = dir.join(name);
     std::fs::write(&path, payload.to_string()).unwrap();
@@ -101,7 +100,7 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
     let example = example_copy();
     let work = tempfile::tempdir().unwrap();
     let repo = fresh_repo("policy");
-    let fixtures = repo_root().join("tests/fixtures/github");
+    let fixtures = fixture("github");
     let main_ref = format!("{repo}:buildcache-main");
     let feature_ref = format!("{repo}:buildcache-{}", slug("feature/x", 100));
 

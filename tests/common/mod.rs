@@ -12,6 +12,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A fixture file by its path under `tests/fixtures/` (`github/push-branch.json`).
+pub fn fixture(path: &str) -> PathBuf {
+    repo_root().join("tests/fixtures").join(path)
+}
+
 /// The variables `scripts/engine.sh env` prints: PATH, DOCKER_HOST, DOCKER_CONFIG, REGCACHE_*.
 pub fn engine_env() -> &'static BTreeMap<String, String> {
     static ENV: OnceLock<BTreeMap<String, String>> = OnceLock::new();
@@ -195,20 +200,30 @@ pub fn readme_quick_start() -> String {
     block.split_once("```").unwrap().0.to_owned()
 }
 
-/// A loopback HTTP server for release archives: serves the files of one directory by name
-/// and records the path of every request, so a test can tell whether anything was fetched.
-pub struct FileServer {
-    pub url: String,
-    requests: std::sync::Arc<Mutex<Vec<String>>>,
+/// A request a `Server` answered: its path and Authorization header.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub path: String,
+    pub authorization: String,
 }
 
-impl FileServer {
-    pub fn start(dir: &Path) -> Self {
+/// A loopback HTTP server answering GETs from `answer` (path → body; None is a 404 with
+/// `not_found` as its body), recording every request, so a test can tell what was asked.
+pub struct Server {
+    pub url: String,
+    requests: std::sync::Arc<Mutex<Vec<Request>>>,
+}
+
+impl Server {
+    pub fn start(
+        answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
+        not_found: &'static str,
+    ) -> Self {
         use std::io::{BufRead, BufReader, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
-        let (dir, seen) = (dir.to_owned(), requests.clone());
+        let seen = requests.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
@@ -217,36 +232,62 @@ impl FileServer {
                 if reader.read_line(&mut request_line).is_err() {
                     continue;
                 }
-                let mut header = String::new();
-                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
-                    header.clear();
+                let mut authorization = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
+                        authorization = value.trim().to_owned();
+                    }
                 }
                 let path = request_line
                     .split_whitespace()
                     .nth(1)
                     .unwrap_or("")
                     .to_owned();
-                seen.lock().unwrap().push(path.clone());
-                let name = path.trim_start_matches('/');
-                let file = (!name.contains('/') && !name.contains(".."))
-                    .then(|| std::fs::read(dir.join(name)).ok())
-                    .flatten();
-                let _ = match file {
-                    Some(body) => stream
-                        .write_all(
-                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
-                                .as_bytes(),
-                        )
-                        .and_then(|()| stream.write_all(&body)),
-                    None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                let body = answer(&path);
+                seen.lock().unwrap().push(Request {
+                    path,
+                    authorization,
+                });
+                let (status, body) = match body {
+                    Some(body) => ("200 OK", body),
+                    None => ("404 Not Found", not_found.as_bytes().to_vec()),
                 };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream
+                    .write_all(head.as_bytes())
+                    .and_then(|()| stream.write_all(&body));
             }
         });
         Self { url, requests }
     }
 
-    pub fn requests(&self) -> Vec<String> {
+    /// Serves the files of `dir` by name (release archives).
+    pub fn files(dir: &Path) -> Self {
+        let dir = dir.to_owned();
+        Self::start(
+            move |path| {
+                let name = path.trim_start_matches('/');
+                (!name.contains('/') && !name.contains(".."))
+                    .then(|| std::fs::read(dir.join(name)).ok())
+                    .flatten()
+            },
+            "",
+        )
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
+    }
+
+    pub fn paths(&self) -> Vec<String> {
+        self.requests().into_iter().map(|r| r.path).collect()
     }
 }
 
