@@ -12,7 +12,7 @@ use crate::policy_file::PolicyFileError;
 /// Exit codes: 1 the build (or the engine, or the registry) failed, 2 the inputs are invalid
 /// and nothing ran.
 const EXIT_FAILED: u8 = 1;
-const EXIT_INVALID: u8 = 2;
+pub(crate) const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Error)]
 pub enum Error {

@@ -62,7 +62,11 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
         Ok(invocation) => invocation,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+            return ExitCode::from(if e.use_stderr() {
+                error::EXIT_INVALID
+            } else {
+                0
+            });
         }
     };
     let ctx = Context::new(env);

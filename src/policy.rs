@@ -384,6 +384,21 @@ mod tests {
     }
 
     #[test]
+    fn policy_names_parse_and_print_back() {
+        for (name, kind) in [
+            ("branch", PolicyKind::Branch),
+            ("shared", PolicyKind::Shared),
+            ("read-only", PolicyKind::ReadOnly),
+            ("off", PolicyKind::Off),
+        ] {
+            assert_eq!(name.parse::<PolicyKind>(), Ok(kind));
+            assert_eq!(kind.to_string(), name);
+        }
+        let err = "Branch".parse::<PolicyKind>().unwrap_err();
+        assert_eq!(err.accepted, "branch, shared, read-only, off");
+    }
+
+    #[test]
     fn tags_read_back_to_their_owner() {
         let mut s = settings();
         assert_eq!(tag_owner(&s, "buildcache"), Some(TagOwner::Shared));
@@ -484,6 +499,22 @@ mod tests {
         );
     }
 
+    #[test]
+    fn one_shared_tag_says_why() {
+        let local = decide(&event(Trigger::Local), &settings());
+        assert_eq!(local.reason, "no CI event: one shared tag");
+        let shared = PolicySettings {
+            kind: PolicyKind::Shared,
+            ..settings()
+        };
+        let d = decide(&event(push("feature")), &shared);
+        assert_eq!(
+            (d.read, d.write.as_deref()),
+            (strings(&["buildcache"]), Some("buildcache"))
+        );
+        assert_eq!(d.reason, "cache-policy is shared");
+    }
+
     fn decided(trigger: Trigger, s: &PolicySettings) -> (Vec<String>, Option<String>) {
         let d = decide(&event(trigger), s);
         (d.read, d.write)
@@ -528,6 +559,13 @@ mod tests {
                     base: "main".into(),
                 },
                 strings(&["buildcache-main"]),
+                None,
+            ),
+            (
+                Trigger::MergeQueue {
+                    base: "release".into(),
+                },
+                strings(&["buildcache-release", "buildcache-main"]),
                 None,
             ),
             (

@@ -236,6 +236,25 @@ mod tests {
     }
 
     #[test]
+    fn run_probes_only_when_asked_and_when_there_is_a_chain() {
+        // Nothing listens on port 1: a probe is refused at once.
+        let env = crate::platform::Env::default();
+        let registry = Registry::new(&env);
+        let chain = vec!["127.0.0.1:1/app:main".to_owned()];
+        let probed = run(&registry, "127.0.0.1:1", chain.clone(), None, true).unwrap();
+        assert!(
+            matches!(probed.candidates[0].probe, Some(Probe::Unreachable(_))),
+            "{probed:?}"
+        );
+        assert_eq!(probed.warnings[0].title, "registry unreachable");
+        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false).unwrap();
+        assert_eq!(unprobed.candidates[0].probe, None);
+        assert_eq!(unprobed.refs.read, ["127.0.0.1:1/app:main"]);
+        let empty = run(&registry, "127.0.0.1:1", vec![], None, true).unwrap();
+        assert_eq!(empty, Selection::default());
+    }
+
+    #[test]
     fn unprobed_refs_are_all_passed() {
         let s = select(refs(&["feature", "main"]), None, None, "r.io");
         assert_eq!(s.refs.read, refs(&["feature", "main"]));
