@@ -466,6 +466,32 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_id_equals_value() {
+        let config = validate(&raw(&[
+            ("tags", "r/a:1"),
+            ("secrets", "npm_token=a=b=c\nGIT.AUTH-1=x"),
+        ]))
+        .unwrap();
+        let secrets: Vec<(&str, &str)> = config
+            .build
+            .secrets
+            .iter()
+            .map(|s| (s.id.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(secrets, [("npm_token", "a=b=c"), ("GIT.AUTH-1", "x")]);
+        for bad in ["=value", "my id=value", "id/x=value"] {
+            let lines = errors(&[("tags", "r/a:1"), ("secrets", bad)]);
+            assert_eq!(
+                lines,
+                [
+                    "input `secrets`: each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`"
+                ],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
     fn secret_values_are_never_echoed() {
         let lines = errors(&[("tags", "r/a:1"), ("secrets", "no-equals-sign-hunter2")]);
         assert!(!lines[0].contains("hunter2"), "{lines:?}");

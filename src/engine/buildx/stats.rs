@@ -158,6 +158,115 @@ fn import_outcome(record: &VertexRecord) -> ImportOutcome {
 mod tests {
     use super::*;
 
+    /// Plain progress written for the cases no fixture has: an import refused (401), an
+    /// import that never finished, the other cache exporters, per-stage and summed times.
+    const LOG: &str = "\
+#1 [internal] load build definition from Dockerfile
+#1 DONE 0.1s
+
+#2 importing cache manifest from r/app:main
+#2 ERROR: failed to configure registry cache importer: r/app:main: not found
+
+#3 importing cache manifest from r/app:other
+#3 ERROR: unexpected status: 401 Unauthorized
+
+#4 importing cache manifest from r/app:slow
+
+#5 [build 1/3] RUN a
+#5 CACHED
+
+#6 [build 2/3] RUN b
+#6 DONE 1.5s
+
+#7 [build 3/3] RUN c
+#7 DONE 0.25s
+
+#8 [stage-1 1/1] COPY x y
+#8 DONE 0.125s
+
+#9 exporting to GitHub Actions Cache
+#9 DONE 0.5s
+
+#10 preparing layers for inline cache
+#10 DONE 0.25s
+
+#11 importing cache manifest from r/app:found
+#11 DONE 0.375s
+
+#12 importing cache manifest from r/app:also-found
+#12 DONE 0.125s
+";
+
+    #[test]
+    fn imports_exports_stages_and_times() {
+        let s = compute(&super::super::progress::read_log(LOG.as_bytes()).unwrap());
+        assert_eq!(
+            (
+                s.total_steps,
+                s.cached_steps,
+                s.rebuilt_steps,
+                s.failed_steps
+            ),
+            (4, 1, 3, 0)
+        );
+        assert_eq!(s.hit_ratio, 0.25);
+        let stages: Vec<(&str, usize, usize, f64)> = s
+            .stages
+            .iter()
+            .map(|st| (st.name.as_str(), st.steps, st.cached, st.seconds))
+            .collect();
+        assert_eq!(stages, [("build", 3, 1, 1.75), ("stage-1", 1, 0, 0.125)]);
+        let imports: Vec<(&str, &ImportOutcome)> = s
+            .imports
+            .iter()
+            .map(|i| (i.reference.as_str(), &i.outcome))
+            .collect();
+        assert_eq!(
+            imports,
+            [
+                ("r/app:main", &ImportOutcome::Missing),
+                (
+                    "r/app:other",
+                    &ImportOutcome::Failed("unexpected status: 401 Unauthorized".into())
+                ),
+                (
+                    "r/app:slow",
+                    &ImportOutcome::Failed("the import did not finish".into())
+                ),
+                ("r/app:found", &ImportOutcome::Found),
+                ("r/app:also-found", &ImportOutcome::Found),
+            ]
+        );
+        assert_eq!(s.import_seconds, 0.5);
+        let exports: Vec<(&str, bool, f64)> = s
+            .exports
+            .iter()
+            .map(|e| (e.name.as_str(), e.ok, e.seconds))
+            .collect();
+        assert_eq!(
+            exports,
+            [
+                ("exporting to GitHub Actions Cache", true, 0.5),
+                ("preparing layers for inline cache", true, 0.25)
+            ]
+        );
+        assert_eq!(s.export_seconds, 0.75);
+        assert!(s.cache_exported());
+    }
+
+    #[test]
+    fn a_failed_export_is_not_exported() {
+        let log = "#1 exporting cache to registry\n#1 ERROR: failed to push r/app:main: 500 Internal Server Error\n";
+        let s = compute(&super::super::progress::read_log(log.as_bytes()).unwrap());
+        assert_eq!(s.exports.len(), 1);
+        assert!(!s.exports[0].ok);
+        assert_eq!(
+            s.exports[0].error.as_deref(),
+            Some("failed to push r/app:main: 500 Internal Server Error")
+        );
+        assert!(!s.cache_exported());
+    }
+
     #[test]
     fn classifies_vertex_names() {
         assert_eq!(
