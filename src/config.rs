@@ -17,8 +17,25 @@ use crate::reference::{self, DEFAULT_CACHE_TAG};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Secret {
     pub id: String,
-    pub value: String,
+    pub source: SecretSource,
 }
+
+/// Where a build secret comes from: BuildKit's `--secret` forms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecretSource {
+    /// `id=value` (build-push-action's form): written to a 0600 file for buildx.
+    Value(String),
+    /// `id=ID,src=PATH`: buildx reads the file.
+    File(String),
+    /// `id=ID,env=NAME`: buildx reads the variable.
+    Env(String),
+}
+
+/// Flags of `docker buildx build` that regcache sets itself: given again in `buildx-args`,
+/// they would break its statistics (`--progress`) or its outputs (the files it reads).
+const OWNED_FLAGS: &[&str] = &["--progress", "--metadata-file", "--iidfile"];
+/// `--network` values buildx documents for `docker buildx build`.
+const NETWORKS: &[&str] = &["default", "none", "host"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BuildOptions {
@@ -163,6 +180,9 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         errors: Vec::new(),
     };
 
+    for input in &raw.not_utf8 {
+        c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
+    }
     let mode = c.typed("mode", str::parse::<Mode>, Mode::Max);
     let compression = c.typed("compression", str::parse::<Compression>, Compression::Gzip);
     let compression_level = if raw.is_given("compression-level") {
@@ -191,6 +211,10 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let mut tag_refs = Vec::new();
     for tag in &tags {
         match reference::parse(tag) {
+            Ok(r) if r.digest().is_some() => c.fail(
+                "tags",
+                format!("`{tag}` has a digest; an image tag names what the build pushes, so give it without `@sha256:…`"),
+            ),
             Ok(r) => tag_refs.push(r),
             Err(e) => c.fail("tags", e.to_string()),
         }
@@ -213,41 +237,30 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         file_required: raw.is_given("policy-file"),
     };
 
-    let mut secrets = Vec::new();
-    for line in raw.list("secrets") {
-        match line.split_once('=') {
-            Some((id, value))
-                if !id.is_empty()
-                    && id
-                        .chars()
-                        .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch)) =>
-            {
-                secrets.push(Secret {
-                    id: id.to_owned(),
-                    value: value.to_owned(),
-                })
+    let secrets = secrets(&mut c);
+    let (extra_args, cache_args) = buildx_args(&mut c);
+
+    let context = raw.get("context").to_owned();
+    if context.starts_with('-') && context != "-" {
+        c.fail(
+            "context",
+            format!("`{context}` starts with `-` and would be read as a buildx flag; give a path or a Git URL (`./{context}` for a directory of that name)"),
+        );
+    }
+    let network = c.optional("network");
+    if let Some(network) = network.as_deref().filter(|n| !NETWORKS.contains(n)) {
+        c.fail(
+            "network",
+            BadValue {
+                value: network.to_owned(),
+                accepted: NETWORKS.join(", "),
             }
-            // The value is a secret: never echo it.
-            _ => c.fail(
-                "secrets",
-                "each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`",
-            ),
-        }
+            .to_string(),
+        );
     }
 
-    let extra_args = match shlex::split(raw.get("buildx-args")) {
-        Some(words) => words,
-        None => {
-            c.fail(
-                "buildx-args",
-                "unbalanced quotes; quote arguments as in a shell",
-            );
-            Vec::new()
-        }
-    };
-
     let build = BuildOptions {
-        context: raw.get("context").to_owned(),
+        context,
         file: c.optional("file"),
         push: c.flag("push"),
         load: c.flag("load"),
@@ -255,7 +268,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         build_args: c.list("build-args"),
         labels: c.list("labels"),
         platforms: c.list("platforms"),
-        network: c.optional("network"),
+        network,
         builder: c.optional("builder"),
         no_cache: c.flag("no-cache"),
         pull: c.flag("pull"),
@@ -265,8 +278,30 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         extra_args,
         tags,
     };
-    let extra_cache_from = c.entries("cache-from");
-    let extra_cache_to = c.entries("cache-to");
+    let mut extra_cache_from = c.entries("cache-from");
+    let mut extra_cache_to = c.entries("cache-to");
+    for (flag, value) in cache_args {
+        match CacheEntry::parse(&value) {
+            Ok(entries) if flag == "--cache-from" => extra_cache_from.extend(entries),
+            Ok(entries) => extra_cache_to.extend(entries),
+            Err(e) => c.fail("buildx-args", format!("{flag} `{value}`: {e}")),
+        }
+    }
+    // A cache written to an image tag replaces the image.
+    for entry in &extra_cache_to {
+        let target = entry
+            .get("ref")
+            .filter(|_| entry.get("type") == Some("registry"))
+            .and_then(|r| reference::parse(r).ok());
+        if let Some(image) =
+            target.and_then(|t| tag_refs.iter().find(|i| reference::same_tag(i, &t)))
+        {
+            c.fail(
+                "cache-to",
+                format!("the cache destination `{}` is the image tag `{}`; the export would overwrite the image. Use a dedicated cache tag", entry.to_csv(), image.whole()),
+            );
+        }
+    }
 
     match (c.errors.is_empty(), cache_ref) {
         (true, Some((cache_repository, pinned_tag))) => Ok(Config {
@@ -288,6 +323,95 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         }),
         _ => Err(InvalidInputs(c.errors)),
     }
+}
+
+/// `secrets`: build-push-action's `id=value` lines, or buildx's own `id=ID,src=PATH` and
+/// `id=ID,env=NAME`; ids unique. A value is a secret: it is never echoed.
+fn secrets(c: &mut Checker<'_>) -> Vec<Secret> {
+    const FORMS: &str = "each line must be `id=value`, `id=ID,src=PATH` or `id=ID,env=NAME`, with an id of letters, digits, `_`, `.` or `-`";
+    let valid_id = |id: &str| {
+        !id.is_empty()
+            && id
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+    };
+    let mut secrets: Vec<Secret> = Vec::new();
+    for line in c.raw.list("secrets") {
+        let buildx_form = line.strip_prefix("id=").and_then(|rest| {
+            let (id, source) = rest.split_once(',')?;
+            let source = match source.split_once('=')? {
+                ("src", path) => SecretSource::File(path.to_owned()),
+                ("env", name) => SecretSource::Env(name.to_owned()),
+                _ => return None,
+            };
+            Some((id, source))
+        });
+        let parsed = buildx_form.or_else(|| {
+            let (id, value) = line.split_once('=')?;
+            Some((id, SecretSource::Value(value.to_owned())))
+        });
+        match parsed {
+            Some((id, source)) if valid_id(id) => {
+                if secrets.iter().any(|s| s.id == id) {
+                    c.fail(
+                        "secrets",
+                        format!("the id `{id}` is given twice; each secret needs its own id"),
+                    );
+                } else {
+                    secrets.push(Secret {
+                        id: id.to_owned(),
+                        source,
+                    });
+                }
+            }
+            _ => c.fail("secrets", FORMS),
+        }
+    }
+    secrets
+}
+
+/// `buildx-args`, shell-split: the flags regcache owns are refused, and `--cache-from` /
+/// `--cache-to` are taken out to be validated like the typed inputs.
+fn buildx_args(c: &mut Checker<'_>) -> (Vec<String>, Vec<(&'static str, String)>) {
+    let Some(words) = shlex::split(c.raw.get("buildx-args")) else {
+        c.fail(
+            "buildx-args",
+            "unbalanced quotes; quote arguments as in a shell",
+        );
+        return (Vec::new(), Vec::new());
+    };
+    let mut args = Vec::new();
+    let mut cache = Vec::new();
+    let mut words = words.into_iter();
+    while let Some(word) = words.next() {
+        let (flag, inline) = match word.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (word.clone(), None),
+        };
+        if OWNED_FLAGS.contains(&flag.as_str()) {
+            c.fail(
+                "buildx-args",
+                format!("`{flag}` is set by regcache itself (its statistics and outputs depend on it); remove it"),
+            );
+            if inline.is_none() {
+                words.next();
+            }
+            continue;
+        }
+        let cache_flag = ["--cache-from", "--cache-to"]
+            .into_iter()
+            .find(|f| *f == flag);
+        match cache_flag {
+            Some(cache_flag) => match inline.or_else(|| words.next()) {
+                Some(value) => cache.push((cache_flag, value)),
+                None => c.fail("buildx-args", format!("`{cache_flag}` needs a value")),
+            },
+            None => args.push(word),
+        }
+    }
+    (args, cache)
 }
 
 /// The cache repository (given, or the first tag's) and a pinned tag when cache-ref has one.
@@ -466,29 +590,44 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_id_equals_value() {
+    fn secrets_are_id_equals_value_or_buildx_forms() {
         let config = validate(&raw(&[
             ("tags", "r/a:1"),
-            ("secrets", "npm_token=a=b=c\nGIT.AUTH-1=x"),
+            (
+                "secrets",
+                "npm_token=a=b=c\nGIT.AUTH-1=x\nid=npm,src=/home/me/.npmrc\nid=gh,env=GH_TOKEN",
+            ),
         ]))
         .unwrap();
-        let secrets: Vec<(&str, &str)> = config
+        let secrets: Vec<(&str, &SecretSource)> = config
             .build
             .secrets
             .iter()
-            .map(|s| (s.id.as_str(), s.value.as_str()))
+            .map(|s| (s.id.as_str(), &s.source))
             .collect();
-        assert_eq!(secrets, [("npm_token", "a=b=c"), ("GIT.AUTH-1", "x")]);
+        assert_eq!(
+            secrets,
+            [
+                ("npm_token", &SecretSource::Value("a=b=c".into())),
+                ("GIT.AUTH-1", &SecretSource::Value("x".into())),
+                ("npm", &SecretSource::File("/home/me/.npmrc".into())),
+                ("gh", &SecretSource::Env("GH_TOKEN".into())),
+            ]
+        );
         for bad in ["=value", "my id=value", "id/x=value"] {
             let lines = errors(&[("tags", "r/a:1"), ("secrets", bad)]);
             assert_eq!(
                 lines,
                 [
-                    "input `secrets`: each line must be `id=value` with an id of letters, digits, `_`, `.` or `-`"
+                    "input `secrets`: each line must be `id=value`, `id=ID,src=PATH` or `id=ID,env=NAME`, with an id of letters, digits, `_`, `.` or `-`"
                 ],
                 "{bad}"
             );
         }
+        assert_eq!(
+            errors(&[("tags", "r/a:1"), ("secrets", "a=1\nid=a,src=/x")]),
+            ["input `secrets`: the id `a` is given twice; each secret needs its own id"]
+        );
     }
 
     #[test]

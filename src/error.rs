@@ -32,6 +32,10 @@ pub enum Error {
     BuildFailed,
     #[error("{reference}: {message}")]
     Registry { reference: String, message: String },
+    #[error(
+        "the cache registry {registry} cannot be reached ({error}) and ignore-error is false, so the cache export would fail the build; nothing was built. Fix the registry or its credentials, or set ignore-error: true to build without the cache"
+    )]
+    CacheRegistryUnreachable { registry: String, error: String },
     #[error("{what} ({path}): {source}")]
     File {
         what: &'static str,

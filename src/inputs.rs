@@ -224,7 +224,7 @@ pub const INPUTS: &[InputSpec] = &[
             "secrets",
             Lines,
             "",
-            "Build secrets, one `id=value` per line (passed as files, masked in the log).",
+            "Build secrets, one per line: `id=value` (passed as a file, masked in the log), or buildx's `id=ID,src=PATH` and `id=ID,env=NAME`; each id once.",
         ),
         None,
         Some("secret"),
@@ -264,25 +264,29 @@ pub fn github_env_name(name: &str) -> String {
 
 /// Input values as given, before validation. Missing and empty mean "use the default".
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct RawInputs(BTreeMap<&'static str, String>);
+pub struct RawInputs {
+    values: BTreeMap<&'static str, String>,
+    /// Inputs the runner gave as bytes that are not UTF-8: invalid, not missing.
+    pub not_utf8: Vec<&'static str>,
+}
 
 impl RawInputs {
     pub fn set(&mut self, name: &str, value: impl Into<String>) {
         let spec = spec(name).unwrap_or_else(|| panic!("no input named {name}"));
-        self.0.insert(spec.name, value.into());
+        self.values.insert(spec.name, value.into());
     }
 
     /// The value, trimmed as the Actions toolkit does, or the default when missing or empty.
     pub fn get(&self, name: &str) -> &str {
         let spec = spec(name).unwrap_or_else(|| panic!("no input named {name}"));
-        match self.0.get(spec.name).map(|v| v.trim()) {
+        match self.values.get(spec.name).map(|v| v.trim()) {
             Some(v) if !v.is_empty() => v,
             _ => spec.default,
         }
     }
 
     pub fn is_given(&self, name: &str) -> bool {
-        self.0.get(name).is_some_and(|v| !v.trim().is_empty())
+        self.values.get(name).is_some_and(|v| !v.trim().is_empty())
     }
 
     /// List items: split on newlines (and commas for `CommaLines`), trimmed, empty ones dropped.
@@ -306,8 +310,11 @@ impl RawInputs {
     pub fn from_github(env: &crate::platform::Env) -> Self {
         let mut raw = Self::default();
         for spec in INPUTS {
-            if let Some(value) = env.get(&github_env_name(spec.name)) {
-                raw.0.insert(spec.name, value.to_owned());
+            let name = github_env_name(spec.name);
+            if let Some(value) = env.get(&name) {
+                raw.values.insert(spec.name, value.to_owned());
+            } else if env.is_not_utf8(&name) {
+                raw.not_utf8.push(spec.name);
             }
         }
         raw

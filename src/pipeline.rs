@@ -8,7 +8,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, SecretSource};
 use crate::engine::{Engine, Finished};
 use crate::error::Error;
 use crate::inputs::RawInputs;
@@ -31,6 +31,17 @@ impl Context {
     pub fn new(env: Env) -> Self {
         let platform = Platform::detect(&env);
         Self { env, platform }
+    }
+
+    /// The repository's checkout: relative paths of the inputs are read from it.
+    pub fn workspace(&self) -> PathBuf {
+        self.env
+            .get("GITHUB_WORKSPACE")
+            .or(self.env.get("CI_PROJECT_DIR"))
+            .filter(|w| !w.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."))
     }
 }
 
@@ -60,7 +71,11 @@ pub fn prepare<W: Write>(
     log: &mut Log<W>,
 ) -> Result<Prepared, Error> {
     let config = config::validate(raw)?;
-    let file = policy_file::load(&config.policy.file, config.policy.file_required)?;
+    let file = policy_file::load(
+        &config.policy.file,
+        config.policy.file_required,
+        &ctx.workspace(),
+    )?;
     let event = ctx.platform.event(&ctx.env, log)?;
     let settings = policy::settings(
         &config.policy,
@@ -83,6 +98,7 @@ pub fn prepare<W: Write>(
         read,
         write,
         probe,
+        config.cache.ignore_error,
     )?;
     for warning in &selection.warnings {
         log.annotate(Level::Warning, warning.title, &warning.message, None)?;
@@ -130,17 +146,23 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .map_err(Error::file("creating a temporary directory", &temp_root))?;
     let mut secrets = Vec::new();
     for (i, secret) in config.build.secrets.iter().enumerate() {
-        log.mask(&secret.value)?;
-        let path = temp.path().join(format!("secret-{i}"));
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(Error::file("writing a secret file", &path))?;
-        file.write_all(secret.value.as_bytes())
-            .map_err(Error::file("writing a secret file", &path))?;
-        secrets.push((secret.id.clone(), path));
+        let source = match &secret.source {
+            SecretSource::Value(value) => {
+                log.mask(value)?;
+                let path = temp.path().join(format!("secret-{i}"));
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(Error::file("writing a secret file", &path))?;
+                file.write_all(value.as_bytes())
+                    .map_err(Error::file("writing a secret file", &path))?;
+                SecretSource::File(path.to_string_lossy().into_owned())
+            }
+            other => other.clone(),
+        };
+        secrets.push((secret.id.clone(), source));
     }
     let files = RunFiles {
         metadata: temp.path().join("metadata.json"),
@@ -151,12 +173,14 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
 
     describe_decision(prepared, log)?;
     log.start_group("docker buildx build")?;
+    log.start_untrusted()?;
     let mut log_error = None;
     let finished = ENGINE.run(config, &argv, |line| {
         if log_error.is_none() {
             log_error = log.line(line).err();
         }
     });
+    log.end_untrusted()?;
     log.end_group()?;
     if let Some(e) = log_error {
         return Err(Error::Log(e));

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use crate::cache_options::CacheEntry;
-use crate::config::{Config, InputError, InvalidInputs};
+use crate::config::{Config, InputError, InvalidInputs, SecretSource};
 use crate::policy::Decision;
 use crate::reference;
 
@@ -13,8 +13,8 @@ use crate::reference;
 pub struct RunFiles {
     pub metadata: PathBuf,
     pub iidfile: PathBuf,
-    /// Secret id and the 0600 file holding its value.
-    pub secrets: Vec<(String, PathBuf)>,
+    /// Secret id and where buildx reads it (a value is in a 0600 file by now).
+    pub secrets: Vec<(String, SecretSource)>,
 }
 
 /// The cache refs a build reads (in order, only those that exist when probed) and writes.

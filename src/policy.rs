@@ -49,8 +49,10 @@ pub enum Trigger {
 pub struct CiEvent {
     pub trigger: Trigger,
     pub default_branch: Option<String>,
-    /// A token known to be read-only (Dependabot's), whatever the event.
-    pub read_only_token: bool,
+    /// Why this build must not write any cache, whatever the trigger: a token known to be
+    /// read-only (Dependabot's), an event that is no build of trusted pushed code, or facts
+    /// that could not be read.
+    pub read_only: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +95,8 @@ pub struct PolicySettings {
     pub kind: PolicyKind,
     /// Every cache tag starts with it, so lifecycle rules and prune can match them.
     pub prefix: String,
-    /// Already joined: cache-scope, target and a single platform.
+    /// Where the build sits among the repository's builds, by position: cache-scope, target,
+    /// single platform (empty where not given); empty when none is given.
     pub scope: Vec<String>,
     /// Overrides what the event says (policy file or input).
     pub default_branch: Option<String>,
@@ -128,11 +131,23 @@ pub fn settings(
     pinned_tag: Option<&str>,
 ) -> PolicySettings {
     let file = file.cloned().unwrap_or_default();
-    let mut scope: Vec<String> = inputs.scope.clone().or(file.scope).into_iter().collect();
-    scope.extend(target.map(str::to_owned));
-    if let [platform] = platforms {
-        scope.push(platform.clone());
-    }
+    let platform = match platforms {
+        [platform] => Some(platform.clone()),
+        _ => None,
+    };
+    let positions = [
+        inputs.scope.clone().or(file.scope),
+        target.map(str::to_owned),
+        platform,
+    ];
+    let scope = if positions.iter().all(Option::is_none) {
+        Vec::new()
+    } else {
+        positions
+            .into_iter()
+            .map(Option::unwrap_or_default)
+            .collect()
+    };
     let defaults = PolicySettings::default();
     PolicySettings {
         kind: inputs
@@ -161,31 +176,71 @@ pub struct Decision {
 
 const TAG_MAX: usize = 128;
 
-/// The scope as it ends every tag: cache-scope, target and single platform, slugged.
+/// Between the key and the scope: a slug never contains it, so `main` with scope `api` and a
+/// branch `main-api` never share a tag.
+const SCOPE_SEPARATOR: &str = "--";
+
+/// The scope as it ends every tag. Its parts are joined by a character no input carries, so
+/// `[api, x]` and `[api-x]` differ (slug then keeps a readable stem and adds the hash).
 fn scope_part(settings: &PolicySettings) -> Option<String> {
-    (!settings.scope.is_empty()).then(|| slug(&settings.scope.join("-"), 40))
+    (!settings.scope.is_empty()).then(|| slug(&settings.scope.join("\0"), 40))
 }
 
-/// `<prefix>[-<key>][-<scope>]`, at most 128 characters: the key gives way first.
-pub fn tag(settings: &PolicySettings, key: Option<&str>) -> String {
+/// Whose cache a tag holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key<'a> {
+    /// One tag for every build (`cache-policy: shared`, builds outside CI).
+    Shared,
+    Branch(&'a str),
+    Request {
+        kind: &'a str,
+        number: u64,
+    },
+}
+
+/// `<prefix>[-<key>][--<scope>]`, at most 128 characters: the key gives way first. The three
+/// kinds of key never meet: a branch whose slug reads like a request's key (`pr-42`) keeps
+/// its hash.
+pub fn tag(settings: &PolicySettings, key: Key<'_>) -> String {
     let scope = scope_part(settings);
-    let scope_len = scope.as_ref().map_or(0, |s| s.len() + 1);
+    let scope_len = scope
+        .as_ref()
+        .map_or(0, |s| s.len() + SCOPE_SEPARATOR.len());
+    let room = TAG_MAX
+        .saturating_sub(settings.prefix.len() + 1 + scope_len)
+        .max(9);
     let mut tag = settings.prefix.clone();
-    if let Some(key) = key {
-        let room = TAG_MAX
-            .saturating_sub(settings.prefix.len() + 1 + scope_len)
-            .max(9);
-        tag = format!("{tag}-{}", slug(key, room));
+    match key {
+        Key::Shared => {}
+        Key::Request { kind, number } => tag = format!("{tag}-{}", request_key(kind, number)),
+        Key::Branch(branch) => {
+            let mut part = slug(branch, room);
+            if parse_request_key(&part).is_some() {
+                part = crate::slug::hashed(branch, room);
+            }
+            tag = format!("{tag}-{part}");
+        }
     }
     if let Some(scope) = scope {
-        tag = format!("{tag}-{scope}");
+        tag = format!("{tag}{SCOPE_SEPARATOR}{scope}");
     }
     tag
 }
 
-/// The tag of a pull (or merge) request: `pr-N` on GitHub, `mr-N` on GitLab.
+/// The key of a pull (or merge) request: `pr-N` on GitHub, `mr-N` on GitLab.
 fn request_key(kind: &str, number: u64) -> String {
     format!("{kind}-{number}")
+}
+
+/// `pr-N` / `mr-N` read back (any digits: a branch slug of that shape is reserved).
+fn parse_request_key(key: &str) -> Option<(&'static str, u64)> {
+    ["pr", "mr"].into_iter().find_map(|kind| {
+        let digits = key.strip_prefix(kind)?.strip_prefix('-')?;
+        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        Some((kind, digits.parse().ok()?))
+    })
 }
 
 /// What a cache tag belongs to, read back from the tag: the inverse of `tag` under the same
@@ -207,27 +262,23 @@ pub enum TagOwner {
 /// The owner of `tag` under `settings`, or None when the tag is not one of theirs (another
 /// prefix or scope).
 pub fn tag_owner(settings: &PolicySettings, tag: &str) -> Option<TagOwner> {
-    let scope = scope_part(settings);
     let rest = tag.strip_prefix(&settings.prefix)?;
-    let rest = match &scope {
-        Some(scope) => rest.strip_suffix(scope.as_str())?.strip_suffix('-')?,
-        None => rest,
+    let (rest, scope) = match rest.split_once(SCOPE_SEPARATOR) {
+        Some((rest, scope)) => (rest, Some(scope)),
+        None => (rest, None),
     };
+    if scope != scope_part(settings).as_deref() {
+        return None;
+    }
     if rest.is_empty() {
         return Some(TagOwner::Shared);
     }
     let key = rest.strip_prefix('-').filter(|k| !k.is_empty())?;
-    for kind in ["pr", "mr"] {
-        let number = key
-            .strip_prefix(kind)
-            .and_then(|n| n.strip_prefix('-'))
-            .and_then(|n| n.parse::<u64>().ok());
-        if let Some(number) = number.filter(|n| request_key(kind, *n) == key) {
-            return Some(TagOwner::Request { kind, number });
-        }
-    }
-    Some(TagOwner::Branch {
-        slug: key.to_owned(),
+    Some(match parse_request_key(key) {
+        Some((kind, number)) => TagOwner::Request { kind, number },
+        None => TagOwner::Branch {
+            slug: key.to_owned(),
+        },
     })
 }
 
@@ -255,7 +306,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         .default_branch
         .as_deref()
         .or(event.default_branch.as_deref());
-    let branch_tag = |b: &str| tag(settings, Some(b));
+    let branch_tag = |b: &str| tag(settings, Key::Branch(b));
     let (mut read, write_key, mut reason): (Vec<String>, WriteTarget, String) = if let Some(
         pinned,
     ) =
@@ -267,7 +318,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
             "cache-ref pins one tag".into(),
         )
     } else if settings.kind == PolicyKind::Shared || event.trigger == Trigger::Local {
-        let shared = tag(settings, None);
+        let shared = tag(settings, Key::Shared);
         let why = if event.trigger == Trigger::Local {
             "no CI event: one shared tag"
         } else {
@@ -291,7 +342,13 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
                 base,
                 untrusted,
             } => {
-                let own = tag(settings, Some(&request_key(kind, *number)));
+                let own = tag(
+                    settings,
+                    Key::Request {
+                        kind,
+                        number: *number,
+                    },
+                );
                 let mut read = vec![own.clone(), branch_tag(base)];
                 read.extend(default.filter(|d| d != base).map(branch_tag));
                 if *untrusted {
@@ -338,9 +395,9 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
     } else if untrusted && write.is_some() {
         write = None;
         reason = "a request from a fork, or untrusted code with a write token: read-only".into();
-    } else if event.read_only_token && write.is_some() {
+    } else if let Some(why) = event.read_only.as_ref().filter(|_| write.is_some()) {
         write = None;
-        reason = "the token cannot write packages (Dependabot): read-only".into();
+        reason = format!("{why}: read-only");
     } else if let Some((_, Some(branch))) = &write {
         if !may_write_branch(settings, branch) {
             reason = format!("{branch} is not in writable-branches: read-only");
@@ -366,7 +423,7 @@ mod tests {
         CiEvent {
             trigger,
             default_branch: Some("main".into()),
-            read_only_token: false,
+            read_only: None,
         }
     }
 
@@ -415,18 +472,11 @@ mod tests {
                 slug: "feature-a-951d42dc".into()
             })
         );
-        assert_eq!(
-            tag_owner(&s, "buildcache-pr-042"),
-            Some(TagOwner::Branch {
-                slug: "pr-042".into()
-            }),
-            "pr-042 is no tag decide() writes for a request"
-        );
         assert_eq!(tag_owner(&s, "othercache-main"), None);
         assert_eq!(tag_owner(&s, "buildcache-"), None);
-        s.scope = vec!["api".into(), "linux/arm64".into()];
-        let scoped = tag(&s, Some("main"));
-        assert_eq!(scoped, "buildcache-main-api-linux-arm64-78ea6c13");
+        s.scope = vec!["api".into(), String::new(), "linux/arm64".into()];
+        let scoped = tag(&s, Key::Branch("main"));
+        assert_eq!(scoped, "buildcache-main--api-linux-arm64-d3362bbd");
         assert_eq!(
             tag_owner(&s, &scoped),
             Some(TagOwner::Branch {
@@ -436,30 +486,78 @@ mod tests {
         assert_eq!(tag_owner(&s, "buildcache-main"), None, "another scope");
     }
 
-    mod round_trip {
+    #[test]
+    fn a_branch_named_like_a_request_or_a_scope_gets_its_own_tag() {
+        let s = settings();
+        let request = tag(
+            &s,
+            Key::Request {
+                kind: "pr",
+                number: 42,
+            },
+        );
+        let branch = tag(&s, Key::Branch("pr-42"));
+        assert_eq!(request, "buildcache-pr-42");
+        assert_eq!(branch, "buildcache-pr-42-f390bbc4");
+        assert_eq!(
+            tag_owner(&s, &branch),
+            Some(TagOwner::Branch {
+                slug: "pr-42-f390bbc4".into()
+            })
+        );
+        let scoped = PolicySettings {
+            scope: vec!["api".into(), String::new(), String::new()],
+            ..settings()
+        };
+        assert_ne!(
+            tag(&s, Key::Branch("main-api")),
+            tag(&scoped, Key::Branch("main"))
+        );
+    }
+
+    mod namespaces {
         use proptest::prelude::*;
 
         use super::super::*;
 
+        /// A key and a scope as the inputs give them: branch names of any shape (slashes,
+        /// `pr-N`, `--`), request numbers, and cache-scope / target / platform.
+        fn owner() -> impl Strategy<Value = (u8, String, u64, Vec<String>)> {
+            let part = "[a-z0-9/._-]{0,10}";
+            (
+                0u8..3,
+                "(pr-|mr-)?[a-zA-Z0-9/._-]{1,30}",
+                0u64..200,
+                prop_oneof![
+                    Just(Vec::new()),
+                    (part, part, part).prop_map(|(a, b, c)| vec![a, b, c])
+                ],
+            )
+        }
+
+        fn key(kind: u8, branch: &str, number: u64) -> Key<'_> {
+            match kind {
+                0 => Key::Shared,
+                1 => Key::Branch(branch),
+                _ => Key::Request { kind: "pr", number },
+            }
+        }
+
         proptest! {
-            /// Every tag decide() can write reads back to what it was written for.
+            /// Two different owners never share a tag, and every tag reads back to its owner.
             #[test]
-            fn tags_and_owners(
-                branch in "[a-zA-Z0-9/._-]{1,60}",
-                number in 0u64..1_000_000,
-                scope in proptest::collection::vec("[a-z0-9/._-]{1,12}", 0..3),
-            ) {
-                let settings = PolicySettings { scope, ..PolicySettings::default() };
-                let request = tag(&settings, Some(&request_key("pr", number)));
-                prop_assert_eq!(tag_owner(&settings, &request), Some(TagOwner::Request { kind: "pr", number }));
-                prop_assert_eq!(tag_owner(&settings, &tag(&settings, None)), Some(TagOwner::Shared));
-                let branch_tag = tag(&settings, Some(&branch));
-                let owner = tag_owner(&settings, &branch_tag);
-                // A branch named like a request's key reads back as that request (issue: make
-                // the namespaces disjoint); every other branch reads back to its slug.
-                if !branch.starts_with("pr-") && !branch.starts_with("mr-") {
-                    let expected_slug = match owner.clone() { Some(TagOwner::Branch { slug }) => slug, other => panic!("{other:?}") };
-                    prop_assert_eq!(tag(&settings, Some(&branch)), tag(&settings, Some(&expected_slug)));
+            fn disjoint_and_readable(a in owner(), b in owner()) {
+                let settings = |scope: &Vec<String>| PolicySettings { scope: scope.clone(), ..PolicySettings::default() };
+                let (sa, sb) = (settings(&a.3), settings(&b.3));
+                let (ka, kb) = (key(a.0, &a.1, a.2), key(b.0, &b.1, b.2));
+                let (ta, tb) = (tag(&sa, ka), tag(&sb, kb));
+                let same_owner = ka == kb && a.3 == b.3;
+                prop_assert_eq!(ta == tb, same_owner, "{} / {}", ta, tb);
+                let owner = tag_owner(&sa, &ta);
+                match ka {
+                    Key::Shared => prop_assert_eq!(owner, Some(TagOwner::Shared)),
+                    Key::Request { number, .. } => prop_assert_eq!(owner, Some(TagOwner::Request { kind: "pr", number })),
+                    Key::Branch(_) => prop_assert!(matches!(owner, Some(TagOwner::Branch { .. })), "{:?}", owner),
                 }
             }
         }
@@ -492,6 +590,8 @@ mod tests {
         let s = super::settings(&inputs, None, None, &two, Some("pinned"));
         assert_eq!((s.kind, s.scope.len()), (PolicyKind::Shared, 0));
         assert_eq!(s.pinned_tag.as_deref(), Some("pinned"));
+        let s = super::settings(&inputs, None, Some("app"), &[], None);
+        assert_eq!(s.scope, ["", "app", ""], "by position");
         inputs.prefix = None;
         assert_eq!(
             super::settings(&inputs, None, None, &[], None).prefix,
@@ -617,8 +717,13 @@ mod tests {
     #[test]
     fn read_only_tokens_and_writable_branches() {
         let mut e = event(push("main"));
-        e.read_only_token = true;
-        assert_eq!(decide(&e, &settings()).write, None);
+        e.read_only = Some("the token cannot write packages (Dependabot)".into());
+        let d = decide(&e, &settings());
+        assert_eq!(d.write, None);
+        assert_eq!(
+            d.reason,
+            "the token cannot write packages (Dependabot): read-only"
+        );
         let s = PolicySettings {
             writable_branches: Some(strings(&["main", "release/*"])),
             ..settings()
@@ -641,7 +746,8 @@ mod tests {
             ..settings()
         };
         let (read, write) = decided(push("feature-y"), &s);
-        let scope = slug("api-linux/arm64", 40);
+        // `printf 'api\0linux/arm64' | sha256sum | cut -c1-8`
+        let scope = "-api-linux-arm64-9a77b3ea";
         assert_eq!(
             read,
             vec![

@@ -2,6 +2,7 @@
 //! default branch, writable branches and scope once for all workflows; inputs override it.
 //! Unknown keys and bad values are errors naming the file and the line.
 
+use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -24,7 +25,10 @@ impl TryFrom<String> for Prefix {
 
 /// A tag prefix: lowercase tag characters, short enough to leave room for the key.
 pub fn check_prefix(value: &str) -> Result<(), String> {
+    // No `--` and no `-` at the end: the tag scheme separates the scope with `--`.
     let valid = !value.is_empty()
+        && !value.contains("--")
+        && !value.ends_with('-')
         && value.len() <= 64
         && value.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         && value
@@ -34,7 +38,7 @@ pub fn check_prefix(value: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "prefix `{value}` is not accepted; accepted values: 1 to 64 of a-z 0-9 _ . - (starting with a-z, 0-9 or _)"
+            "prefix `{value}` is not accepted; accepted values: 1 to 64 of a-z 0-9 _ . - (starting with a-z, 0-9 or _, without `--` or a trailing `-`)"
         ))
     }
 }
@@ -88,8 +92,8 @@ pub fn parse(text: &str, path: &str) -> Result<PolicyFile, PolicyFileError> {
             .and_then(|l| {
                 full.strip_suffix(&format!(" at line {} column {}", l.line(), l.column()))
             })
-            .unwrap_or(&full)
-            .to_owned();
+            .unwrap_or(&full);
+        let message = without_values(message);
         // Value errors of our own types are located at the mapping's start; the keys are
         // top-level and unique, so the key's own line is the one to show.
         let key_line = ["policy", "prefix"]
@@ -117,17 +121,100 @@ pub fn parse(text: &str, path: &str) -> Result<PolicyFile, PolicyFileError> {
     })
 }
 
-/// The file at `path`, or none when it does not exist and was not asked for by name.
-pub fn load(path: &Path, required: bool) -> Result<Option<PolicyFile>, PolicyFileError> {
+/// The most a policy file may hold: a few keys need far less, and the cap keeps a hostile file
+/// (a link to `/dev/zero`, megabytes of brackets) from costing memory or time.
+const MAX_BYTES: u64 = 64 * 1024;
+/// The deepest `[`/`{` nesting accepted before parsing (the parser is quadratic in depth).
+const MAX_DEPTH: usize = 16;
+
+/// The file at `path`, or none when it does not exist and was not asked for by name. It must
+/// be a regular file inside `workspace` (a link may point only within it), at most 64 KiB
+/// and 16 brackets deep. Errors give the file, line and key, never the file's content: the
+/// repository may be a pull request's, and the file a link to a credential.
+pub fn load(
+    path: &Path,
+    required: bool,
+    workspace: &Path,
+) -> Result<Option<PolicyFile>, PolicyFileError> {
     let shown = path.display().to_string();
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, &shown).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => Ok(None),
-        Err(e) => Err(PolicyFileError::Unreadable {
-            path: shown,
-            message: e.to_string(),
-        }),
+    let unreadable = |message: String| PolicyFileError::Unreadable {
+        path: shown.clone(),
+        message,
+    };
+    let full = workspace.join(path);
+    let real = match full.canonicalize() {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(None),
+        Err(e) => return Err(unreadable(e.to_string())),
+    };
+    let root = workspace
+        .canonicalize()
+        .map_err(|e| unreadable(format!("the workspace {}: {e}", workspace.display())))?;
+    if !real.starts_with(&root) {
+        return Err(unreadable(format!(
+            "it leads outside the workspace ({}); the policy file must be a file of the repository",
+            root.display()
+        )));
     }
+    let file = std::fs::File::open(&real).map_err(|e| unreadable(e.to_string()))?;
+    let metadata = file.metadata().map_err(|e| unreadable(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(unreadable("not a regular file".into()));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(e.to_string()))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(unreadable(format!(
+            "larger than {} KiB; a policy file needs a few lines",
+            MAX_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?;
+    if let Some(line) = too_deep(&text) {
+        return Err(PolicyFileError::Invalid {
+            path: shown,
+            line,
+            message: format!("nested deeper than {MAX_DEPTH} brackets"),
+        });
+    }
+    parse(&text, &shown).map(Some)
+}
+
+/// The line where `[`/`{` nesting first goes past the limit (quoted text aside).
+fn too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for (number, line) in text.lines().enumerate() {
+        for ch in line.chars() {
+            match (quote, ch) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(ch),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Some(number + 1);
+                    }
+                }
+                (None, ']' | '}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+/// A parser message without the values it quotes: `invalid type: string "…"` would show a
+/// line of whatever file the path leads to.
+fn without_values(message: &str) -> String {
+    static QUOTED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"(invalid (?:type|value|length): )(?:string|str|char|integer|float) "?(?:[^"\\]|\\.)*"?(,|$)"#)
+            .expect("the pattern compiles")
+    });
+    QUOTED.replace_all(message, "${1}a value${2}").into_owned()
 }
 
 #[cfg(test)]
@@ -172,7 +259,7 @@ mod tests {
             .to_string();
         assert!(
             err.starts_with(
-                "r.yml:1: writable-branches: invalid type: string \"main\", expected a sequence"
+                "r.yml:1: writable-branches: invalid type: a value, expected a sequence"
             ),
             "{err}"
         );
@@ -180,15 +267,34 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_fine_unless_named() {
-        assert_eq!(
-            load(Path::new("/nonexistent/regcache.yml"), false),
-            Ok(None)
-        );
+        let workspace = tempfile::tempdir().unwrap();
+        let path = Path::new(".github/regcache.yml");
+        assert_eq!(load(path, false, workspace.path()), Ok(None));
         assert!(
-            load(Path::new("/nonexistent/regcache.yml"), true)
+            load(path, true, workspace.path())
                 .unwrap_err()
                 .to_string()
-                .starts_with("/nonexistent/regcache.yml: ")
+                .starts_with(".github/regcache.yml: ")
         );
+    }
+
+    #[test]
+    fn values_are_not_echoed_from_a_file_that_is_not_a_policy() {
+        let err = parse("machine github.com login me password hunter2\n", "r.yml")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(
+            err,
+            "r.yml:1: invalid type: a value, expected struct PolicyFile"
+        );
+    }
+
+    #[test]
+    fn nesting_is_capped_before_parsing() {
+        let deep = format!("scope: {}{}\n", "[".repeat(17), "]".repeat(17));
+        assert_eq!(too_deep(&deep), Some(1));
+        assert_eq!(too_deep("scope: \"[[[[[[[[[[[[[[[[[[[[\"\n"), None);
+        assert_eq!(too_deep("writable-branches: [main, 'release/[x]']\n"), None);
     }
 }

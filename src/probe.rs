@@ -84,14 +84,24 @@ impl Selection {
     }
 }
 
+/// The registry of a build that must write its cache did not answer, and a failed export
+/// must fail the build (`ignore-error: false`): building would only fail at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreachable {
+    pub registry: String,
+    pub error: String,
+}
+
 /// From the read chain and (when probed) the registry's answers, one per ref: the refs to pass
-/// and the warnings. Pure.
+/// and the warnings; or, when the registry cannot be reached and the build must write its
+/// cache without `ignore-error`, the reason not to build. Pure.
 pub fn select(
     read: Vec<String>,
     write: Option<String>,
     probes: Option<Vec<Probe>>,
     registry: &str,
-) -> Selection {
+    ignore_error: bool,
+) -> Result<Selection, Unreachable> {
     let Some(probes) = probes else {
         let candidates = read
             .iter()
@@ -100,11 +110,11 @@ pub fn select(
                 probe: None,
             })
             .collect();
-        return Selection {
+        return Ok(Selection {
             candidates,
             refs: CacheRefs { read, write },
             warnings: Vec::new(),
-        };
+        });
     };
     let candidates: Vec<Candidate> = read
         .into_iter()
@@ -120,6 +130,12 @@ pub fn select(
         _ => None,
     });
     let refs = if let Some(error) = unreachable {
+        if write.is_some() && !ignore_error {
+            return Err(Unreachable {
+                registry: registry.to_owned(),
+                error,
+            });
+        }
         warnings.push(Warning {
             title: "registry unreachable",
             message: format!("{registry} did not answer ({error}); building without cache"),
@@ -154,11 +170,11 @@ pub fn select(
             write,
         }
     };
-    Selection {
+    Ok(Selection {
         candidates,
         refs,
         warnings,
-    }
+    })
 }
 
 /// Ask the registry about every ref of the chain at once (when there is a chain to ask about).
@@ -168,13 +184,17 @@ pub fn run(
     read: Vec<String>,
     write: Option<String>,
     probe: bool,
+    ignore_error: bool,
 ) -> Result<Selection, Error> {
     let probes = if probe && !read.is_empty() {
         Some(registry.probe_all(&read)?)
     } else {
         None
     };
-    Ok(select(read, write, probes, host))
+    select(read, write, probes, host, ignore_error).map_err(|u| Error::CacheRegistryUnreachable {
+        registry: u.registry,
+        error: u.error,
+    })
 }
 
 #[cfg(test)]
@@ -192,7 +212,9 @@ mod tests {
             Some("r.io/app:pr-1".into()),
             Some(vec![Probe::Missing, Probe::Exists, Probe::Exists]),
             "r.io",
-        );
+            false,
+        )
+        .unwrap();
         assert_eq!(s.refs.read, refs(&["feature", "main"]));
         assert_eq!(s.refs.write.as_deref(), Some("r.io/app:pr-1"));
         assert_eq!(s.source(), Some("r.io/app:feature"));
@@ -207,7 +229,9 @@ mod tests {
             Some("r.io/app:main".into()),
             Some(vec![Probe::Unreachable("connection refused".into())]),
             "r.io",
-        );
+            true,
+        )
+        .unwrap();
         assert_eq!(s.refs, CacheRefs::default());
         assert_eq!(
             s.warnings,
@@ -218,6 +242,32 @@ mod tests {
         );
         assert_eq!(s.source(), None);
         assert_eq!(s.candidates[0].describe(), "r.io/app:main (unreadable)");
+        let strict = select(
+            refs(&["main"]),
+            Some("r.io/app:main".into()),
+            Some(vec![Probe::Unreachable("connection refused".into())]),
+            "r.io",
+            false,
+        );
+        assert_eq!(
+            strict,
+            Err(Unreachable {
+                registry: "r.io".into(),
+                error: "connection refused".into()
+            }),
+            "ignore-error: false must not build only to fail at the export"
+        );
+        let read_only = select(
+            refs(&["main"]),
+            None,
+            Some(vec![Probe::Unreachable("connection refused".into())]),
+            "r.io",
+            false,
+        );
+        assert!(
+            read_only.is_ok(),
+            "a build that writes nothing has no export to fail"
+        );
     }
 
     #[test]
@@ -227,7 +277,9 @@ mod tests {
             None,
             Some(vec![Probe::Failed("401".into()), Probe::Missing]),
             "r.io",
-        );
+            false,
+        )
+        .unwrap();
         assert_eq!(s.refs.read, Vec::<String>::new());
         let titles: Vec<_> = s.warnings.iter().map(|w| w.title).collect();
         assert_eq!(titles, ["cache ref unreadable", "cache not found"]);
@@ -241,22 +293,22 @@ mod tests {
         let env = crate::platform::Env::default();
         let registry = Registry::new(&env);
         let chain = vec!["127.0.0.1:1/app:main".to_owned()];
-        let probed = run(&registry, "127.0.0.1:1", chain.clone(), None, true).unwrap();
+        let probed = run(&registry, "127.0.0.1:1", chain.clone(), None, true, true).unwrap();
         assert!(
             matches!(probed.candidates[0].probe, Some(Probe::Unreachable(_))),
             "{probed:?}"
         );
         assert_eq!(probed.warnings[0].title, "registry unreachable");
-        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false).unwrap();
+        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false, true).unwrap();
         assert_eq!(unprobed.candidates[0].probe, None);
         assert_eq!(unprobed.refs.read, ["127.0.0.1:1/app:main"]);
-        let empty = run(&registry, "127.0.0.1:1", vec![], None, true).unwrap();
+        let empty = run(&registry, "127.0.0.1:1", vec![], None, true, true).unwrap();
         assert_eq!(empty, Selection::default());
     }
 
     #[test]
     fn unprobed_refs_are_all_passed() {
-        let s = select(refs(&["feature", "main"]), None, None, "r.io");
+        let s = select(refs(&["feature", "main"]), None, None, "r.io", false).unwrap();
         assert_eq!(s.refs.read, refs(&["feature", "main"]));
         assert_eq!((s.source(), s.missing().count()), (None, 0));
         assert_eq!(s.candidates[1].describe(), "r.io/app:main");

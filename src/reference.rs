@@ -79,11 +79,18 @@ pub fn parse(text: &str) -> Result<Reference, RefError> {
             "repository name must not be more than 255 characters",
         ));
     }
-    // Docker Hub's short names: `app` is `docker.io/library/app`.
-    let registry = domain.unwrap_or("docker.io").to_owned();
-    let repository = match domain {
-        None if !path.contains('/') => format!("library/{path}"),
-        _ => path.to_owned(),
+    // Docker Hub, however spelled, is one registry, and its official images live under
+    // `library/`: `app`, `docker.io/app` and `index.docker.io/library/app` are one repository
+    // (distribution/reference `normalize.go`).
+    let registry = match domain {
+        None | Some("index.docker.io") => "docker.io",
+        Some(other) => other,
+    }
+    .to_owned();
+    let repository = if registry == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_owned()
     };
     let tag = captures.get(3).map(|m| m.as_str().to_owned());
     Ok(match (tag, captures.get(4)) {
@@ -132,6 +139,24 @@ pub fn same_tag(a: &Reference, b: &Reference) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_hub_spellings_are_one_repository() {
+        let short = parse("x:latest").unwrap();
+        for spelling in [
+            "docker.io/x:latest",
+            "index.docker.io/library/x:latest",
+            "docker.io/library/x",
+            "index.docker.io/x",
+        ] {
+            assert!(same_tag(&short, &parse(spelling).unwrap()), "{spelling}");
+        }
+        assert!(!same_tag(&short, &parse("ghcr.io/x:latest").unwrap()));
+        assert!(!same_tag(
+            &short,
+            &parse("docker.io/team/x:latest").unwrap()
+        ));
+    }
 
     #[test]
     fn cache_refs_get_the_default_tag_and_keep_their_registry() {

@@ -257,7 +257,7 @@ impl Report {
     /// The job summary (GitHub-flavoured Markdown).
     pub fn summary_markdown(&self) -> String {
         let s = &self.stats;
-        let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+        let cell = |text: &str| text.replace('|', "\\|").replace(['\n', '\r'], " ");
         let mut md = format!(
             "### regcache: {}/{} steps cached ({:.0}%)\n\n| | |\n|---|---|\n",
             s.cached_steps,

@@ -17,21 +17,33 @@ fn short_hash(name: &str) -> String {
         .collect()
 }
 
-/// At most `max` characters (`max` ≥ 9 leaves room for a hash).
+/// At most `max` characters (`max` ≥ 9 leaves room for a hash). Never contains `--`, which
+/// the tag scheme uses to separate the scope.
 pub fn slug(name: &str, max: usize) -> String {
+    slug_of(name, max, false)
+}
+
+/// A slug that always ends in the name's hash (for a name that must not read as another
+/// kind of key, such as a branch called `pr-42`).
+pub fn hashed(name: &str, max: usize) -> String {
+    slug_of(name, max, true)
+}
+
+fn slug_of(name: &str, max: usize, always_hash: bool) -> String {
     assert!(max > HASH_LEN, "a slug needs room for its hash");
     let mut cleaned = String::with_capacity(name.len());
     for c in name.chars() {
         let c = c.to_ascii_lowercase();
-        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_') {
             cleaned.push(c);
         } else if !cleaned.ends_with('-') {
-            // A run of other characters becomes one `-`, as docker/metadata-action does.
+            // A run of other characters (and of `-`) becomes one `-`, as docker/metadata-action
+            // does for the others.
             cleaned.push('-');
         }
     }
     let cleaned = cleaned.trim_start_matches(['.', '-']).trim_end_matches('-');
-    if !cleaned.is_empty() && cleaned == name && cleaned.len() <= max {
+    if !always_hash && !cleaned.is_empty() && cleaned == name && cleaned.len() <= max {
         return cleaned.to_owned();
     }
     let keep = cleaned.len().min(max - HASH_LEN - 1);
@@ -56,6 +68,8 @@ mod tests {
         assert_eq!(slug("main", 100), "main");
         assert_eq!(slug("release-1.2", 100), "release-1.2");
         assert_eq!(slug("feature-a", 100), "feature-a");
+        assert_eq!(slug("a--b", 100), "a-b-90827a2e");
+        assert_eq!(hashed("pr-42", 100), "pr-42-f390bbc4");
         // Hashes written out (`printf %s NAME | sha256sum | cut -c1-8`), not recomputed here.
         assert_eq!(slug("Feature/ABC.1", 100), "feature-abc.1-44d9925b");
         assert_eq!(slug("..//--x", 100), "x-8d33230b");
@@ -68,9 +82,11 @@ mod tests {
         #[test]
         fn always_a_valid_tag_part(name in "\\PC{0,300}", max in 9usize..=128) {
             let tag = Regex::new(r"^[a-z0-9_][a-z0-9_.-]*$").unwrap();
-            let s = slug(&name, max);
-            prop_assert!(s.len() <= max, "{} longer than {}", s, max);
-            prop_assert!(tag.is_match(&s), "{:?} -> {:?}", name, s);
+            for s in [slug(&name, max), hashed(&name, max)] {
+                prop_assert!(s.len() <= max, "{} longer than {}", s, max);
+                prop_assert!(tag.is_match(&s), "{:?} -> {:?}", name, s);
+                prop_assert!(!s.contains("--"), "{:?} -> {:?}", name, s);
+            }
         }
 
         #[test]

@@ -325,17 +325,33 @@ fn registry_stopped_before_export_warns_with_ignore_error_and_fails_without() {
 }
 
 #[test]
-fn an_unreachable_registry_means_a_cold_build_not_a_failure() {
+fn an_unreachable_registry_means_a_cold_build_unless_ignore_error_is_false() {
     let _turn = engine_lock();
     let example = example_copy();
     let work = tempfile::tempdir().unwrap();
     // Nothing listens on this port.
     let cache_ref = "127.0.0.1:5057/e2e/unreachable:buildcache";
     let out = work.path().join("out.json");
-    let run = build(
+    let strict = build(
         example.path(),
         &fresh_repo("unreachable"),
         &["--cache-ref", cache_ref, "--ignore-error=false"],
+        &out,
+    );
+    assert_eq!(strict.code, Some(1), "{}", strict.log());
+    assert!(
+        strict
+            .stdout
+            .contains("the cache registry 127.0.0.1:5057 cannot be reached")
+            && !strict.stdout.contains("docker buildx build"),
+        "fails before building\n{}",
+        strict.log()
+    );
+    assert!(!out.exists(), "no outputs for a build that did not run");
+    let run = build(
+        example.path(),
+        &fresh_repo("unreachable"),
+        &["--cache-ref", cache_ref],
         &out,
     );
     assert_eq!(run.code, Some(0), "{}", run.log());

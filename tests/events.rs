@@ -177,8 +177,9 @@ fn github_events() {
                 repository: repo.clone(),
                 number: 2,
             }],
+            // Until the API names the pull request, the comment writes nothing.
             read: tags(&["main"]),
-            write: Some("buildcache-main".into()),
+            write: None,
         },
         Case {
             event_name: "issue_comment",
@@ -190,7 +191,7 @@ fn github_events() {
             },
             lookups: vec![],
             read: tags(&["main"]),
-            write: Some("buildcache-main".into()),
+            write: None,
         },
         Case {
             event_name: "workflow_dispatch",
@@ -315,9 +316,11 @@ fn without_a_payload_the_runner_variables_still_decide() {
             kind: "pr",
             number: 9,
             base: "main".into(),
-            untrusted: false
-        }
+            untrusted: true
+        },
+        "without the payload, fork status is unknown: the build must not write"
     );
+    assert_eq!(decide(&facts.event, &settings()).write, None);
     assert_eq!(
         facts.lookups,
         vec![Lookup::DefaultBranch {
@@ -330,7 +333,7 @@ fn without_a_payload_the_runner_variables_still_decide() {
         CiEvent {
             trigger: Trigger::Local,
             default_branch: None,
-            read_only_token: false
+            read_only: None
         }
     );
     assert!(local.lookups.is_empty());
@@ -458,4 +461,93 @@ fn gitlab_variables() {
         let decision = decide(&event, &settings());
         assert_eq!((decision.read, decision.write), (read, write), "{vars:?}");
     }
+}
+
+#[test]
+fn every_documented_event_is_classified_and_only_trusted_ones_write() {
+    use github::EventClass;
+    let names: Vec<&str> = github::EVENTS.iter().map(|(n, _)| *n).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "listed once each, in order");
+    for (name, class) in github::EVENTS {
+        let (payload_file, git_ref) = match class {
+            EventClass::PullRequest | EventClass::PullRequestTarget => {
+                ("pull_request-opened.json", "refs/pull/2/merge")
+            }
+            EventClass::MergeGroup => (
+                "merge_group.json",
+                "refs/heads/gh-readonly-queue/main/pr-2-f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+            ),
+            EventClass::IssueComment => ("issue_comment-issue.json", "refs/heads/main"),
+            EventClass::PushLike | EventClass::ReadOnly => ("push-branch.json", "refs/heads/main"),
+        };
+        let env: Env = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", *name),
+            ("GITHUB_REF", git_ref),
+            ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+            ("GITHUB_ACTOR", "Codertocat"),
+        ]
+        .into_iter()
+        .collect();
+        let facts = github::event(&env, &payload(payload_file));
+        assert!(facts.warnings.is_empty(), "{name}: {:?}", facts.warnings);
+        let write = decide(&facts.event, &settings()).write;
+        let expected = match class {
+            EventClass::PushLike => Some("buildcache-main".to_owned()),
+            EventClass::PullRequest => Some("buildcache-pr-2".to_owned()),
+            _ => None,
+        };
+        assert_eq!(write, expected, "{name} ({class:?})");
+    }
+
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "pull_request_review_comment"),
+        ("GITHUB_REF", "refs/pull/3/merge"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let fork = github::event(&env, &payload("pull_request-fork.json"));
+    assert_eq!(
+        decide(&fork.event, &settings()).write,
+        None,
+        "a review comment on a fork's pull request never writes"
+    );
+
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "some_future_event"),
+        ("GITHUB_REF", "refs/heads/main"),
+    ]
+    .into_iter()
+    .collect();
+    let unknown = github::event(&env, &payload("push-branch.json"));
+    assert_eq!(
+        unknown.warnings,
+        ["the event `some_future_event` is not one regcache knows; reading caches, writing none"]
+    );
+    let decision = decide(&unknown.event, &settings());
+    assert_eq!((decision.read, decision.write), (tags(&["main"]), None));
+}
+
+#[test]
+fn a_comment_whose_pull_request_cannot_be_read_writes_nothing() {
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "issue_comment"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &payload("issue_comment-pull_request.json"));
+    let mut event = facts.event.clone();
+    github::apply_failure(&mut event, &facts.lookups[0]);
+    let decision = decide(&event, &settings());
+    assert_eq!(decision.write, None);
+    assert_eq!(
+        decision.reason,
+        "the pull request #2 behind the comment could not be read: read-only"
+    );
 }

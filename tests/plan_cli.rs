@@ -147,8 +147,12 @@ fn an_unreachable_api_leaves_the_payloads_answer_with_a_warning() {
     );
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(
-        plan["write"], "ghcr.io/codertocat/hello-world:buildcache-main",
-        "acts on the default branch: {plan}"
+        (&plan["read"][0], &plan["write"]),
+        (
+            &serde_json::json!("ghcr.io/codertocat/hello-world:buildcache-main"),
+            &serde_json::Value::Null
+        ),
+        "reads its ref, and writes nothing without knowing the pull request: {plan}"
     );
 }
 
@@ -188,6 +192,11 @@ fn bake_and_human_formats() {
 #[test]
 fn a_bad_policy_file_stops_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
+    // The policy file must be in the repository's workspace.
+    let in_workspace = |mut env: BTreeMap<String, String>| {
+        env.insert("GITHUB_WORKSPACE".into(), dir.path().display().to_string());
+        env
+    };
     let file = dir.path().join("regcache.yml");
     std::fs::write(&file, "prefix: cache\nwritable-branch: [main]\n").unwrap();
     let mut args = PLAN.to_vec();
@@ -195,12 +204,12 @@ fn a_bad_policy_file_stops_before_anything_runs() {
     args.push(&file_arg);
     let run = regcache(
         &args,
-        &github_env(
+        &in_workspace(github_env(
             "push",
             "refs/heads/main",
             "push-branch.json",
             "http://127.0.0.1:9",
-        ),
+        )),
     );
     assert_eq!(run.code, Some(2), "{}", run.log());
     assert!(
@@ -219,12 +228,12 @@ fn a_bad_policy_file_stops_before_anything_runs() {
     .unwrap();
     let run = regcache(
         &args,
-        &github_env(
+        &in_workspace(github_env(
             "push",
             "refs/heads/main",
             "push-branch.json",
             "http://127.0.0.1:9",
-        ),
+        )),
     );
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(

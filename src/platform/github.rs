@@ -140,6 +140,8 @@ pub enum Answer {
 pub struct EventFacts {
     pub event: CiEvent,
     pub lookups: Vec<Lookup>,
+    /// For the log: what could not be classified.
+    pub warnings: Vec<String>,
 }
 
 fn branch_of(git_ref: &str) -> Option<&str> {
@@ -185,6 +187,76 @@ fn ref_trigger(git_ref: &str) -> Trigger {
     }
 }
 
+/// How a build started by an event may use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventClass {
+    /// Trusted code of a pushed ref (push, tags, a run someone with write access started):
+    /// reads and writes as a push of `GITHUB_REF`.
+    PushLike,
+    /// A pull request's code: its own tag, read-only from forks (`pull_request` and the review
+    /// events, whose payload carries the pull request).
+    PullRequest,
+    /// The base's workflow with a write token, possibly building the pull request's code.
+    PullRequestTarget,
+    /// A comment: a pull request's (resolved through the API) or an issue's.
+    IssueComment,
+    MergeGroup,
+    /// No build of pushed code (issues, labels, stars, a finished workflow run, …): reads the
+    /// caches of `GITHUB_REF`, writes none.
+    ReadOnly,
+}
+
+/// Every event GitHub documents ("Events that trigger workflows", docs.github.com), classified.
+/// A name not listed is unknown: read-only, with a warning.
+pub const EVENTS: &[(&str, EventClass)] = {
+    use EventClass::*;
+    &[
+        ("branch_protection_rule", ReadOnly),
+        ("check_run", ReadOnly),
+        ("check_suite", ReadOnly),
+        ("create", PushLike),
+        ("delete", ReadOnly),
+        ("deployment", PushLike),
+        ("deployment_status", ReadOnly),
+        ("discussion", ReadOnly),
+        ("discussion_comment", ReadOnly),
+        ("fork", ReadOnly),
+        ("gollum", ReadOnly),
+        ("image_version", ReadOnly),
+        ("issue_comment", IssueComment),
+        ("issues", ReadOnly),
+        ("label", ReadOnly),
+        ("merge_group", MergeGroup),
+        ("milestone", ReadOnly),
+        ("page_build", ReadOnly),
+        ("project", ReadOnly),
+        ("project_card", ReadOnly),
+        ("project_column", ReadOnly),
+        ("public", ReadOnly),
+        ("pull_request", PullRequest),
+        ("pull_request_review", PullRequest),
+        ("pull_request_review_comment", PullRequest),
+        ("pull_request_target", PullRequestTarget),
+        ("push", PushLike),
+        ("registry_package", ReadOnly),
+        ("release", PushLike),
+        ("repository_dispatch", PushLike),
+        ("schedule", PushLike),
+        ("status", ReadOnly),
+        ("watch", ReadOnly),
+        ("workflow_call", PushLike),
+        ("workflow_dispatch", PushLike),
+        ("workflow_run", ReadOnly),
+    ]
+};
+
+pub fn classify(event_name: &str) -> Option<EventClass> {
+    EVENTS
+        .iter()
+        .find(|(name, _)| *name == event_name)
+        .map(|(_, class)| *class)
+}
+
 /// The event from the runner's variables and the payload at `GITHUB_EVENT_PATH`.
 pub fn event(env: &Env, payload: &Payload) -> EventFacts {
     let name = env.get("GITHUB_EVENT_NAME").unwrap_or("");
@@ -197,12 +269,16 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
         .to_owned();
     let git_ref = env.get("GITHUB_REF").unwrap_or("");
     let mut lookups = Vec::new();
-    let trigger = match name {
-        "pull_request" | "pull_request_target" => {
+    let mut read_only = None;
+    let mut warnings = Vec::new();
+    let trigger = match classify(name) {
+        _ if name.is_empty() => Trigger::Local,
+        Some(EventClass::PullRequest | EventClass::PullRequestTarget) => {
             let target = name == "pull_request_target";
             match &payload.pull_request {
                 Some(pr) => request_trigger(pr, Some(&repository), target),
-                // No payload: the runner's variables still give number and base.
+                // No payload: the runner's variables still give number and base, but not
+                // whether the code comes from a fork, so the build must not write.
                 None => (|| {
                     let number = git_ref
                         .strip_prefix("refs/pull/")?
@@ -218,13 +294,16 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
                         kind: "pr",
                         number,
                         base,
-                        untrusted: target,
+                        untrusted: true,
                     })
                 })()
-                .unwrap_or(Trigger::Local),
+                .unwrap_or_else(|| {
+                    read_only = Some(format!("{name} without a readable pull request"));
+                    ref_trigger(git_ref)
+                }),
             }
         }
-        "merge_group" => match payload
+        Some(EventClass::MergeGroup) => match payload
             .merge_group
             .as_ref()
             .and_then(|m| m.base_ref.as_deref())
@@ -233,25 +312,40 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
             Some(base) => Trigger::MergeQueue {
                 base: base.to_owned(),
             },
-            None => Trigger::Local,
+            None => {
+                read_only = Some("merge_group without a readable base".to_owned());
+                ref_trigger(git_ref)
+            }
         },
-        "issue_comment" => match &payload.issue {
-            Some(Issue {
+        Some(EventClass::IssueComment) => {
+            if let Some(Issue {
                 number: Some(number),
                 pull_request: Some(_),
-            }) => {
+            }) = &payload.issue
+            {
                 lookups.push(Lookup::PullRequest {
                     repository: repository.clone(),
                     number: *number,
                 });
-                // Until the API answers, the comment acts on the default branch.
-                ref_trigger(git_ref)
+                read_only = Some(unresolved_comment(*number));
+            } else {
+                read_only = Some("issue_comment on an issue".to_owned());
             }
-            _ => ref_trigger(git_ref),
-        },
-        "" => Trigger::Local,
-        // push, workflow_dispatch, schedule and the rest act as a push of their ref.
-        _ => ref_trigger(git_ref),
+            // Until the API answers, the comment acts on its ref.
+            ref_trigger(git_ref)
+        }
+        Some(EventClass::PushLike) => ref_trigger(git_ref),
+        Some(EventClass::ReadOnly) => {
+            read_only = Some(format!("{name} is no build of pushed code"));
+            ref_trigger(git_ref)
+        }
+        None => {
+            warnings.push(format!(
+                "the event `{name}` is not one regcache knows; reading caches, writing none"
+            ));
+            read_only = Some(format!("unknown event {name}"));
+            ref_trigger(git_ref)
+        }
     };
     let default_branch = payload
         .repository
@@ -260,22 +354,41 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
     if default_branch.is_none() && trigger != Trigger::Local && !repository.is_empty() {
         lookups.push(Lookup::DefaultBranch { repository });
     }
-    let read_only_token = env.get("GITHUB_ACTOR") == Some("dependabot[bot]");
+    if env.get("GITHUB_ACTOR") == Some("dependabot[bot]") {
+        read_only = Some("the token cannot write packages (Dependabot)".to_owned());
+    }
     EventFacts {
         event: CiEvent {
             trigger,
             default_branch,
-            read_only_token,
+            read_only,
         },
         lookups,
+        warnings,
+    }
+}
+
+/// Until the API says which pull request a comment is on, the build must not write: it would
+/// put a pull request's code into its ref's cache.
+fn unresolved_comment(number: u64) -> String {
+    format!("the pull request #{number} behind the comment could not be read")
+}
+
+/// A lookup the API could not answer leaves the event as it is (read-only for a comment).
+pub fn apply_failure(event: &mut CiEvent, lookup: &Lookup) {
+    if let Lookup::PullRequest { number, .. } = lookup {
+        event.read_only = Some(unresolved_comment(*number));
     }
 }
 
 /// Fold the API's answer to a lookup into the event.
 pub fn apply_answer(event: &mut CiEvent, lookup: &Lookup, answer: &Answer) {
     match (lookup, answer) {
-        (Lookup::PullRequest { repository, .. }, Answer::PullRequest(pr)) => {
+        (Lookup::PullRequest { repository, number }, Answer::PullRequest(pr)) => {
             event.trigger = request_trigger(pr, Some(repository), false);
+            if event.read_only.as_deref() == Some(unresolved_comment(*number).as_str()) {
+                event.read_only = None;
+            }
         }
         (Lookup::DefaultBranch { .. }, Answer::Repository(repository)) => {
             if let Some(branch) = &repository.default_branch {

@@ -89,7 +89,7 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
     CiEvent {
         trigger,
         default_branch: var("CI_DEFAULT_BRANCH").map(str::to_owned),
-        read_only_token: false,
+        read_only: None,
     }
 }
 

@@ -8,6 +8,7 @@ mod github_api;
 pub mod gitlab;
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -18,19 +19,41 @@ use crate::stats::Location;
 
 /// The process environment, read once.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Env(BTreeMap<String, String>);
+pub struct Env {
+    vars: BTreeMap<String, String>,
+    /// Variables whose value is not UTF-8: known by name, so an input given that way is an
+    /// error rather than silently missing.
+    not_utf8: Vec<String>,
+}
 
 impl Env {
     pub fn from_process() -> Self {
-        Self(
-            std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        )
+        Self::from_os(std::env::vars_os())
+    }
+
+    pub fn from_os(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        let mut env = Env::default();
+        for (name, value) in vars {
+            let Ok(name) = name.into_string() else {
+                continue;
+            };
+            match value.into_string() {
+                Ok(value) => {
+                    env.vars.insert(name, value);
+                }
+                Err(_) => env.not_utf8.push(name),
+            }
+        }
+        env
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.vars.get(name).map(String::as_str)
+    }
+
+    /// Whether `name` is set to a value that is not UTF-8.
+    pub fn is_not_utf8(&self, name: &str) -> bool {
+        self.not_utf8.iter().any(|n| n == name)
     }
 
     fn is_true(&self, name: &str) -> bool {
@@ -40,11 +63,13 @@ impl Env {
 
 impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for Env {
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        Self(
-            iter.into_iter()
+        Self {
+            vars: iter
+                .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
-        )
+            not_utf8: Vec::new(),
+        }
     }
 }
 
@@ -73,7 +98,7 @@ impl Platform {
             Platform::Local => CiEvent {
                 trigger: Trigger::Local,
                 default_branch: None,
-                read_only_token: false,
+                read_only: None,
             },
             Platform::GitLab => gitlab::event(env),
             Platform::GitHub => {
@@ -83,17 +108,23 @@ impl Platform {
                     .map(|bytes| github::Payload::parse(&bytes))
                     .unwrap_or_default();
                 let facts = github::event(env, &payload);
+                for warning in &facts.warnings {
+                    log.annotate(Level::Warning, "event", warning, None)?;
+                }
                 let mut event = facts.event;
                 let answers = github_api::answer_all(&facts.lookups, env);
                 for (lookup, answer) in facts.lookups.iter().zip(answers) {
                     match answer {
                         Ok(answer) => github::apply_answer(&mut event, lookup, &answer),
-                        Err(e) => log.annotate(
-                            Level::Warning,
-                            "GitHub API",
-                            &format!("{e}; deciding the cache refs without it"),
-                            None,
-                        )?,
+                        Err(e) => {
+                            github::apply_failure(&mut event, lookup);
+                            log.annotate(
+                                Level::Warning,
+                                "GitHub API",
+                                &format!("{e}; deciding the cache refs without it"),
+                                None,
+                            )?
+                        }
                     }
                 }
                 event
@@ -145,6 +176,8 @@ pub struct Log<W: Write> {
     platform: Platform,
     out: W,
     open_section: Option<String>,
+    /// The token that resumes workflow commands after untrusted output (GitHub).
+    stop_token: Option<String>,
 }
 
 impl<W: Write> Log<W> {
@@ -153,11 +186,35 @@ impl<W: Write> Log<W> {
             platform,
             out,
             open_section: None,
+            stop_token: None,
         }
     }
 
+    /// One line of text. A carriage return would split it for the runner (which reads a lone
+    /// `\r` as a line end, and a line starting with `::` as a command), so it becomes a space.
     pub fn line(&mut self, text: &str) -> io::Result<()> {
-        writeln!(self.out, "{text}")
+        writeln!(self.out, "{}", text.replace('\r', " "))
+    }
+
+    /// What follows is the engine's output, which the build's code controls: on GitHub, no line
+    /// of it may act as a workflow command until `end_untrusted`. The runner ignores commands
+    /// after `::stop-commands::<token>` until `::<token>::` (actions/toolkit `core`,
+    /// "Stopping and starting workflow commands"); the token is random, so the output cannot
+    /// guess it.
+    pub fn start_untrusted(&mut self) -> io::Result<()> {
+        if self.platform == Platform::GitHub {
+            let token = uuid::Uuid::new_v4().simple().to_string();
+            writeln!(self.out, "::stop-commands::{token}")?;
+            self.stop_token = Some(token);
+        }
+        Ok(())
+    }
+
+    pub fn end_untrusted(&mut self) -> io::Result<()> {
+        match self.stop_token.take() {
+            Some(token) => writeln!(self.out, "::{token}::"),
+            None => Ok(()),
+        }
     }
 
     /// Fold what follows under `title` until `end_group`.
@@ -202,11 +259,19 @@ impl<W: Write> Log<W> {
                 "{}",
                 github::annotation(level, title, message, location)
             ),
+            // One line each: text from the build cannot start a line of its own.
             Platform::GitLab | Platform::Local => {
+                let one_line = |text: &str| text.replace(['\r', '\n'], " ");
                 let place = location
-                    .map(|l| format!(" ({}:{})", l.file, l.line))
+                    .map(|l| format!(" ({}:{})", one_line(&l.file), l.line))
                     .unwrap_or_default();
-                writeln!(self.out, "{}: {title}{place}: {message}", level.word())
+                writeln!(
+                    self.out,
+                    "{}: {}{place}: {}",
+                    level.word(),
+                    one_line(title),
+                    one_line(message)
+                )
             }
         }
     }

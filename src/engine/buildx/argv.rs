@@ -1,8 +1,22 @@
 //! The `docker buildx build` argv: the build inputs with build-push-action's meaning, the cache
 //! entries, and the files buildx writes for regcache (rawjson progress, metadata, image id).
 
-use crate::config::Config;
+use crate::config::{Config, SecretSource};
 use crate::plan::{CacheEntries, RunFiles};
+
+/// Fields as one CSV line (buildx splits `--secret` and cache values with a CSV reader).
+fn csv_line(fields: &[&str]) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    writer.write_record(fields).expect("writing to memory");
+    let bytes = writer.into_inner().expect("writing to memory");
+    String::from_utf8(bytes)
+        .expect("fields are UTF-8")
+        .trim_end_matches('\n')
+        .to_owned()
+}
 
 pub fn argv(config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<String> {
     let b = &config.build;
@@ -37,11 +51,14 @@ pub fn argv(config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<Stri
     if let Some(network) = &b.network {
         flag("--network", network);
     }
-    for (id, path) in &files.secrets {
-        flag(
-            "--secret",
-            &format!("id={id},src={}", path.to_string_lossy()),
-        );
+    for (id, source) in &files.secrets {
+        let from = match source {
+            SecretSource::File(path) => format!("src={path}"),
+            SecretSource::Env(name) => format!("env={name}"),
+            SecretSource::Value(_) => unreachable!("values are in files by now"),
+        };
+        // CSV, as buildx reads it: a path with a comma is quoted.
+        flag("--secret", &csv_line(&[&format!("id={id}"), &from]));
     }
     for output in &b.outputs {
         flag("--output", output);
@@ -81,7 +98,11 @@ mod tests {
         RunFiles {
             metadata: "/t/metadata.json".into(),
             iidfile: "/t/iid".into(),
-            secrets: vec![("tok".into(), "/t/s0".into())],
+            secrets: vec![
+                ("tok".into(), SecretSource::File("/t/s0".into())),
+                ("npm".into(), SecretSource::File("/tmp/a,b/npmrc".into())),
+                ("gh".into(), SecretSource::Env("GH_TOKEN".into())),
+            ],
         }
     }
 
@@ -143,6 +164,10 @@ mod tests {
                 "none",
                 "--secret",
                 "id=tok,src=/t/s0",
+                "--secret",
+                "id=npm,\"src=/tmp/a,b/npmrc\"",
+                "--secret",
+                "id=gh,env=GH_TOKEN",
                 "--cache-from",
                 "type=registry,ref=127.0.0.1:5055/app:buildcache",
                 "--cache-from",

@@ -1,0 +1,351 @@
+//! Input an attacker controls in a pull-request job (the build's output, the event, the
+//! repository's files) must not leak, forge or poison anything. The engine here is a fake
+//! `docker` on PATH that prints a crafted progress stream, so no engine is needed.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use base64::Engine as _;
+
+/// A `docker` that prints `stderr` as its progress and exits with `code`.
+fn fake_docker(dir: &Path, stderr: &str, code: i32) {
+    std::fs::write(dir.join("progress"), stderr).unwrap();
+    let script = dir.join("docker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat '{}' >&2\nexit {code}\n",
+            dir.join("progress").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The log as the Actions runner reads it: a line ends at `\n` or at a lone `\r`.
+fn runner_lines(stdout: &str) -> Vec<&str> {
+    stdout
+        .split('\n')
+        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+        .collect()
+}
+
+/// The lines the runner would act on as commands: outside `::stop-commands::T` … `::T::`.
+fn active_commands(stdout: &str) -> Vec<&str> {
+    let mut stopped: Option<String> = None;
+    let mut commands = Vec::new();
+    for line in runner_lines(stdout) {
+        match &stopped {
+            Some(token) if line == format!("::{token}::") => stopped = None,
+            Some(_) => {}
+            None => {
+                if let Some(token) = line.strip_prefix("::stop-commands::") {
+                    stopped = Some(token.to_owned());
+                } else if line.starts_with("::") {
+                    commands.push(line);
+                }
+            }
+        }
+    }
+    commands
+}
+
+#[test]
+fn build_output_cannot_issue_workflow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = base64::engine::general_purpose::STANDARD.encode("50%\r::add-mask::main\n");
+    let progress = format!(
+        r#"{{"vertexes":[{{"digest":"sha256:a","name":"[build 1/1] RUN make","started":"2026-01-01T00:00:00Z"}}]}}
+{{"logs":[{{"vertex":"sha256:a","stream":1,"data":"{log}","timestamp":"2026-01-01T00:00:01Z"}}]}}
+{{"vertexes":[{{"digest":"sha256:a","name":"[build 1/1] RUN make","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:02Z","error":"make failed\n::stop-commands::x"}}]}}
+ERROR: failed to solve: make failed
+"#
+    );
+    fake_docker(dir.path(), &progress, 1);
+    let outputs = dir.path().join("outputs");
+    std::fs::write(&outputs, "").unwrap();
+    let env = BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/bin:/bin", dir.path().display()),
+        ),
+        ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
+        ("GITHUB_OUTPUT".to_owned(), outputs.display().to_string()),
+        ("RUNNER_TEMP".to_owned(), dir.path().display().to_string()),
+    ]);
+    // Nothing listens on port 1: the probe warns and the build runs without cache.
+    let run = common::regcache(&["build", "--cache-ref", "127.0.0.1:1/app", "."], &env);
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    let commands = active_commands(&run.stdout);
+    assert!(
+        !commands
+            .iter()
+            .any(|c| c.starts_with("::add-mask::") || c.starts_with("::stop-commands::x")),
+        "build output acted as a command: {commands:?}\n{}",
+        run.log()
+    );
+    // regcache's own commands still work after the build output: the failed step's
+    // annotation, with the injected newline escaped.
+    assert!(
+        commands.contains(&"::error title=[build 1/1] RUN make::make failed%0A::stop-commands::x"),
+        "{commands:?}"
+    );
+    assert!(
+        commands.iter().any(|c| c.starts_with("::group::")),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn plain_logs_keep_build_text_on_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let progress = r#"{"vertexes":[{"digest":"sha256:a","name":"[build 1/1] RUN make","started":"2026-01-01T00:00:00Z","completed":"2026-01-01T00:00:02Z","error":"failed\nerror: injected: line"}]}
+"#;
+    fake_docker(dir.path(), progress, 1);
+    let env = BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/bin:/bin", dir.path().display()),
+        ),
+        ("GITLAB_CI".to_owned(), "true".to_owned()),
+        ("RUNNER_TEMP".to_owned(), dir.path().display().to_string()),
+    ]);
+    let run = common::regcache(&["build", "--cache-ref", "127.0.0.1:1/app", "."], &env);
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    let annotation = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("error: [build 1/1] RUN make"))
+        .unwrap_or_else(|| panic!("{}", run.log()));
+    assert_eq!(
+        annotation,
+        "error: [build 1/1] RUN make: failed error: injected: line"
+    );
+}
+
+/// `regcache plan` in a workspace holding `files` (path, content) and `links` (path → target).
+fn plan_in_workspace(
+    files: &[(&str, &[u8])],
+    links: &[(&str, &Path)],
+    args: &[&str],
+) -> common::Run {
+    let workspace = tempfile::tempdir().unwrap();
+    for (path, content) in files {
+        let path = workspace.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    for (path, target) in links {
+        let path = workspace.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, path).unwrap();
+    }
+    let env = BTreeMap::from([(
+        "GITHUB_WORKSPACE".to_owned(),
+        workspace.path().display().to_string(),
+    )]);
+    let mut all = vec!["plan", "--tag", "r.io/app:dev"];
+    all.extend(args);
+    common::regcache(&all, &env)
+}
+
+#[test]
+fn the_policy_file_cannot_disclose_or_exhaust() {
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join(".git-credentials");
+    std::fs::write(&secret, "https://me:ghp_secret_token_value@github.com\n").unwrap();
+    for target in [secret.as_path(), Path::new("/dev/zero")] {
+        let run = plan_in_workspace(&[], &[(".github/regcache.yml", target)], &[]);
+        assert_eq!(run.code, Some(2), "{}", run.log());
+        assert!(
+            run.stderr.contains(
+                "input `policy-file`: .github/regcache.yml: it leads outside the workspace"
+            ),
+            "{}",
+            run.log()
+        );
+        assert!(
+            !run.log().contains("ghp_secret_token_value"),
+            "{}",
+            run.log()
+        );
+    }
+    // Inside the workspace, a file that is no policy is refused without echoing it.
+    let run = plan_in_workspace(
+        &[(
+            ".github/regcache.yml",
+            b"https://me:ghp_secret_token_value@github.com\n",
+        )],
+        &[],
+        &[],
+    );
+    assert_eq!(run.code, Some(2), "{}", run.log());
+    assert!(
+        !run.log().contains("ghp_secret_token_value"),
+        "{}",
+        run.log()
+    );
+    // Size and depth are capped before parsing.
+    let big = vec![b'#'; 200 * 1024];
+    let run = plan_in_workspace(&[(".github/regcache.yml", &big)], &[], &[]);
+    assert!(run.stderr.contains("larger than 64 KiB"), "{}", run.log());
+    let deep = format!("scope: {}\n", "[".repeat(50_000));
+    let started = std::time::Instant::now();
+    let run = plan_in_workspace(&[(".github/regcache.yml", deep.as_bytes())], &[], &[]);
+    assert!(
+        run.stderr.contains(":1: nested deeper than 16 brackets"),
+        "{}",
+        run.log()
+    );
+    assert!(started.elapsed().as_secs() < 5, "refused before parsing");
+    // A link within the workspace is fine.
+    let run = plan_in_workspace(
+        &[("config/regcache.yml", b"prefix: team\n")],
+        &[(".github/regcache.yml", Path::new("../config/regcache.yml"))],
+        &[],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(run.stdout.contains("write: r.io/app:team"), "{}", run.log());
+}
+
+#[test]
+fn inputs_that_would_bypass_validation_are_refused() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--buildx-args=--progress=plain"],
+            "input `buildx-args`: `--progress` is set by regcache itself",
+        ),
+        (
+            &["--buildx-args=--metadata-file /tmp/x"],
+            "input `buildx-args`: `--metadata-file` is set by regcache itself",
+        ),
+        (
+            &["--buildx-args=--cache-to type=registry,ref=r.io/app:c,mode=maxx"],
+            "input `buildx-args`: --cache-to `type=registry,ref=r.io/app:c,mode=maxx`: ",
+        ),
+        (
+            &[
+                "--cache-to=type=registry,ref=index.docker.io/library/app:dev",
+                "--tag=app:dev",
+            ],
+            "input `cache-to`: the cache destination `type=registry,ref=index.docker.io/library/app:dev` is the image tag `docker.io/library/app:dev`",
+        ),
+        (
+            &[
+                "--cache-ref=docker.io/r/app:latest",
+                "--tag=index.docker.io/r/app:latest",
+            ],
+            "input `cache-ref`: `docker.io/r/app:latest` is also an image tag",
+        ),
+        (
+            &[
+                "--tag=r.io/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            ],
+            "has a digest",
+        ),
+        (
+            &["--network=bridge"],
+            "input `network`: `bridge` is not accepted; accepted values: default, none, host",
+        ),
+        (
+            &["--secret=npm=a", "--secret=npm=b"],
+            "input `secrets`: the id `npm` is given twice",
+        ),
+    ];
+    for (args, expected) in cases {
+        let mut all = vec!["plan"];
+        all.extend(*args);
+        if !args
+            .iter()
+            .any(|a| a.starts_with("--tag") || a.starts_with("--cache-ref"))
+        {
+            all.push("--cache-ref=r.io/app");
+        }
+        let run = common::regcache(&all, &BTreeMap::new());
+        assert_eq!(run.code, Some(2), "{args:?}\n{}", run.log());
+        assert!(run.stderr.contains(expected), "{args:?}\n{}", run.log());
+    }
+}
+
+#[test]
+fn a_context_that_looks_like_a_flag_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_docker(dir.path(), "", 0);
+    let env = BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/bin:/bin", dir.path().display()),
+        ),
+        ("INPUT_TAGS".to_owned(), "r.io/app:dev".to_owned()),
+        (
+            "INPUT_CONTEXT".to_owned(),
+            "--output=type=local,dest=/tmp/pwn".to_owned(),
+        ),
+    ]);
+    let run = common::regcache(&["action"], &env);
+    assert_eq!(run.code, Some(2), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("input `context`: `--output=type=local,dest=/tmp/pwn` starts with `-`"),
+        "{}",
+        run.log()
+    );
+}
+
+#[test]
+fn an_input_that_is_not_utf8_is_an_error_not_a_default() {
+    use std::os::unix::ffi::OsStrExt;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_regcache"))
+        .arg("action")
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("INPUT_TAGS", "r.io/app:dev")
+        .env("INPUT_MODE", std::ffi::OsStr::from_bytes(b"m\xe9x"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("input `mode`: the value is not valid UTF-8"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn ignore_error_false_fails_before_building_when_the_cache_registry_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    // A docker that leaves a mark: it must never run.
+    let script = dir.path().join("docker");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch '{}/invoked'\n", dir.path().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let env = BTreeMap::from([(
+        "PATH".to_owned(),
+        format!("{}:/usr/bin:/bin", dir.path().display()),
+    )]);
+    let run = common::regcache(
+        &[
+            "build",
+            "--cache-ref",
+            "127.0.0.1:1/app",
+            "--ignore-error=false",
+            ".",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains("the cache registry 127.0.0.1:1 cannot be reached")
+            && run.stdout.contains("ignore-error is false"),
+        "{}",
+        run.log()
+    );
+    assert!(!dir.path().join("invoked").exists(), "the engine ran");
+}
