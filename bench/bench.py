@@ -68,3 +68,24 @@ wall, rss = timed([REGCACHE, "stats", path])
 print(f"\nparse: {size / 1e6:.1f} MB rawjson ({n * 5} objects) in {wall:.2f} s = {size / 1e6 / wall:.0f} MB/s, peak RSS {rss / 1024:.1f} MiB")
 print(f"stats line: {sh(REGCACHE, 'stats', path).strip()}")
 os.remove(path)
+
+# 3. Hostile shapes of the same size: 100 MB as one object (a single log entry), and as 100
+# lines of 1 MB plain text with no newline inside. Both must parse in linear time and bounded
+# memory (the reader keeps at most one object or line of 64 MiB).
+import base64
+one = os.path.join(WORK, "one-object.rawjson")
+data = base64.b64encode(b"x" * 75_000_000).decode()
+with open(one, "w") as f:
+    f.write('{"vertexes":[{"digest":"sha256:a","name":"[build 1/1] RUN big","started":"2026-11-22T06:27:26Z","completed":"2026-11-22T06:27:27Z"}]}\n')
+    f.write('{"logs":[{"vertex":"sha256:a","stream":1,"data":"' + data + '","timestamp":"2026-11-22T06:27:26Z"}]}\n')
+lines = os.path.join(WORK, "long-lines.plain")
+with open(lines, "w") as f:
+    f.write("#1 [build 1/1] RUN big\n")
+    for _ in range(100):
+        f.write("#1 " + "y" * 1_000_000 + "\n")
+    f.write("#1 DONE 1.0s\n")
+for label, p in (("one 100 MB object", one), ("100 lines of 1 MB", lines)):
+    size = os.path.getsize(p)
+    wall, rss = timed([REGCACHE, "stats", p])
+    print(f"hostile parse, {label}: {size / 1e6:.1f} MB in {wall:.2f} s = {size / 1e6 / wall:.0f} MB/s, peak RSS {rss / 1024:.1f} MiB")
+    os.remove(p)

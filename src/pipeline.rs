@@ -337,6 +337,12 @@ pub fn stats_of_log(path: &Path) -> Result<Report, Error> {
         fs::File::open(path).and_then(|f| ENGINE.read_log(std::io::BufReader::new(f)))
     }
     .map_err(read)?;
+    if stats.vertices.total == 0 && stats.final_error.is_none() {
+        return Err(Error::NotProgress {
+            path: shown,
+            problem: "holds no BuildKit progress; give a log saved from `docker buildx build --progress=rawjson` (or `plain`)".into(),
+        });
+    }
     Ok(Report::from_log(stats))
 }
 

@@ -551,3 +551,55 @@ fn a_comment_whose_pull_request_cannot_be_read_writes_nothing() {
         "the pull request #2 behind the comment could not be read: read-only"
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any payload a pull request could shape: the adapter never panics, and a pull
+        /// request writes only when it comes from this repository and not from a fork.
+        #[test]
+        fn a_pull_request_writes_only_from_this_repository(
+            event_index in 0..github::EVENTS.len(),
+            number in 0u64..100_000,
+            base in "[a-zA-Z0-9/._-]{1,20}",
+            head_repo in prop_oneof![Just(None), "[a-z]{1,5}/[a-z]{1,5}".prop_map(Some)],
+            fork in any::<bool>(),
+            repository in "[a-z]{1,5}/[a-z]{1,5}",
+            git_ref in "refs/(heads|tags|pull)/[a-z0-9/]{1,12}",
+        ) {
+            let head = match &head_repo {
+                Some(name) => serde_json::json!({"repo": {"full_name": name, "fork": fork}}),
+                None => serde_json::json!({"repo": null}),
+            };
+            let payload = serde_json::json!({
+                "repository": {"full_name": repository, "default_branch": "main"},
+                "pull_request": {"number": number, "base": {"ref": base}, "head": head},
+            });
+            let (name, class) = github::EVENTS[event_index];
+            let env: Env = [("GITHUB_EVENT_NAME", name), ("GITHUB_REF", git_ref.as_str())]
+                .into_iter()
+                .collect();
+            let facts = github::event(&env, &github::Payload::parse(payload.to_string().as_bytes()));
+            let write = decide(&facts.event, &settings()).write;
+            let trusted_request = head_repo.as_deref() == Some(repository.as_str()) && !fork;
+            match class {
+                github::EventClass::PullRequest => prop_assert_eq!(write.is_some(), trusted_request, "{}", name),
+                github::EventClass::PushLike => {}
+                _ => prop_assert_eq!(write, None, "{}", name),
+            }
+        }
+
+        /// Bytes that are not a payload at all are an empty payload, not a panic.
+        #[test]
+        fn any_bytes_are_a_payload(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let env: Env = [("GITHUB_EVENT_NAME", "pull_request"), ("GITHUB_REF", "refs/pull/1/merge")]
+                .into_iter()
+                .collect();
+            let facts = github::event(&env, &github::Payload::parse(&bytes));
+            prop_assert_eq!(decide(&facts.event, &settings()).write, None);
+        }
+    }
+}

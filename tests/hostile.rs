@@ -349,3 +349,36 @@ fn ignore_error_false_fails_before_building_when_the_cache_registry_is_down() {
     );
     assert!(!dir.path().join("invoked").exists(), "the engine ran");
 }
+
+#[test]
+fn stats_reads_any_bytes_and_says_when_a_file_is_not_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let latin1 = dir.path().join("latin1.log");
+    let mut plain = std::fs::read(common::fixture(
+        "buildkit/buildx-0.13.1_buildkit-0.13__c-warm-ephemeral.plain.stderr.txt",
+    ))
+    .unwrap();
+    plain.extend_from_slice(b"#99 [internal] caf\xe9 au lait\n#99 DONE 0.0s\n");
+    std::fs::write(&latin1, plain).unwrap();
+    let run = common::regcache(&["stats", latin1.to_str().unwrap()], &BTreeMap::new());
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(run.stdout.starts_with("6/6 steps cached"), "{}", run.log());
+
+    for (name, content) in [
+        ("empty.log", &b""[..]),
+        (
+            "garbage.log",
+            &b"\x00\x01 not a build log at all\nhello\n"[..],
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        let run = common::regcache(&["stats", path.to_str().unwrap()], &BTreeMap::new());
+        assert_eq!(run.code, Some(1), "{name}: {}", run.log());
+        assert!(
+            run.stderr.contains("holds no BuildKit progress"),
+            "{name}: {}",
+            run.log()
+        );
+    }
+}

@@ -19,6 +19,21 @@ use plain::{PlainLine, VertexText};
 use rawjson::{RawItem, RawJsonReader};
 
 const TEXT_TAIL_LINES: usize = 100;
+/// Text kept of one line (and of a vertex name): a build can print megabytes on one line,
+/// and only the start of it helps a person.
+const TEXT_MAX: usize = 4096;
+
+/// `text` cut to `TEXT_MAX` bytes at a character boundary, marked when cut.
+fn capped(text: &str) -> String {
+    if text.len() <= TEXT_MAX {
+        return text.to_owned();
+    }
+    let mut end = TEXT_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
 
 /// Something worth one line of the live log. `number` is the vertex's `#N`: its position in
 /// first-seen order for rawjson, the printed number for plain progress.
@@ -125,6 +140,7 @@ impl Progress {
 
     /// Text between rawjson objects: the failing Dockerfile excerpt and the final error.
     pub fn apply_text(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        let line = &capped(line);
         if self.text_tail.len() == TEXT_TAIL_LINES {
             self.text_tail.pop_front();
         }
@@ -142,6 +158,7 @@ impl Progress {
 
     /// One line of `--progress=plain`.
     pub fn apply_plain_line(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        let line = &capped(line);
         let (number, text) = match plain::split_line(line) {
             PlainLine::Vertex { number, text } => (number, text),
             PlainLine::FinalError(message) => {
@@ -258,8 +275,12 @@ pub fn read_log(mut source: impl BufRead) -> io::Result<Progress> {
     if looks_like_rawjson(&head) {
         read_rawjson(source, &mut progress, &mut ignore)?;
     } else {
-        for line in source.lines() {
-            progress.apply_plain_line(&line?, &mut ignore);
+        // Lenient: a log is not always UTF-8 (a build prints what its tools print).
+        let mut line = Vec::new();
+        while source.read_until(b'\n', &mut line)? > 0 {
+            let text = String::from_utf8_lossy(&line);
+            progress.apply_plain_line(text.trim_end_matches(['\n', '\r']), &mut ignore);
+            line.clear();
         }
     }
     Ok(progress)
@@ -277,4 +298,33 @@ pub fn read_rawjson(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Any bytes, in either grammar's guise, read to an end without a panic.
+        #[test]
+        fn any_log_reads(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    "#[0-9]{1,3} [ -~]{0,40}",
+                    "\\{[ -~]{0,40}",
+                    "[ -~]{0,40}",
+                ],
+                0..30,
+            ),
+            raw in proptest::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut text = lines.join("\n").into_bytes();
+            text.extend(&raw);
+            let progress = read_log(text.as_slice()).unwrap();
+            prop_assert!(progress.text_tail.len() <= TEXT_TAIL_LINES);
+            prop_assert!(progress.text_tail.iter().all(|l| l.len() <= TEXT_MAX + 32));
+        }
+    }
 }

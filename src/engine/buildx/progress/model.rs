@@ -130,7 +130,7 @@ impl VertexTable {
     pub fn merge(&mut self, update: &VertexUpdate) -> &VertexRecord {
         let (record, _) = self.entry(&update.digest);
         if !update.name.is_empty() {
-            record.name.clone_from(&update.name);
+            record.name = super::capped(&update.name);
         }
         record.cached |= update.cached;
         if !update.error.is_empty() {

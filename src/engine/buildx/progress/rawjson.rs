@@ -3,14 +3,20 @@
 //! Dockerfile excerpt, `ERROR: failed to solve: …`, logrus warnings).
 //!
 //! Objects start at the beginning of a line in both layouts, so only a `{` there is tried as
-//! JSON; anything else up to the next newline is text. Memory stays bounded by the largest
-//! single object, whatever the length of the stream.
+//! JSON; anything else up to the next newline is text. An object's end is found by one scan
+//! that resumes where it stopped as more bytes arrive (strings and escapes tracked), and the
+//! object is parsed once: time is linear in the input, whatever the size of one object.
+//! Memory stays bounded by the largest single object kept (`MAX_OBJECT`, 64 MiB) plus one
+//! read chunk, whatever the length of the stream: a longer object or line is kept as its
+//! first 64 KiB of text and the rest skipped.
 
 use std::io::{self, Read};
 
 use super::model::SolveStatus;
 
 const READ_CHUNK: usize = 64 * 1024;
+/// Text kept of a line too long to be anything but noise; the rest of it is skipped unread.
+const LONG_LINE_KEPT: usize = 64 * 1024;
 /// An object this large without an end is not progress: give it up as text.
 const MAX_OBJECT: usize = 64 * 1024 * 1024;
 
@@ -26,6 +32,50 @@ pub struct RawJsonReader<R> {
     pos: usize,
     eof: bool,
     at_line_start: bool,
+    scan: Scan,
+    /// Inside an overlong line: dropping bytes up to its newline.
+    skipping: bool,
+}
+
+/// How far the object starting at `pos` has been scanned for its closing brace.
+#[derive(Debug, Default)]
+struct Scan {
+    scanned: usize,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl Scan {
+    /// The object's length once its closing brace is in `bytes` (which start at the object).
+    fn end(&mut self, bytes: &[u8]) -> Option<usize> {
+        while self.scanned < bytes.len() {
+            let byte = bytes[self.scanned];
+            self.scanned += 1;
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                } else if byte == b'\\' {
+                    self.escaped = true;
+                } else if byte == b'"' {
+                    self.in_string = false;
+                }
+                continue;
+            }
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(self.scanned);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
 }
 
 impl<R: Read> RawJsonReader<R> {
@@ -36,6 +86,8 @@ impl<R: Read> RawJsonReader<R> {
             pos: 0,
             eof: false,
             at_line_start: true,
+            scan: Scan::default(),
+            skipping: false,
         }
     }
 
@@ -71,7 +123,9 @@ impl<R: Read> RawJsonReader<R> {
                 return Ok(line);
             }
             if self.eof || rest.len() > MAX_OBJECT {
-                let line = String::from_utf8_lossy(rest).into_owned();
+                let line =
+                    String::from_utf8_lossy(&rest[..rest.len().min(LONG_LINE_KEPT)]).into_owned();
+                self.skipping = !self.eof;
                 self.pos = self.buf.len();
                 return Ok(line);
             }
@@ -81,6 +135,21 @@ impl<R: Read> RawJsonReader<R> {
 
     fn next_item(&mut self) -> io::Result<Option<RawItem>> {
         loop {
+            if self.skipping {
+                match self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+                    Some(nl) => {
+                        self.pos += nl + 1;
+                        self.skipping = false;
+                        self.at_line_start = true;
+                    }
+                    None if self.eof => return Ok(None),
+                    None => {
+                        self.pos = self.buf.len();
+                        self.fill()?;
+                    }
+                }
+                continue;
+            }
             if self.pos >= self.buf.len() {
                 if self.eof {
                     return Ok(None);
@@ -95,24 +164,39 @@ impl<R: Read> RawJsonReader<R> {
                 }
                 b'\r' | b' ' | b'\t' if !self.at_line_start => self.pos += 1,
                 b'{' if self.at_line_start => {
-                    let mut stream = serde_json::Deserializer::from_slice(&self.buf[self.pos..])
-                        .into_iter::<SolveStatus>();
-                    match stream.next() {
-                        Some(Ok(status)) => {
-                            self.pos += stream.byte_offset();
+                    if self.scan.scanned == 0 {
+                        // The common case, the whole object already read: one pass.
+                        let mut stream =
+                            serde_json::Deserializer::from_slice(&self.buf[self.pos..])
+                                .into_iter::<SolveStatus>();
+                        match stream.next() {
+                            Some(Ok(status)) => {
+                                self.pos += stream.byte_offset();
+                                self.at_line_start = false;
+                                return Ok(Some(RawItem::Status(status)));
+                            }
+                            // Not all here yet: from now on, scan for its end instead.
+                            Some(Err(e)) if e.is_eof() => {}
+                            _ => return self.take_line().map(|l| Some(RawItem::Text(l))),
+                        }
+                    }
+                    if let Some(len) = self.scan.end(&self.buf[self.pos..]) {
+                        self.scan = Scan::default();
+                        let object = &self.buf[self.pos..self.pos + len];
+                        if let Ok(status) = serde_json::from_slice::<SolveStatus>(object) {
+                            self.pos += len;
                             self.at_line_start = false;
                             return Ok(Some(RawItem::Status(status)));
                         }
-                        Some(Err(e))
-                            if e.is_eof()
-                                && !self.eof
-                                && self.buf.len() - self.pos <= MAX_OBJECT =>
-                        {
-                            self.fill()?;
-                        }
-                        // Not an object after all (or one cut off at the end): keep it as text.
-                        _ => return self.take_line().map(|l| Some(RawItem::Text(l))),
+                        // Balanced, but not progress: its first line is text.
+                        return self.take_line().map(|l| Some(RawItem::Text(l)));
                     }
+                    if self.eof || self.buf.len() - self.pos > MAX_OBJECT {
+                        // Cut off at the end, or too large to be progress: text.
+                        self.scan = Scan::default();
+                        return self.take_line().map(|l| Some(RawItem::Text(l)));
+                    }
+                    self.fill()?;
                 }
                 _ => {
                     let line = self.take_line()?;
@@ -193,6 +277,34 @@ mod tests {
         assert_eq!(
             describe(&items("{\"vertexes\":[]}\n{\"statuses", 5)),
             ["vertexes=0 statuses=0", "text:{\"statuses"]
+        );
+    }
+
+    #[test]
+    fn one_huge_object_is_read_in_linear_time() {
+        // 20 MB in one object, delivered in 64 KiB reads: re-parsing from the object's start
+        // on every read would take minutes; one scan takes well under a second.
+        let log = "x".repeat(20 * 1024 * 1024);
+        let object = format!(
+            "{{\"logs\":[{{\"vertex\":\"sha256:a\",\"stream\":1,\"data\":\"{log}\",\"timestamp\":\"2026-01-01T00:00:00Z\"}}]}}\n"
+        );
+        let started = std::time::Instant::now();
+        let items = items(&object, 64 * 1024);
+        assert_eq!(items.len(), 1);
+        assert!(matches!(&items[0], RawItem::Status(s) if s.logs[0].data.len() == log.len()));
+        assert!(
+            started.elapsed().as_secs_f64() < 5.0,
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn braces_inside_strings_do_not_end_an_object() {
+        let text = "{\"vertexes\":[{\"digest\":\"a\",\"name\":\"RUN echo '}' \\\" {\"}]}\nafter\n";
+        assert_eq!(
+            describe(&items(text, 3)),
+            ["vertexes=1 statuses=0", "text:after"]
         );
     }
 
