@@ -507,3 +507,105 @@ fn a_docker_driver_without_the_containerd_store_is_explained_before_any_step_run
     );
     assert!(!run.stdout.contains("] RUN "), "no step ran: {}", run.log());
 }
+
+/// Whether `repository:tag` exists on the registry behind the proxy, and if so, that every
+/// blob its manifest lists is there: a failed export must leave no tag pointing at nothing.
+fn tag_is_whole(repository: &str, tag: &str) -> Option<bool> {
+    let registry = registry();
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let accept = "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
+    let url = format!("http://{registry}/v2/{repository}/manifests/{tag}");
+    let status = curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        accept,
+        &url,
+    ]);
+    if status == "404" {
+        return None;
+    }
+    assert_eq!(status, "200", "{url}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&curl(&["-s", "-H", accept, &url])).unwrap();
+    let blobs: Vec<String> = manifest["layers"]
+        .as_array()
+        .or(manifest["manifests"].as_array())
+        .unwrap()
+        .iter()
+        .chain(manifest.get("config"))
+        .map(|d| d["digest"].as_str().unwrap().to_owned())
+        .collect();
+    Some(blobs.iter().all(|digest| {
+        let url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
+        curl(&["-s", "-o", "/dev/null", "-I", "-w", "%{http_code}", &url]) == "200"
+    }))
+}
+
+#[test]
+fn registry_faults_during_the_export_follow_ignore_error_and_leave_no_broken_tag() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let cases = [
+        (Fault::ManifestPut500, "500 Internal Server Error"),
+        (Fault::PushForbidden, "403 Forbidden"),
+        (Fault::Slow(std::time::Duration::from_millis(200)), ""),
+    ];
+    for (fault, status) in cases {
+        let proxy = FaultProxy::start(registry(), fault);
+        for ignore_error in [true, false] {
+            let name = format!("e2e/fault-{}", fresh_repo("x").rsplit('-').next().unwrap());
+            let cache_ref = format!("{}/{name}:buildcache", proxy.addr);
+            let out = work.path().join("out.json");
+            let flag = format!("--ignore-error={ignore_error}");
+            let run = build(
+                example.path(),
+                &fresh_repo("fault"),
+                &["--cache-ref", &cache_ref, &flag],
+                &out,
+            );
+            let label = format!("{fault:?}, ignore-error {ignore_error}");
+            match fault {
+                Fault::Slow(_) => {
+                    assert_eq!(run.code, Some(0), "{label}\n{}", run.log());
+                    assert_eq!(outputs(&out)["cache-exported"], "true", "{label}");
+                    assert_eq!(tag_is_whole(&name, "buildcache"), Some(true), "{label}");
+                }
+                _ => {
+                    let (code, level) = if ignore_error {
+                        (0, "warning")
+                    } else {
+                        (1, "error")
+                    };
+                    assert_eq!(run.code, Some(code), "{label}\n{}", run.log());
+                    assert!(
+                        run.stdout.contains(&format!("{level}: cache export failed: exporting the cache to {cache_ref} failed")),
+                        "{label}\n{}",
+                        run.log()
+                    );
+                    assert!(
+                        run.stdout.contains(status),
+                        "{label}: the registry's answer is shown\n{}",
+                        run.log()
+                    );
+                    assert_eq!(outputs(&out)["cache-exported"], "false", "{label}");
+                    assert_eq!(
+                        tag_is_whole(&name, "buildcache"),
+                        None,
+                        "{label}: no tag was written"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -374,6 +374,27 @@ mod tests {
     }
 
     #[test]
+    fn sizes_saturate_instead_of_wrapping() {
+        let layer = |n: u8| {
+            format!(
+                r#"{{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:{}","size":{}}}"#,
+                format!("{n:02x}").repeat(32),
+                i64::MAX
+            )
+        };
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"{CACHE_CONFIG_MEDIA_TYPE}","digest":"sha256:{}","size":2}},"layers":[{},{},{}]}}"#,
+            "c".repeat(64),
+            layer(1),
+            layer(2),
+            layer(3)
+        );
+        let info = summarize(manifest.as_bytes(), b"{}").unwrap();
+        assert_eq!(info.layers, 3);
+        assert_eq!((info.layer_bytes, info.total_bytes), (u64::MAX, u64::MAX));
+    }
+
+    #[test]
     fn an_image_is_not_a_cache() {
         let manifest = std::fs::read(format!(
             "{}/tests/fixtures/buildkit/local-generated_buildx-0.13.1_dockerd-20.10.24-buildkit-v0.8__inline-cache-image.manifest.json",

@@ -323,3 +323,113 @@ pub fn release_archives() -> &'static Path {
         dir.join("assets")
     })
 }
+
+/// What a `FaultProxy` does to the requests it passes on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fault {
+    /// `PUT …/manifests/…` is answered 500: blobs upload, the manifest does not.
+    ManifestPut500,
+    /// Every write (POST, PUT, PATCH, DELETE) is answered 403, as for pull-only credentials.
+    PushForbidden,
+    /// Every request waits this long before it is passed on.
+    Slow(std::time::Duration),
+}
+
+/// An HTTP proxy on loopback in front of a registry, injecting `fault`. Each request is read up
+/// to its headers and passed on with `Connection: close`, so every connection carries one
+/// request and every request is seen.
+pub struct FaultProxy {
+    pub addr: String,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: &str, fault: Fault) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let upstream = upstream.to_owned();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let upstream = upstream.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy_one(client, &upstream, fault);
+                });
+            }
+        });
+        Self { addr }
+    }
+}
+
+fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let mut reader = BufReader::new(client.try_clone()?);
+    // A TLS hello first (BuildKit tries HTTPS, then plain HTTP on an HTTP answer), as the
+    // registry itself would answer it.
+    if reader.fill_buf()?.first() == Some(&0x16) {
+        return (&client).write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    }
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let end = line == b"\r\n";
+        let lower = String::from_utf8_lossy(&line).to_ascii_lowercase();
+        if !lower.starts_with("connection:") && !end {
+            head.extend_from_slice(&line);
+        }
+        if end {
+            break;
+        }
+    }
+    let request_line = String::from_utf8_lossy(&head)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    let mut words = request_line.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let refuse = |mut client: &std::net::TcpStream, status: &str, body: &str| {
+        write!(
+            client,
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    match fault {
+        Fault::ManifestPut500 if method == "PUT" && path.contains("/manifests/") => {
+            return refuse(&client, "500 Internal Server Error", "");
+        }
+        Fault::PushForbidden if matches!(method, "POST" | "PUT" | "PATCH" | "DELETE") => {
+            return refuse(
+                &client,
+                "403 Forbidden",
+                r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
+            );
+        }
+        Fault::Slow(delay) => std::thread::sleep(delay),
+        _ => {}
+    }
+    let mut server = std::net::TcpStream::connect(upstream)?;
+    server.write_all(&head)?;
+    server.write_all(b"Connection: close\r\n\r\n")?;
+    server.write_all(reader.buffer())?;
+    let mut client_rest = reader.into_inner();
+    let mut server_read = server.try_clone()?;
+    let mut client_write = client.try_clone()?;
+    let upload = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_rest, &mut server);
+        let _ = server.shutdown(std::net::Shutdown::Write);
+    });
+    let mut buf = [0u8; 64 * 1024];
+    loop {
+        let n = server_read.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        client_write.write_all(&buf[..n])?;
+    }
+    let _ = client_write.shutdown(std::net::Shutdown::Both);
+    let _ = upload.join();
+    Ok(())
+}
