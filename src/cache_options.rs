@@ -147,6 +147,20 @@ pub fn check_media_types(
     Ok(())
 }
 
+/// Fields as one CSV line, quoted where a field needs it: how buildx reads `--cache-from`,
+/// `--cache-to` and `--secret` values.
+pub fn csv_line(fields: &[impl AsRef<[u8]>]) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(fields).expect("writing to memory");
+    let bytes = writer.into_inner().expect("writing to memory");
+    String::from_utf8(bytes)
+        .expect("fields are UTF-8")
+        .trim_end_matches(['\r', '\n'])
+        .to_owned()
+}
+
 /// The registry cache's settings, typed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegistryCacheOptions {
@@ -234,20 +248,12 @@ impl CacheEntry {
 
     /// The flag value for buildx, quoted where CSV needs it.
     pub fn to_csv(&self) -> String {
-        let mut writer = csv::WriterBuilder::new()
-            .has_headers(false)
-            .from_writer(Vec::new());
-        let record: Vec<String> = self
+        let fields: Vec<String> = self
             .fields
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        writer.write_record(&record).expect("writing to memory");
-        let bytes = writer.into_inner().expect("writing to memory");
-        String::from_utf8(bytes)
-            .expect("fields are UTF-8")
-            .trim_end_matches(['\r', '\n'])
-            .to_owned()
+        csv_line(&fields)
     }
 
     /// Parse one `--cache-from`/`--cache-to` value with buildx's rules and validate it; a

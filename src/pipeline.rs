@@ -353,25 +353,6 @@ pub fn write_stats(
 ) -> Result<(), Error> {
     match output {
         Some((format, file)) => write_output(&report.render(format)?, file),
-        None => {
-            let s = &report.stats;
-            write_output(
-                &format!(
-                    "{}/{} steps cached ({:.1}%), {} rebuilt, {} failed, {} not run; cache import {:.3}s, export {:.3}s; vertices {} ({} cached, {} completed)\n",
-                    s.cached_steps,
-                    s.total_steps,
-                    s.hit_ratio * 100.0,
-                    s.rebuilt_steps,
-                    s.failed_steps,
-                    s.not_run_steps,
-                    s.import_seconds,
-                    s.export_seconds,
-                    s.vertices.total,
-                    s.vertices.cached,
-                    s.vertices.completed
-                ),
-                None,
-            )
-        }
+        None => write_output(&report.stats_line(), None),
     }
 }

@@ -254,6 +254,25 @@ impl Report {
         )
     }
 
+    /// `regcache stats` without `--output-format`: every count of a saved log on one line.
+    pub fn stats_line(&self) -> String {
+        let s = &self.stats;
+        format!(
+            "{}/{} steps cached ({:.1}%), {} rebuilt, {} failed, {} not run; cache import {:.3}s, export {:.3}s; vertices {} ({} cached, {} completed)\n",
+            s.cached_steps,
+            s.total_steps,
+            s.hit_ratio * 100.0,
+            s.rebuilt_steps,
+            s.failed_steps,
+            s.not_run_steps,
+            s.import_seconds,
+            s.export_seconds,
+            s.vertices.total,
+            s.vertices.cached,
+            s.vertices.completed
+        )
+    }
+
     /// The job summary (GitHub-flavoured Markdown).
     pub fn summary_markdown(&self) -> String {
         let s = &self.stats;

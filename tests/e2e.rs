@@ -512,31 +512,7 @@ fn a_docker_driver_without_the_containerd_store_is_explained_before_any_step_run
 /// blob its manifest lists is there: a failed export must leave no tag pointing at nothing.
 fn tag_is_whole(repository: &str, tag: &str) -> Option<bool> {
     let registry = registry();
-    let curl = |args: &[&str]| {
-        let out = std::process::Command::new("curl")
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let accept = "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json";
-    let url = format!("http://{registry}/v2/{repository}/manifests/{tag}");
-    let status = curl(&[
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "-H",
-        accept,
-        &url,
-    ]);
-    if status == "404" {
-        return None;
-    }
-    assert_eq!(status, "200", "{url}");
-    let manifest: serde_json::Value =
-        serde_json::from_str(&curl(&["-s", "-H", accept, &url])).unwrap();
+    let manifest = stored_manifest(&format!("{registry}/{repository}:{tag}"))?.json;
     let blobs: Vec<String> = manifest["layers"]
         .as_array()
         .or(manifest["manifests"].as_array())
@@ -546,8 +522,12 @@ fn tag_is_whole(repository: &str, tag: &str) -> Option<bool> {
         .map(|d| d["digest"].as_str().unwrap().to_owned())
         .collect();
     Some(blobs.iter().all(|digest| {
-        let url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
-        curl(&["-s", "-o", "/dev/null", "-I", "-w", "%{http_code}", &url]) == "200"
+        let status = std::process::Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-I", "-w", "%{http_code}"])
+            .arg(format!("http://{registry}/v2/{repository}/blobs/{digest}"))
+            .output()
+            .unwrap();
+        status.stdout == b"200"
     }))
 }
 

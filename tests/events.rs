@@ -243,8 +243,8 @@ fn github_events() {
     }
 }
 
-#[test]
-fn api_answers_complete_the_event() {
+/// An `issue_comment` on pull request 2, before the API is asked about it.
+fn comment_on_a_pull_request() -> github::EventFacts {
     let env: Env = [
         ("GITHUB_EVENT_NAME", "issue_comment"),
         ("GITHUB_REF", "refs/heads/main"),
@@ -252,7 +252,12 @@ fn api_answers_complete_the_event() {
     ]
     .into_iter()
     .collect();
-    let facts = github::event(&env, &payload("issue_comment-pull_request.json"));
+    github::event(&env, &payload("issue_comment-pull_request.json"))
+}
+
+#[test]
+fn api_answers_complete_the_event() {
+    let facts = comment_on_a_pull_request();
     let mut event = facts.event.clone();
     github::apply_answer(
         &mut event,
@@ -534,14 +539,7 @@ fn every_documented_event_is_classified_and_only_trusted_ones_write() {
 
 #[test]
 fn a_comment_whose_pull_request_cannot_be_read_writes_nothing() {
-    let env: Env = [
-        ("GITHUB_EVENT_NAME", "issue_comment"),
-        ("GITHUB_REF", "refs/heads/main"),
-        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
-    ]
-    .into_iter()
-    .collect();
-    let facts = github::event(&env, &payload("issue_comment-pull_request.json"));
+    let facts = comment_on_a_pull_request();
     let mut event = facts.event.clone();
     github::apply_failure(&mut event, &facts.lookups[0]);
     let decision = decide(&event, &settings());

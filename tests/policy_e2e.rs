@@ -10,28 +10,9 @@ use std::path::Path;
 use common::*;
 use regcache::slug::slug;
 
-/// The manifest digest of a cache tag (a HEAD request, as the distribution API documents:
-/// `Docker-Content-Digest`), or None when it does not exist.
+/// The manifest digest of a cache tag, or None when it does not exist.
 fn digest(reference: &str) -> Option<String> {
-    let (name, tag) = reference.rsplit_once(':').unwrap();
-    let (registry, repository) = name.split_once('/').unwrap();
-    let out = std::process::Command::new("curl")
-        .args(["-sI", "-H"])
-        .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json")
-        .arg(format!("http://{registry}/v2/{repository}/manifests/{tag}"))
-        .output()
-        .unwrap();
-    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
-    if head.starts_with("http/1.1 404") {
-        return None;
-    }
-    assert!(
-        head.starts_with("http/1.1 200"),
-        "probing {reference}: {head}"
-    );
-    head.lines()
-        .find_map(|l| l.strip_prefix("docker-content-digest: "))
-        .map(|d| d.trim().to_owned())
+    stored_manifest(reference).map(|m| m.digest)
 }
 
 struct Step<'a> {

@@ -433,3 +433,41 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::
     let _ = upload.join();
     Ok(())
 }
+
+/// A manifest as stored in a loopback registry, read with the distribution API: its digest
+/// (`Docker-Content-Digest`) and JSON. None when the tag does not exist.
+pub struct StoredManifest {
+    pub digest: String,
+    pub json: serde_json::Value,
+}
+
+pub fn stored_manifest(reference: &str) -> Option<StoredManifest> {
+    let (name, tag) = reference.rsplit_once(':').unwrap();
+    let (registry, repository) = name.split_once('/').unwrap();
+    let out = Command::new("curl")
+        .args(["-si", "-H"])
+        .arg("Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json")
+        .arg(format!("http://{registry}/v2/{repository}/manifests/{tag}"))
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let head = head.to_lowercase();
+    if head.starts_with("http/1.1 404") {
+        return None;
+    }
+    assert!(
+        head.starts_with("http/1.1 200"),
+        "reading {reference}: {head}"
+    );
+    let digest = head
+        .lines()
+        .find_map(|l| l.strip_prefix("docker-content-digest: "))
+        .expect("the registry names the digest")
+        .trim()
+        .to_owned();
+    Some(StoredManifest {
+        digest,
+        json: serde_json::from_str(body).unwrap(),
+    })
+}

@@ -1,22 +1,9 @@
 //! The `docker buildx build` argv: the build inputs with build-push-action's meaning, the cache
 //! entries, and the files buildx writes for regcache (rawjson progress, metadata, image id).
 
+use crate::cache_options::csv_line;
 use crate::config::{Config, SecretSource};
 use crate::plan::{CacheEntries, RunFiles};
-
-/// Fields as one CSV line (buildx splits `--secret` and cache values with a CSV reader).
-fn csv_line(fields: &[&str]) -> String {
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .from_writer(Vec::new());
-    writer.write_record(fields).expect("writing to memory");
-    let bytes = writer.into_inner().expect("writing to memory");
-    String::from_utf8(bytes)
-        .expect("fields are UTF-8")
-        .trim_end_matches('\n')
-        .to_owned()
-}
 
 pub fn argv(config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<String> {
     let b = &config.build;
