@@ -469,7 +469,7 @@ mod tests {
                 raw.set("cache-ref", cache_ref.clone());
                 if let Ok(config) = validate(&raw) {
                     let tag = config.pinned_tag.clone().unwrap_or_else(|| "buildcache".into());
-                    let export = CacheEntry::registry_export(&config.cache_ref(&tag).whole(), &config.cache).to_csv();
+                    let export = CacheEntry::registry_export(&config.cache_ref(&tag).unwrap().whole(), &config.cache).to_csv();
                     let parsed = CacheEntry::parse(&export).unwrap();
                     prop_assert_eq!(parsed.len(), 1);
                     let keys: Vec<&str> = parsed[0].fields.iter().map(|(k, _)| k.as_str()).collect();

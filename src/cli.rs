@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::cache_options::CacheEntry;
-use crate::inputs::{INPUTS, Kind, RawInputs};
+use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
 use crate::pipeline::Prepared;
 use crate::report::OutputFormat;
 
@@ -35,7 +35,9 @@ fn build_command() -> Command {
     for spec in INPUTS {
         let mut arg = Arg::new(spec.name).help(spec.description);
         arg = if spec.name == "context" {
-            arg.default_value(spec.default).value_name("CONTEXT")
+            // A command line builds the directory it names, as `docker build .` does (the
+            // action's default is build-push-action's Git context).
+            arg.default_value(".").value_name("CONTEXT")
         } else {
             arg.long(spec.name)
         };
@@ -51,7 +53,7 @@ fn build_command() -> Command {
                 .require_equals(true)
                 .default_missing_value("true")
                 .value_name("BOOL"),
-            Kind::Lines | Kind::CommaLines => arg.action(ArgAction::Append),
+            Kind::List(_) => arg.action(ArgAction::Append),
             Kind::Text => arg,
         };
         command = command.arg(arg);
@@ -133,7 +135,11 @@ pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
     let mut raw = RawInputs::default();
     for spec in INPUTS {
         if let Some(values) = matches.get_many::<String>(spec.name) {
-            let values: Vec<&str> = values.map(String::as_str).collect();
+            let values: Vec<String> = match spec.kind {
+                // Each flag is one item, whatever quotes it holds.
+                Kind::List(_) => values.map(|v| quote_item(v)).collect(),
+                _ => values.cloned().collect(),
+            };
             raw.set(spec.name, values.join("\n"));
         }
     }

@@ -20,14 +20,14 @@ pub struct Secret {
     pub source: SecretSource,
 }
 
-/// Where a build secret comes from: BuildKit's `--secret` forms.
+/// Where a build secret comes from: build-push-action's three inputs, buildx's `--secret` forms.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SecretSource {
-    /// `id=value` (build-push-action's form): written to a 0600 file for buildx.
+    /// `secrets: id=value`: written to a 0600 file for buildx.
     Value(String),
-    /// `id=ID,src=PATH`: buildx reads the file.
+    /// `secret-files: id=path`: buildx reads the file.
     File(String),
-    /// `id=ID,env=NAME`: buildx reads the variable.
+    /// `secret-envs: id=NAME`: buildx reads the variable.
     Env(String),
 }
 
@@ -36,25 +36,61 @@ pub enum SecretSource {
 const OWNED_FLAGS: &[&str] = &["--progress", "--metadata-file", "--iidfile"];
 /// `--network` values buildx documents for `docker buildx build`.
 const NETWORKS: &[&str] = &["default", "none", "host"];
+/// `--call` methods (buildx `build --call`, 0.15 and later).
+const CALL_METHODS: &[&str] = &["build", "check", "outline", "targets"];
+/// `--ulimit` names (buildx `util/buildflags`, as docker's `opts/ulimit.go`).
+const ULIMITS: &[&str] = &[
+    "core",
+    "cpu",
+    "data",
+    "fsize",
+    "locks",
+    "memlock",
+    "msgqueue",
+    "nice",
+    "nofile",
+    "nproc",
+    "rss",
+    "rtprio",
+    "rttime",
+    "sigpending",
+    "stack",
+];
 
-#[derive(Debug, Clone, PartialEq)]
+/// The build inputs, with build-push-action's meaning; `docker buildx build` gets them in the
+/// order its `getArgs` gives them (`engine::buildx::argv`).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct BuildOptions {
-    pub context: String,
-    pub file: Option<String>,
-    pub tags: Vec<String>,
-    pub push: bool,
-    pub load: bool,
-    pub target: Option<String>,
+    pub add_hosts: Vec<String>,
+    pub allow: Vec<String>,
+    pub annotations: Vec<String>,
+    pub attests: Vec<String>,
     pub build_args: Vec<String>,
-    pub labels: Vec<String>,
-    pub platforms: Vec<String>,
-    pub network: Option<String>,
+    pub build_contexts: Vec<String>,
     pub builder: Option<String>,
+    pub call: Option<String>,
+    pub cgroup_parent: Option<String>,
+    /// None: the platform's default (the Git context in the action, `.` on the command line).
+    pub context: Option<String>,
+    pub file: Option<String>,
+    pub labels: Vec<String>,
+    pub load: bool,
+    pub network: Option<String>,
     pub no_cache: bool,
-    pub pull: bool,
-    pub secrets: Vec<Secret>,
+    pub no_cache_filters: Vec<String>,
     pub outputs: Vec<String>,
+    pub platforms: Vec<String>,
     pub provenance: Option<String>,
+    pub pull: bool,
+    pub push: bool,
+    pub sbom: Option<String>,
+    /// `secret-envs`, then `secrets`, then `secret-files`, each in input order.
+    pub secrets: Vec<Secret>,
+    pub shm_size: Option<String>,
+    pub ssh: Vec<String>,
+    pub tags: Vec<String>,
+    pub target: Option<String>,
+    pub ulimits: Vec<String>,
     pub extra_args: Vec<String>,
 }
 
@@ -71,8 +107,9 @@ pub struct PolicyInputs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// Where cache tags live; its tag is meaningless unless `pinned_tag` is set.
-    pub cache_repository: Reference,
+    /// Where cache tags live; its tag is meaningless unless `pinned_tag` is set. None when
+    /// neither cache-ref nor a tag names one: the build then runs without a registry cache.
+    pub cache_repository: Option<Reference>,
     /// A cache-ref given with a tag pins that tag.
     pub pinned_tag: Option<String>,
     pub policy: PolicyInputs,
@@ -155,17 +192,41 @@ impl Checker<'_> {
     }
 
     fn list(&self, input: &'static str) -> Vec<String> {
-        self.raw
-            .list(input)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        self.raw.list(input)
+    }
+
+    /// A list whose every item must pass `check` (which says what is wrong, never echoing).
+    fn checked_list(
+        &mut self,
+        input: &'static str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Vec<String> {
+        let items = self.raw.list(input);
+        for item in &items {
+            if let Err(problem) = check(item) {
+                self.fail(input, problem);
+            }
+        }
+        items
+    }
+
+    /// An optional text input that must pass `check`.
+    fn checked(
+        &mut self,
+        input: &'static str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Option<String> {
+        let value = self.optional(input)?;
+        if let Err(problem) = check(&value) {
+            self.fail(input, problem);
+        }
+        Some(value)
     }
 
     fn entries(&mut self, input: &'static str) -> Vec<CacheEntry> {
         let mut entries = Vec::new();
         for line in self.raw.list(input) {
-            match CacheEntry::parse(line) {
+            match CacheEntry::parse(&line) {
                 Ok(parsed) => entries.extend(parsed),
                 Err(e) => self.fail(input, format!("entry `{line}`: {e}")),
             }
@@ -240,41 +301,70 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let secrets = secrets(&mut c);
     let (extra_args, cache_args) = buildx_args(&mut c);
 
-    let context = raw.get("context").to_owned();
-    if context.starts_with('-') && context != "-" {
-        c.fail(
-            "context",
-            format!("`{context}` starts with `-` and would be read as a buildx flag; give a path or a Git URL (`./{context}` for a directory of that name)"),
-        );
-    }
-    let network = c.optional("network");
-    if let Some(network) = network.as_deref().filter(|n| !NETWORKS.contains(n)) {
-        c.fail(
-            "network",
-            BadValue {
-                value: network.to_owned(),
-                accepted: NETWORKS.join(", "),
-            }
-            .to_string(),
-        );
-    }
+    let context = c.checked("context", |context| {
+        if context.starts_with('-') && context != "-" {
+            Err(format!("`{context}` starts with `-` and would be read as a buildx flag; give a path or a Git URL (`./{context}` for a directory of that name)"))
+        } else {
+            Ok(())
+        }
+    });
+    let network = c.checked("network", |network| one_of(network, NETWORKS));
+    let call = c.checked("call", |call| {
+        // `check,format=json`: the method, then buildx's own options.
+        one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)
+    });
+    let shm_size = c.checked("shm-size", |size| {
+        let units = regex::Regex::new(r"^\d+(\.\d+)? ?[kKmMgGtTpP]?[iI]?[bB]?$").expect("valid");
+        if units.is_match(size) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{size}` is not a size; give bytes or a number with a unit (`2g`, `512m`, `64MiB`)"
+            ))
+        }
+    });
 
     let build = BuildOptions {
+        add_hosts: c.checked_list("add-hosts", check_host),
+        allow: c.list("allow"),
+        annotations: c.checked_list("annotations", |a| key_value(a, "`key=value`, optionally typed (`index:key=value`, `manifest[linux/amd64]:key=value`)")),
+        attests: c.checked_list("attests", |a| {
+            if a.split(',').any(|field| field.trim().starts_with("type=")) {
+                Ok(())
+            } else {
+                Err(format!("`{a}` has no `type=`; give `type=sbom` or `type=provenance` with its parameters"))
+            }
+        }),
+        build_args: c.list("build-args"),
+        build_contexts: c.checked_list("build-contexts", |b| key_value(b, "`name=path`, `name=docker-image://ref` or `name=<Git URL>`")),
+        builder: c.optional("builder"),
+        call,
+        cgroup_parent: c.optional("cgroup-parent"),
         context,
         file: c.optional("file"),
-        push: c.flag("push"),
-        load: c.flag("load"),
-        target: c.optional("target"),
-        build_args: c.list("build-args"),
         labels: c.list("labels"),
-        platforms: c.list("platforms"),
+        load: c.flag("load"),
         network,
-        builder: c.optional("builder"),
         no_cache: c.flag("no-cache"),
-        pull: c.flag("pull"),
-        secrets,
+        no_cache_filters: c.list("no-cache-filters"),
         outputs: c.list("outputs"),
+        platforms: c.list("platforms"),
         provenance: c.optional("provenance"),
+        pull: c.flag("pull"),
+        push: c.flag("push"),
+        sbom: c.optional("sbom"),
+        secrets,
+        shm_size,
+        ssh: c.checked_list("ssh", |ssh| {
+            let id = ssh.split('=').next().unwrap_or_default();
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                Err(format!("`{ssh}` has no id; give `default` (the agent at SSH_AUTH_SOCK) or `id=path` to a socket or key"))
+            } else {
+                Ok(())
+            }
+        }),
+        target: c.optional("target"),
+        ulimits: c.checked_list("ulimit", check_ulimit),
         extra_args,
         tags,
     };
@@ -304,70 +394,132 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     }
 
     match (c.errors.is_empty(), cache_ref) {
-        (true, Some((cache_repository, pinned_tag))) => Ok(Config {
-            cache_repository,
-            pinned_tag,
-            policy,
-            cache: RegistryCacheOptions {
-                mode,
-                compression,
-                compression_level,
-                force_compression,
-                oci_mediatypes,
-                image_manifest,
-                ignore_error,
-            },
-            extra_cache_from,
-            extra_cache_to,
-            build,
-        }),
+        (true, Some(repository)) => {
+            let (cache_repository, pinned_tag) = repository.unzip();
+            Ok(Config {
+                cache_repository,
+                pinned_tag: pinned_tag.flatten(),
+                policy,
+                cache: RegistryCacheOptions {
+                    mode,
+                    compression,
+                    compression_level,
+                    force_compression,
+                    oci_mediatypes,
+                    image_manifest,
+                    ignore_error,
+                },
+                extra_cache_from,
+                extra_cache_to,
+                build,
+            })
+        }
         _ => Err(InvalidInputs(c.errors)),
     }
 }
 
-/// `secrets`: build-push-action's `id=value` lines, or buildx's own `id=ID,src=PATH` and
-/// `id=ID,env=NAME`; ids unique. A value is a secret: it is never echoed.
+/// The three secret inputs of build-push-action, each `id=value` split at the first `=`
+/// (actions-toolkit `Build.parseSecretKvp`): `secret-envs` name a variable, `secrets` hold the
+/// value (untrimmed), `secret-files` name a file. Ids are unique across the three. A value is
+/// a secret: it is never echoed, so the messages name the line, not its text.
 fn secrets(c: &mut Checker<'_>) -> Vec<Secret> {
-    const FORMS: &str = "each line must be `id=value`, `id=ID,src=PATH` or `id=ID,env=NAME`, with an id of letters, digits, `_`, `.` or `-`";
-    let valid_id = |id: &str| {
-        !id.is_empty()
-            && id
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
-    };
+    type Input = (&'static str, fn(String) -> SecretSource, &'static str);
+    let inputs: [Input; 3] = [
+        ("secret-envs", SecretSource::Env, "id=VARIABLE"),
+        ("secrets", SecretSource::Value, "id=value"),
+        ("secret-files", SecretSource::File, "id=path"),
+    ];
     let mut secrets: Vec<Secret> = Vec::new();
-    for line in c.raw.list("secrets") {
-        let buildx_form = line.strip_prefix("id=").and_then(|rest| {
-            let (id, source) = rest.split_once(',')?;
-            let source = match source.split_once('=')? {
-                ("src", path) => SecretSource::File(path.to_owned()),
-                ("env", name) => SecretSource::Env(name.to_owned()),
-                _ => return None,
+    for (input, source, form) in inputs {
+        for (n, item) in c.raw.list(input).into_iter().enumerate() {
+            let item_number = n + 1;
+            let parsed = item
+                .split_once('=')
+                .filter(|(id, value)| !id.is_empty() && !value.is_empty());
+            let Some((id, value)) = parsed else {
+                c.fail(input, format!("item {item_number} is not `{form}` (both sides of the first `=` must be non-empty)"));
+                continue;
             };
-            Some((id, source))
-        });
-        let parsed = buildx_form.or_else(|| {
-            let (id, value) = line.split_once('=')?;
-            Some((id, SecretSource::Value(value.to_owned())))
-        });
-        match parsed {
-            Some((id, source)) if valid_id(id) => {
-                if secrets.iter().any(|s| s.id == id) {
-                    c.fail(
-                        "secrets",
-                        format!("the id `{id}` is given twice; each secret needs its own id"),
-                    );
-                } else {
-                    secrets.push(Secret {
-                        id: id.to_owned(),
-                        source,
-                    });
-                }
+            if id.contains(['\n', '\r', ',', '"']) {
+                c.fail(
+                    input,
+                    format!(
+                        "item {item_number}: a secret id cannot hold a line break, `,` or `\"`"
+                    ),
+                );
+            } else if secrets.iter().any(|s| s.id == id) {
+                c.fail(
+                    input,
+                    format!("the id `{id}` is given twice; each secret needs its own id"),
+                );
+            } else {
+                secrets.push(Secret {
+                    id: id.to_owned(),
+                    source: source(value.to_owned()),
+                });
             }
-            _ => c.fail("secrets", FORMS),
         }
     }
     secrets
+}
+
+/// `value` is one of `accepted`.
+fn one_of(value: &str, accepted: &[&str]) -> Result<(), String> {
+    if accepted.contains(&value) {
+        Ok(())
+    } else {
+        Err(BadValue {
+            value: value.to_owned(),
+            accepted: accepted.join(", "),
+        }
+        .to_string())
+    }
+}
+
+fn key_value(item: &str, form: &str) -> Result<(), String> {
+    match item.split_once('=') {
+        Some((key, _)) if !key.trim().is_empty() => Ok(()),
+        _ => Err(format!("`{item}` is not {form}")),
+    }
+}
+
+/// `host:ip` or `host=ip` (buildx splits at the first of the two), the IP literal or
+/// `host-gateway`.
+fn check_host(item: &str) -> Result<(), String> {
+    let split = item.find([':', '=']).map(|i| (&item[..i], &item[i + 1..]));
+    match split {
+        Some((host, ip))
+            if !host.is_empty()
+                && (ip == "host-gateway"
+                    || ip
+                        .trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok()) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!(
+            "`{item}` is not `host:ip` (e.g. `docker:10.180.0.1`)"
+        )),
+    }
+}
+
+/// `name=soft[:hard]`, as docker's `--ulimit`.
+fn check_ulimit(item: &str) -> Result<(), String> {
+    let form = || {
+        format!(
+            "`{item}` is not `name=soft[:hard]` with a name among {} and whole numbers",
+            ULIMITS.join(", ")
+        )
+    };
+    let (name, limits) = item.split_once('=').ok_or_else(form)?;
+    let numbers_ok =
+        limits.split(':').count() <= 2 && limits.split(':').all(|n| n.parse::<i64>().is_ok());
+    if ULIMITS.contains(&name) && numbers_ok {
+        Ok(())
+    } else {
+        Err(form())
+    }
 }
 
 /// `buildx-args`, shell-split: the flags regcache owns are refused, and `--cache-from` /
@@ -414,18 +566,20 @@ fn buildx_args(c: &mut Checker<'_>) -> (Vec<String>, Vec<(&'static str, String)>
     (args, cache)
 }
 
-/// The cache repository (given, or the first tag's) and a pinned tag when cache-ref has one.
-/// A pinned tag is never an image tag: exporting the cache there would replace the image.
-fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Option<String>)> {
+/// The cache repository (given, or the first tag's; none without either) and a pinned tag
+/// when cache-ref has one; None when cache-ref is bad. A pinned tag is never an image tag:
+/// exporting the cache there would replace the image.
+#[allow(clippy::option_option)]
+fn cache_ref(
+    c: &mut Checker<'_>,
+    tags: &[Reference],
+) -> Option<Option<(Reference, Option<String>)>> {
     let given = c.raw.get("cache-ref");
     if !c.raw.is_given("cache-ref") {
-        return match tags.first() {
-            Some(tag) => Some((reference::with_tag(tag, DEFAULT_CACHE_TAG), None)),
-            None => {
-                c.fail("cache-ref", "no cache ref: set cache-ref (e.g. ghcr.io/owner/app) or give tags to derive it from");
-                None
-            }
-        };
+        return Some(
+            tags.first()
+                .map(|tag| (reference::with_tag(tag, DEFAULT_CACHE_TAG), None)),
+        );
     }
     if let Some(bad) = given
         .chars()
@@ -442,7 +596,7 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Opti
         }
     };
     if !reference::has_tag(given) {
-        return Some((chosen, None));
+        return Some(Some((chosen, None)));
     }
     if let Some(tag) = tags.iter().find(|t| reference::same_tag(t, &chosen)) {
         c.fail(
@@ -452,13 +606,15 @@ fn cache_ref(c: &mut Checker<'_>, tags: &[Reference]) -> Option<(Reference, Opti
         return None;
     }
     let pinned = chosen.tag().map(str::to_owned);
-    Some((chosen, pinned))
+    Some(Some((chosen, pinned)))
 }
 
 impl Config {
-    /// The full ref of a cache tag in the cache repository.
-    pub fn cache_ref(&self, tag: &str) -> Reference {
-        reference::with_tag(&self.cache_repository, tag)
+    /// The full ref of a cache tag in the cache repository, when there is one.
+    pub fn cache_ref(&self, tag: &str) -> Option<Reference> {
+        self.cache_repository
+            .as_ref()
+            .map(|repository| reference::with_tag(repository, tag))
     }
 }
 
@@ -487,7 +643,7 @@ mod tests {
     fn defaults_give_a_dedicated_cache_tag() {
         let config = validate(&raw(&[("tags", "127.0.0.1:5055/app:dev")])).unwrap();
         assert_eq!(
-            config.cache_ref("buildcache").whole(),
+            config.cache_ref("buildcache").unwrap().whole(),
             "127.0.0.1:5055/app:buildcache"
         );
         assert_eq!(config.pinned_tag, None);
@@ -590,13 +746,14 @@ mod tests {
     }
 
     #[test]
-    fn secrets_are_id_equals_value_or_buildx_forms() {
+    fn secrets_come_from_three_inputs_in_build_push_action_forms() {
         let config = validate(&raw(&[
-            ("tags", "r/a:1"),
             (
                 "secrets",
-                "npm_token=a=b=c\nGIT.AUTH-1=x\nid=npm,src=/home/me/.npmrc\nid=gh,env=GH_TOKEN",
+                "npm_token=a=b=c\n\"MULTI=line 1\nline 2\"\nGIT_AUTH_TOKEN=abc,def=1\n  SPACED=x  ",
             ),
+            ("secret-envs", "GH=GH_TOKEN,NPM=NPM_TOKEN"),
+            ("secret-files", "npmrc=/home/me/a,b/.npmrc"),
         ]))
         .unwrap();
         let secrets: Vec<(&str, &SecretSource)> = config
@@ -608,31 +765,92 @@ mod tests {
         assert_eq!(
             secrets,
             [
+                ("GH", &SecretSource::Env("GH_TOKEN".into())),
+                ("NPM", &SecretSource::Env("NPM_TOKEN".into())),
                 ("npm_token", &SecretSource::Value("a=b=c".into())),
-                ("GIT.AUTH-1", &SecretSource::Value("x".into())),
-                ("npm", &SecretSource::File("/home/me/.npmrc".into())),
-                ("gh", &SecretSource::Env("GH_TOKEN".into())),
+                ("MULTI", &SecretSource::Value("line 1\nline 2".into())),
+                ("GIT_AUTH_TOKEN", &SecretSource::Value("abc,def=1".into())),
+                ("  SPACED", &SecretSource::Value("x  ".into())),
+                ("npmrc", &SecretSource::File("/home/me/a,b/.npmrc".into())),
             ]
         );
-        for bad in ["=value", "my id=value", "id/x=value"] {
-            let lines = errors(&[("tags", "r/a:1"), ("secrets", bad)]);
-            assert_eq!(
-                lines,
-                [
-                    "input `secrets`: each line must be `id=value`, `id=ID,src=PATH` or `id=ID,env=NAME`, with an id of letters, digits, `_`, `.` or `-`"
-                ],
-                "{bad}"
-            );
-        }
         assert_eq!(
-            errors(&[("tags", "r/a:1"), ("secrets", "a=1\nid=a,src=/x")]),
-            ["input `secrets`: the id `a` is given twice; each secret needs its own id"]
+            errors(&[("secrets", "=value\nok=1\nempty=")]),
+            [
+                "input `secrets`: item 1 is not `id=value` (both sides of the first `=` must be non-empty)",
+                "input `secrets`: item 3 is not `id=value` (both sides of the first `=` must be non-empty)",
+            ]
+        );
+        assert_eq!(
+            errors(&[("secrets", "a=1"), ("secret-files", "a=/x")]),
+            ["input `secret-files`: the id `a` is given twice; each secret needs its own id"]
+        );
+    }
+
+    #[test]
+    fn build_push_action_inputs_are_checked() {
+        let lines = errors(&[
+            ("add-hosts", "docker:10.180.0.1,bad"),
+            ("ulimit", "nofile=1024:1024\nnofiles=1"),
+            ("shm-size", "2 gigs"),
+            ("call", "lint"),
+            ("annotations", "no-equals"),
+            ("attests", "mode=max"),
+            ("ssh", "=path"),
+        ]);
+        let inputs: Vec<&str> = lines
+            .iter()
+            .map(|l| l.split('`').nth(1).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                "call",
+                "shm-size",
+                "add-hosts",
+                "annotations",
+                "attests",
+                "ssh",
+                "ulimit"
+            ]
+        );
+        assert_eq!(
+            lines[0],
+            "input `call`: `lint` is not accepted; accepted values: build, check, outline, targets"
+        );
+        assert_eq!(
+            lines[1],
+            "input `shm-size`: `2 gigs` is not a size; give bytes or a number with a unit (`2g`, `512m`, `64MiB`)"
+        );
+        assert!(
+            lines[2].starts_with("input `add-hosts`: `bad` is not `host:ip`"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[6].starts_with("input `ulimit`: `nofiles=1` is not `name=soft[:hard]`"),
+            "{lines:#?}"
+        );
+        let config = validate(&raw(&[
+            ("add-hosts", "docker:10.180.0.1\nv6:::1\ngw=host-gateway"),
+            ("ulimit", "nproc=3\nnofile=-1"),
+            ("shm-size", "64MiB"),
+            ("call", "check,format=json"),
+        ]))
+        .unwrap();
+        assert_eq!(config.build.add_hosts.len(), 3);
+        assert_eq!(
+            config.cache_repository, None,
+            "no tags, no cache-ref: no cache"
         );
     }
 
     #[test]
     fn secret_values_are_never_echoed() {
-        let lines = errors(&[("tags", "r/a:1"), ("secrets", "no-equals-sign-hunter2")]);
+        let lines = errors(&[
+            ("tags", "r/a:1"),
+            ("secrets", "no-equals-sign-hunter2\n=hunter3"),
+        ]);
+        assert!(!lines[1].contains("hunter3"), "{lines:?}");
         assert!(!lines[0].contains("hunter2"), "{lines:?}");
     }
 }

@@ -7,11 +7,35 @@ use std::collections::BTreeMap;
 pub enum Kind {
     Text,
     Bool,
-    /// One item per line (cache entries and build args keep their commas).
-    Lines,
-    /// One item per line or per comma, as build-push-action reads `tags` and `platforms`.
-    CommaLines,
+    /// A list, read as build-push-action reads it (see `ListOptions`).
+    List(ListOptions),
 }
+
+/// The options of the Actions toolkit's `Util.getInputList` (docker/actions-toolkit
+/// `src/util.ts`) that build-push-action's `src/context.ts` passes for each list input. Items
+/// are CSV records, one or more per line; a quoted item may hold commas and span lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListOptions {
+    /// Keep a line's commas (`ignoreComma`): the whole line is one item.
+    pub ignore_comma: bool,
+    /// Quotes group text (`quote: false` for `outputs`, whose CSV buildx reads itself).
+    pub quote: bool,
+    /// Trim the input and each item (`trimWhitespace: false` for `secrets`).
+    pub trim: bool,
+}
+
+/// Items split on commas too (`tags`, `platforms`).
+const COMMAS: Kind = Kind::List(ListOptions {
+    ignore_comma: false,
+    quote: true,
+    trim: true,
+});
+/// One item per line or quoted record (`build-args`, `labels`, cache entries).
+const LINES: Kind = Kind::List(ListOptions {
+    ignore_comma: true,
+    quote: true,
+    trim: true,
+});
 
 #[derive(Debug)]
 pub struct InputSpec {
@@ -62,7 +86,7 @@ const fn with_flag(spec: InputSpec, short: Option<char>, alias: Option<&'static 
     }
 }
 
-use Kind::*;
+use Kind::{Bool, Text};
 
 pub const INPUTS: &[InputSpec] = &[
     // Registry cache, named as in BuildKit's registry cache options.
@@ -140,18 +164,81 @@ pub const INPUTS: &[InputSpec] = &[
     ),
     input(
         "cache-from",
-        Lines,
+        LINES,
         "",
         "Extra cache sources, one buildx `--cache-from` entry per line.",
     ),
     input(
         "cache-to",
-        Lines,
+        LINES,
         "",
         "Extra cache destinations, one buildx `--cache-to` entry per line.",
     ),
-    // Build inputs, with docker/build-push-action's names and meaning.
-    input("context", Text, ".", "Build context (a path or a Git URL)."),
+    // Build inputs: docker/build-push-action v7's names, defaults, list syntax and meaning
+    // (its `action.yml` and `src/context.ts`).
+    input(
+        "add-hosts",
+        COMMAS,
+        "",
+        "Custom host-to-IP mappings (`docker:10.180.0.1`), one per line or comma-separated.",
+    ),
+    input(
+        "allow",
+        COMMAS,
+        "",
+        "Extra privileged entitlements (`network.host`, `security.insecure`).",
+    ),
+    input(
+        "annotations",
+        LINES,
+        "",
+        "Annotations to set on the image (`index:key=value`), one per line.",
+    ),
+    input(
+        "attests",
+        LINES,
+        "",
+        "Attestation parameters (`type=sbom,generator=image`), one per line.",
+    ),
+    with_flag(
+        input(
+            "build-args",
+            LINES,
+            "",
+            "Build arguments, one `NAME=value` per line (quote a value that spans lines).",
+        ),
+        None,
+        Some("build-arg"),
+    ),
+    with_flag(
+        input(
+            "build-contexts",
+            LINES,
+            "",
+            "Additional build contexts (`name=path`), one per line; `{{defaultContext}}` is the Git context.",
+        ),
+        None,
+        Some("build-context"),
+    ),
+    input("builder", Text, "", "Builder instance to use."),
+    input(
+        "call",
+        Text,
+        "",
+        "Method for evaluating the build: `build`, `check`, `outline` or `targets` (buildx 0.15 or later).",
+    ),
+    input(
+        "cgroup-parent",
+        Text,
+        "",
+        "Parent cgroup for the containers of RUN steps.",
+    ),
+    input(
+        "context",
+        Text,
+        "",
+        "Build context (a path or a Git URL). Default: in the action, the Git context of the event's commit, as build-push-action (`{{defaultContext}}` names it); on the command line, `.`.",
+    ),
     with_flag(
         input(
             "file",
@@ -164,51 +251,19 @@ pub const INPUTS: &[InputSpec] = &[
     ),
     with_flag(
         input(
-            "tags",
-            CommaLines,
-            "",
-            "Image tags, one per line or comma-separated.",
-        ),
-        Some('t'),
-        Some("tag"),
-    ),
-    input("push", Bool, "false", "Push the image to the registry."),
-    input(
-        "load",
-        Bool,
-        "false",
-        "Load the image into the local image store.",
-    ),
-    input("target", Text, "", "Build stage to build."),
-    with_flag(
-        input(
-            "build-args",
-            Lines,
-            "",
-            "Build arguments, one `NAME=value` per line.",
-        ),
-        None,
-        Some("build-arg"),
-    ),
-    with_flag(
-        input(
             "labels",
-            Lines,
+            LINES,
             "",
             "Image labels, one `key=value` per line.",
         ),
         None,
         Some("label"),
     ),
-    with_flag(
-        input(
-            "platforms",
-            CommaLines,
-            "",
-            "Target platforms, one per line or comma-separated.",
-        ),
-        None,
-        Some("platform"),
+    input(
+        "load",
+        Bool,
+        "false",
+        "Load the image into the local image store (`--output=type=docker`).",
     ),
     input(
         "network",
@@ -216,34 +271,105 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "Network mode for RUN instructions (default, none, host).",
     ),
-    input("builder", Text, "", "Builder instance to use."),
     input("no-cache", Bool, "false", "Build without using any cache."),
-    input("pull", Bool, "false", "Always pull referenced images."),
-    with_flag(
-        input(
-            "secrets",
-            Lines,
-            "",
-            "Build secrets, one per line: `id=value` (passed as a file, masked in the log), or buildx's `id=ID,src=PATH` and `id=ID,env=NAME`; each id once.",
-        ),
-        None,
-        Some("secret"),
+    input(
+        "no-cache-filters",
+        COMMAS,
+        "",
+        "Stages to build without cache, one per line or comma-separated.",
     ),
     with_flag(
         input(
             "outputs",
-            Lines,
+            Kind::List(ListOptions {
+                ignore_comma: true,
+                quote: false,
+                trim: true,
+            }),
             "",
-            "Build outputs, one buildx `--output` entry per line.",
+            "Build outputs, one buildx `--output` entry per line (`type=local,dest=path`).",
         ),
         Some('o'),
         Some("output"),
+    ),
+    with_flag(
+        input(
+            "platforms",
+            COMMAS,
+            "",
+            "Target platforms, one per line or comma-separated.",
+        ),
+        None,
+        Some("platform"),
     ),
     input(
         "provenance",
         Text,
         "",
-        "Provenance attestation setting passed to buildx (`false`, `mode=max`, …).",
+        "Provenance attestation (`true`, `false`, `mode=max`, `builder-id=…`; `--attest=type=provenance`). Default: as build-push-action, `mode=min,inline-only=true` for private repositories and `mode=max` for public ones, with the run's URL as builder-id; none when loading or with BUILDX_NO_DEFAULT_ATTESTATIONS.",
+    ),
+    input("pull", Bool, "false", "Always pull referenced images."),
+    input("push", Bool, "false", "Push the image to the registry."),
+    input(
+        "sbom",
+        Text,
+        "",
+        "SBOM attestation (`true`, `generator=…`; `--attest=type=sbom`).",
+    ),
+    with_flag(
+        input(
+            "secrets",
+            Kind::List(ListOptions {
+                ignore_comma: true,
+                quote: true,
+                trim: false,
+            }),
+            "",
+            "Build secrets, one `id=value` per line (quote a value that spans lines; values are kept untrimmed, passed as files and masked in the log).",
+        ),
+        None,
+        Some("secret"),
+    ),
+    input(
+        "secret-envs",
+        COMMAS,
+        "",
+        "Secrets read from environment variables, `id=VARIABLE`, one per line or comma-separated.",
+    ),
+    input(
+        "secret-files",
+        LINES,
+        "",
+        "Secrets read from files, `id=path`, one per line.",
+    ),
+    input(
+        "shm-size",
+        Text,
+        "",
+        "Size of /dev/shm for RUN steps (`2g`).",
+    ),
+    input(
+        "ssh",
+        COMMAS,
+        "",
+        "SSH agent sockets or keys to expose to the build (`default`, `id=path`).",
+    ),
+    with_flag(
+        input(
+            "tags",
+            COMMAS,
+            "",
+            "Image tags, one per line or comma-separated.",
+        ),
+        Some('t'),
+        Some("tag"),
+    ),
+    input("target", Text, "", "Build stage to build."),
+    input(
+        "ulimit",
+        LINES,
+        "",
+        "Ulimits for RUN steps (`nofile=1024:1024`), one per line.",
     ),
     input(
         "buildx-args",
@@ -289,21 +415,14 @@ impl RawInputs {
         self.values.get(name).is_some_and(|v| !v.trim().is_empty())
     }
 
-    /// List items: split on newlines (and commas for `CommaLines`), trimmed, empty ones dropped.
-    pub fn list(&self, name: &str) -> Vec<&str> {
-        let by_comma = spec(name).is_some_and(|s| s.kind == CommaLines);
-        self.get(name)
-            .split('\n')
-            .flat_map(|line| {
-                if by_comma {
-                    line.split(',').collect::<Vec<_>>()
-                } else {
-                    vec![line]
-                }
-            })
-            .map(str::trim)
-            .filter(|item| !item.is_empty())
-            .collect()
+    /// List items, as build-push-action reads the input (see `ListOptions`).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        let spec = spec(name).unwrap_or_else(|| panic!("no input named {name}"));
+        let Kind::List(options) = spec.kind else {
+            panic!("input {name} is not a list")
+        };
+        let value = self.values.get(spec.name).map_or("", String::as_str);
+        split_list(value, options)
     }
 
     /// Inputs of an action step, from the environment the runner gave it.
@@ -318,6 +437,52 @@ impl RawInputs {
             }
         }
         raw
+    }
+}
+
+/// `Util.getList` of docker/actions-toolkit (`src/util.ts`): the input is CSV (csv-parse with
+/// relaxed quotes and column counts, empty lines skipped); a one-field record is split on its
+/// commas unless `ignore_comma`, a longer record is its fields, or with `ignore_comma` its
+/// fields joined by commas again; empty items are dropped.
+pub fn split_list(value: &str, options: ListOptions) -> Vec<String> {
+    let value = if options.trim { value.trim() } else { value };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .quoting(options.quote)
+        .from_reader(value.as_bytes());
+    let mut items = Vec::new();
+    for record in reader.byte_records().map_while(Result::ok) {
+        let fields: Vec<String> = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        match (fields.len(), options.ignore_comma) {
+            (1, false) => items.extend(fields[0].split(',').map(str::to_owned)),
+            (_, false) => items.extend(fields),
+            (_, true) => items.push(fields.join(",")),
+        }
+    }
+    items
+        .into_iter()
+        .map(|item| {
+            if options.trim {
+                item.trim().to_owned()
+            } else {
+                item
+            }
+        })
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+/// One command-line value as a list item that `split_list` gives back whole: quoted when it
+/// holds a quote or a line break (commas still split `COMMAS` lists, as in the action).
+pub fn quote_item(value: &str) -> String {
+    if value.contains(['"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
     }
 }
 
@@ -336,13 +501,57 @@ mod tests {
         let mut raw = RawInputs::default();
         raw.set("tags", " r/a:1, r/a:2\n\n r/a:3 ");
         raw.set("cache-from", "type=registry,ref=r/a:x\n\ntype=gha ");
+        raw.set(
+            "build-args",
+            "MY_ARG=val1,val2,val3\nARG=val\n\"MULTILINE=aaaa\nbbbb\nccc\"\nFOO=bar#baz",
+        );
+        raw.set(
+            "labels",
+            "org.opencontainers.image.description=Reference implementation of operation \"filter results (top-n)\"",
+        );
+        raw.set("outputs", "type=image,\"name=r/a:1,r/a:2\",push=true");
+        raw.set("secrets", "\"KEY=line\n\n\"\n PADDED=x ");
         assert_eq!(raw.list("tags"), ["r/a:1", "r/a:2", "r/a:3"]);
         assert_eq!(
             raw.list("cache-from"),
             ["type=registry,ref=r/a:x", "type=gha"]
         );
+        assert_eq!(
+            raw.list("build-args"),
+            [
+                "MY_ARG=val1,val2,val3",
+                "ARG=val",
+                "MULTILINE=aaaa\nbbbb\nccc",
+                "FOO=bar#baz"
+            ]
+        );
+        assert_eq!(
+            raw.list("labels"),
+            [
+                "org.opencontainers.image.description=Reference implementation of operation \"filter results (top-n)\""
+            ]
+        );
+        assert_eq!(
+            raw.list("outputs"),
+            ["type=image,\"name=r/a:1,r/a:2\",push=true"],
+            "outputs keep their quotes for buildx"
+        );
+        assert_eq!(
+            raw.list("secrets"),
+            ["KEY=line\n\n", " PADDED=x "],
+            "secrets are not trimmed"
+        );
         assert_eq!(raw.get("mode"), "max");
         raw.set("mode", "  ");
         assert_eq!(raw.get("mode"), "max", "blank means default");
+    }
+
+    #[test]
+    fn a_quoted_command_line_item_comes_back_whole() {
+        for value in ["plain", "say \"hi\"", "\"lead", "two\nlines", "a,b"] {
+            let mut raw = RawInputs::default();
+            raw.set("labels", quote_item(value));
+            assert_eq!(raw.list("labels"), [value]);
+        }
     }
 }

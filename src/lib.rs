@@ -24,6 +24,7 @@
 //! | `pipeline` | the stages chained, effects at the edge |
 //! | `error` | the one error type and its exit codes |
 
+pub mod build_push;
 mod cache_options;
 pub mod cli;
 pub mod config;
@@ -77,13 +78,13 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
         run(
             &ctx,
             invocation,
-            &mut Log::new(ctx.platform, io::stdout().lock()),
+            &mut Log::new(ctx.platform, io::stdout().lock()).with_debug(&ctx.env),
         )
     } else {
         run(
             &ctx,
             invocation,
-            &mut Log::new(ctx.platform, io::stderr().lock()),
+            &mut Log::new(ctx.platform, io::stderr().lock()).with_debug(&ctx.env),
         )
     };
     match result {

@@ -7,30 +7,40 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use crate::build_push::{self, Derived};
 use crate::config::{self, Config, SecretSource};
 use crate::engine::{Engine, Finished};
 use crate::error::Error;
 use crate::inputs::RawInputs;
 use crate::plan::{self, CacheEntries, RunFiles};
-use crate::platform::{Env, Level, Log, Platform};
+use crate::platform::{Env, Level, Log, Platform, github};
 use crate::policy::{self, Decision, PolicySettings};
 use crate::policy_file;
 use crate::probe::{self, Selection};
+use crate::reference;
 use crate::registry::Registry;
 use crate::report::{OutputFormat, Report};
-use crate::stats::ImportOutcome;
+use crate::stats::{ImportOutcome, Location};
 
 /// What the whole run knows of where it runs: the environment, read once, and the platform.
 pub struct Context {
     pub env: Env,
     pub platform: Platform,
+    /// The event payload, read once (empty off GitHub).
+    pub payload: github::Payload,
 }
 
 impl Context {
     pub fn new(env: Env) -> Self {
         let platform = Platform::detect(&env);
-        Self { env, platform }
+        let payload = platform.payload(&env);
+        Self {
+            env,
+            platform,
+            payload,
+        }
     }
 
     /// The repository's checkout: relative paths of the inputs are read from it.
@@ -76,7 +86,6 @@ pub fn prepare<W: Write>(
         config.policy.file_required,
         &ctx.workspace(),
     )?;
-    let event = ctx.platform.event(&ctx.env, log)?;
     let settings = policy::settings(
         &config.policy,
         file.as_ref(),
@@ -84,22 +93,52 @@ pub fn prepare<W: Write>(
         &config.build.platforms,
         config.pinned_tag.as_deref(),
     );
+    let Some(repository) = &config.cache_repository else {
+        log.annotate(
+            Level::Warning,
+            "no registry cache",
+            "neither cache-ref nor tags name a repository, so this build runs without a registry cache; set cache-ref (e.g. ghcr.io/owner/app) to keep one",
+            None,
+        )?;
+        return Ok(Prepared {
+            decision: Decision {
+                read: Vec::new(),
+                write: None,
+                reason: "no cache repository".into(),
+            },
+            selection: Selection::default(),
+            config,
+            settings,
+        });
+    };
+    let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
     let decision = policy::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
-    let read = decision
-        .read
-        .iter()
-        .map(|t| config.cache_ref(t).whole())
-        .collect();
-    let write = decision.write.as_ref().map(|t| config.cache_ref(t).whole());
+    let full_ref = |tag: &String| reference::with_tag(repository, tag).whole();
+    let read = decision.read.iter().map(full_ref).collect();
+    let write = decision.write.as_ref().map(full_ref);
+    let started = Instant::now();
     let selection = probe::run(
         &Registry::new(&ctx.env),
-        config.cache_repository.registry(),
+        repository.registry(),
         read,
         write,
         probe,
         config.cache.ignore_error,
     )?;
+    if probe {
+        log.debug(&format!(
+            "probe: {} ref(s) asked in {:.1} ms: {}",
+            selection.candidates.len(),
+            started.elapsed().as_secs_f64() * 1000.0,
+            selection
+                .candidates
+                .iter()
+                .map(probe::Candidate::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+    }
     for warning in &selection.warnings {
         log.annotate(Level::Warning, warning.title, &warning.message, None)?;
     }
@@ -144,11 +183,22 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .prefix("regcache-")
         .tempdir_in(&temp_root)
         .map_err(Error::file("creating a temporary directory", &temp_root))?;
+    let github_run = ctx.platform.github_run(&ctx.env, &ctx.payload);
+    let buildx_version = github_run
+        .as_ref()
+        .filter(|run| run.needs_buildx_version(&config.build))
+        .and_then(|_| ENGINE.version());
+    let derived = build_push::derive(&config.build, github_run.as_ref(), buildx_version);
+    let given = config
+        .build
+        .secrets
+        .iter()
+        .map(|s| (s.id.clone(), s.source.clone()));
     let mut secrets = Vec::new();
-    for (i, secret) in config.build.secrets.iter().enumerate() {
-        let source = match &secret.source {
+    for (i, (id, source)) in given.chain(derived.git_auth.clone()).enumerate() {
+        let source = match source {
             SecretSource::Value(value) => {
-                log.mask(value)?;
+                log.mask(&value)?;
                 let path = temp.path().join(format!("secret-{i}"));
                 let mut file = OpenOptions::new()
                     .write(true)
@@ -160,19 +210,28 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
                     .map_err(Error::file("writing a secret file", &path))?;
                 SecretSource::File(path.to_string_lossy().into_owned())
             }
-            other => other.clone(),
+            other => other,
         };
-        secrets.push((secret.id.clone(), source));
+        secrets.push((id, source));
     }
     let files = RunFiles {
         metadata: temp.path().join("metadata.json"),
         iidfile: temp.path().join("iid"),
         secrets,
     };
-    let argv = ENGINE.argv(config, &prepared.cache_entries(), &files);
+    let argv = ENGINE.argv(config, &derived, &prepared.cache_entries(), &files);
 
+    log.start_group("regcache setup")?;
+    describe_setup(config, &derived, log)?;
+    log.debug(&format!(
+        "argv: docker {}",
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
+    ))?;
+    log.end_group()?;
+    log.start_group("Cache decision")?;
     describe_decision(prepared, log)?;
-    log.start_group("docker buildx build")?;
+    log.end_group()?;
+    // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
     let mut log_error = None;
     let finished = ENGINE.run(config, &argv, |line| {
@@ -181,7 +240,6 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         }
     });
     log.end_untrusted()?;
-    log.end_group()?;
     if let Some(e) = log_error {
         return Err(Error::Log(e));
     }
@@ -195,6 +253,7 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
     let report = Report {
+        image: crate::report::image_name(&config.build.tags, config.build.target.as_deref()),
         stats: finished.stats.clone(),
         selection: prepared.selection.clone(),
         build_seconds: Some(finished.seconds),
@@ -202,9 +261,39 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         image_id,
         metadata,
     };
-    explain(&report, &finished, log)?;
+    let dockerfile = dockerfile_path(
+        config.build.file.as_deref(),
+        &derived.context,
+        &ctx.workspace(),
+    );
+    explain(&report, &finished, dockerfile.as_deref(), log)?;
     log.line(&report.headline())?;
     Ok(report)
+}
+
+/// What is built, with what: the lines a reader of the log checks first.
+fn describe_setup<W: Write>(
+    config: &Config,
+    derived: &Derived,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
+    let b = &config.build;
+    log.line(&format!("regcache {}", env!("CARGO_PKG_VERSION")))?;
+    log.line(&format!("context: {}", derived.context))?;
+    if let Some(file) = &b.file {
+        log.line(&format!("file: {file}"))?;
+    }
+    log.line(&format!(
+        "image: {}",
+        crate::report::image_name(&b.tags, b.target.as_deref())
+    ))?;
+    if let Some(builder) = &b.builder {
+        log.line(&format!("builder: {builder}"))?;
+    }
+    for attest in &derived.attests {
+        log.line(&format!("attest: {attest}"))?;
+    }
+    Ok(())
 }
 
 /// What the build reads and writes, and why, before it starts.
@@ -239,7 +328,12 @@ fn describe_decision<W: Write>(prepared: &Prepared, log: &mut Log<W>) -> Result<
 }
 
 /// Warnings and errors a person should see without reading the whole log.
-fn explain<W: Write>(report: &Report, finished: &Finished, log: &mut Log<W>) -> Result<(), Error> {
+fn explain<W: Write>(
+    report: &Report,
+    finished: &Finished,
+    dockerfile: Option<&str>,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
     let s = &report.stats;
     let cache_ref = report.selection.refs.write.as_deref().unwrap_or("");
     for import in &s.imports {
@@ -286,7 +380,16 @@ fn explain<W: Write>(report: &Report, finished: &Finished, log: &mut Log<W>) -> 
     if let Some(fix) = &finished.setup_problem {
         return Ok(log.annotate(Level::Error, "build setup", fix, None)?);
     }
-    let location = s.error_location.as_ref();
+    // BuildKit names the Dockerfile by its base name; the annotation needs its path in the
+    // repository to attach to the file in a pull request's diff.
+    let location = s.error_location.as_ref().map(|l| match dockerfile {
+        Some(path) if Path::new(path).file_name() == Some(l.file.as_ref()) => Location {
+            file: path.to_owned(),
+            line: l.line,
+        },
+        _ => l.clone(),
+    });
+    let location = location.as_ref();
     match &s.failed_step {
         Some(step) => log.annotate(Level::Error, &step.name, &step.error, location)?,
         None if s.exports.iter().any(|e| !e.ok) => {}
@@ -300,6 +403,25 @@ fn explain<W: Write>(report: &Report, finished: &Finished, log: &mut Log<W>) -> 
         }
     }
     Ok(())
+}
+
+/// The Dockerfile's path relative to the workspace: `file` as given (buildx reads it from the
+/// working directory, the workspace), else `<context>/Dockerfile`; None for a remote context.
+fn dockerfile_path(file: Option<&str>, context: &str, workspace: &Path) -> Option<String> {
+    let path = match file {
+        Some(file) => PathBuf::from(file),
+        None if context.contains("://") || context.starts_with("git@") || context == "-" => {
+            return None;
+        }
+        None => Path::new(context).join("Dockerfile"),
+    };
+    let path = path.strip_prefix(workspace).unwrap_or(&path);
+    let parts: Vec<String> = path
+        .components()
+        .filter(|c| *c != std::path::Component::CurDir)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    Some(parts.join("/"))
 }
 
 /// The outputs to `file` (written whole to a temporary file, then renamed, so a reader never
@@ -354,5 +476,45 @@ pub fn write_stats(
     match output {
         Some((format, file)) => write_output(&report.render(format)?, file),
         None => write_output(&report.stats_line(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dockerfile_is_named_by_its_path_in_the_workspace() {
+        let ws = Path::new("/home/runner/work/app/app");
+        assert_eq!(
+            dockerfile_path(None, "./services/api", ws).as_deref(),
+            Some("services/api/Dockerfile")
+        );
+        assert_eq!(
+            dockerfile_path(None, ".", ws).as_deref(),
+            Some("Dockerfile")
+        );
+        assert_eq!(
+            dockerfile_path(
+                Some("/home/runner/work/app/app/docker/Dockerfile.ci"),
+                ".",
+                ws
+            )
+            .as_deref(),
+            Some("docker/Dockerfile.ci")
+        );
+        assert_eq!(
+            dockerfile_path(
+                Some("./build/Dockerfile"),
+                "https://github.com/o/r.git#main",
+                ws
+            )
+            .as_deref(),
+            Some("build/Dockerfile")
+        );
+        assert_eq!(
+            dockerfile_path(None, "https://github.com/o/r.git#main", ws),
+            None
+        );
     }
 }

@@ -62,7 +62,7 @@ pub fn check_cache_tags(config: &Config, decision: &Decision) -> Result<(), Inva
         .iter()
         .chain(decision.write.iter())
         .filter_map(|tag| {
-            let cache = config.cache_ref(tag);
+            let cache = config.cache_ref(tag)?;
             let image = images.iter().find(|t| reference::same_tag(t, &cache))?;
             Some(InputError {
                 input: "cache-prefix",

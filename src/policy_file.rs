@@ -226,7 +226,26 @@ fn without_values(message: &str) -> String {
         regex::Regex::new(r#"(invalid (?:type|value|length): )(?:string|str|char|integer|float) "?(?:[^"\\]|\\.)*"?(,|$)"#)
             .expect("the pattern compiles")
     });
-    QUOTED.replace_all(message, "${1}a value${2}").into_owned()
+    // A key is shown when it looks like a misspelt key (`prefx`), never when it could be
+    // anything else a file holds (a flow mapping's key can span lines and carry a URL).
+    static UNKNOWN: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"unknown field `([^`]*)`").expect("the pattern compiles")
+    });
+    let message = QUOTED.replace_all(message, "${1}a value${2}");
+    UNKNOWN
+        .replace_all(&message, |caps: &regex::Captures<'_>| {
+            let key = &caps[1];
+            let looks_like_a_key = (1..=32).contains(&key.len())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c));
+            if looks_like_a_key {
+                caps[0].to_owned()
+            } else {
+                "unknown field (not shown)".to_owned()
+            }
+        })
+        .into_owned()
 }
 
 #[cfg(test)]
@@ -332,6 +351,14 @@ mod tests {
                 Just("- TOKEN42".to_owned()),
                 "[\\[\\]{}:,a-z ]{0,20}",
             ]
+        }
+
+        #[test]
+        fn a_key_that_is_not_a_word_is_not_shown() {
+            let err = parse("{a\nhttps://me:TOKEN42@github.com", "f.yml")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("unknown field (not shown)"), "{err}");
         }
 
         proptest! {

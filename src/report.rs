@@ -61,12 +61,34 @@ pub const OUTPUTS: &[(&str, &str)] = &[
 /// `regcache stats` makes one from a saved log alone (no refs, no build time).
 #[derive(Debug, Clone)]
 pub struct Report {
+    /// What was built, as the summary names it (`image_name`).
+    pub image: String,
     pub stats: BuildStats,
     pub selection: Selection,
     pub build_seconds: Option<f64>,
     pub succeeded: bool,
     pub image_id: Option<String>,
     pub metadata: Option<Value>,
+}
+
+/// The image a build makes, so that several builds in one job can be told apart: its tags,
+/// else its target stage, else the Dockerfile's last stage.
+pub fn image_name(tags: &[String], target: Option<&str>) -> String {
+    match (tags, target) {
+        ([], Some(target)) => format!("target {target}"),
+        ([], None) => "untagged image".to_owned(),
+        (tags, Some(target)) => format!("{} (target {target})", tags.join(", ")),
+        (tags, None) => tags.join(", "),
+    }
+}
+
+/// Cached steps out of all as ten cells (rounded), for the summary's stage table.
+fn bar(cached: usize, steps: usize) -> String {
+    let full = (cached * 10 + steps / 2)
+        .checked_div(steps)
+        .unwrap_or(0)
+        .min(10);
+    format!("{}{}", "█".repeat(full), "░".repeat(10 - full))
 }
 
 fn seconds(s: f64) -> String {
@@ -83,6 +105,7 @@ impl Report {
     /// The statistics of a saved progress log, which says nothing of refs or build time.
     pub fn from_log(stats: BuildStats) -> Self {
         Self {
+            image: String::new(),
             succeeded: stats.log_succeeded(),
             stats,
             selection: Selection::default(),
@@ -182,10 +205,12 @@ impl Report {
                     .metadata_str("containerimage.digest")
                     .unwrap_or_default()
                     .to_owned(),
+                // build-push-action's `JSON.stringify(metadata, null, 2)`, keys in file order.
                 "metadata" => self
                     .metadata
                     .as_ref()
-                    .map(Value::to_string)
+                    .filter(|m| !m.is_null())
+                    .and_then(|m| serde_json::to_string_pretty(m).ok())
                     .unwrap_or_default(),
                 other => unreachable!("output {other} has no value"),
             }
@@ -278,7 +303,8 @@ impl Report {
         let s = &self.stats;
         let cell = |text: &str| text.replace('|', "\\|").replace(['\n', '\r'], " ");
         let mut md = format!(
-            "### regcache: {}/{} steps cached ({:.0}%)\n\n| | |\n|---|---|\n",
+            "### regcache: {}: {}/{} steps cached ({:.0}%)\n\n| | |\n|---|---|\n",
+            cell(&self.image),
             s.cached_steps,
             s.total_steps,
             s.hit_ratio * 100.0
@@ -334,13 +360,14 @@ impl Report {
                 cell(self.cache_ref())
             );
         }
-        md += "\n| stage | steps | cached | time |\n|---|---|---|---|\n";
+        md += "\n| stage | steps | cached | | time |\n|---|---|---|---|---|\n";
         for stage in &s.stages {
             md += &format!(
-                "| {} | {} | {} | {:.2} s |\n",
+                "| {} | {} | {} | `{}` | {:.2} s |\n",
                 cell(&stage.name),
                 stage.steps,
                 stage.cached,
+                bar(stage.cached, stage.steps),
                 stage.seconds
             );
         }
@@ -370,6 +397,7 @@ mod tests {
             .read_log(std::io::BufReader::new(std::fs::File::open(path).unwrap()))
             .unwrap();
         Report {
+            image: "r/app:dev".into(),
             stats,
             selection: Selection {
                 refs: CacheRefs {
@@ -484,11 +512,11 @@ mod tests {
         )
         .summary_markdown();
         assert!(
-            md.starts_with("### regcache: 4/6 steps cached (67%)"),
+            md.starts_with("### regcache: r/app:dev: 4/6 steps cached (67%)"),
             "{md}"
         );
-        assert!(md.contains("| build | 3 | 3 |"), "{md}");
-        assert!(md.contains("| stage-1 | 3 | 1 |"), "{md}");
+        assert!(md.contains("| build | 3 | 3 | `██████████` |"), "{md}");
+        assert!(md.contains("| stage-1 | 3 | 1 | `███░░░░░░░` |"), "{md}");
         assert!(
             md.contains("| `127.0.0.1:5055/fixture/app:cache-feature-x` | source | not found |"),
             "{md}"

@@ -245,8 +245,7 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
     assert_succeeded(&warm);
     assert_logged(&warm, "cache-hit=true, 6 of 6 steps cached");
     assert!(
-        warm.stdout
-            .contains("### regcache: 6/6 steps cached (100%)"),
+        warm.stdout.contains(":latest: 6/6 steps cached (100%)"),
         "job summary\n{}",
         warm.log()
     );
@@ -276,11 +275,13 @@ jobs:
       - id: from-file
         uses: ./
         with:
+          context: .
           tags: {image}:dev
           download-url: {url}
       - id: written
         uses: ./
         with:
+          context: .
           tags: {image}:dev
           cache-policy: branch
           download-url: {url}

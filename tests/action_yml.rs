@@ -86,7 +86,17 @@ fn runner_defaults_equal_the_cli_with_no_flags() {
     let from_cli = regcache::cli::raw_from_matches(matches.subcommand_matches("build").unwrap());
 
     let runner = config::validate(&from_runner).unwrap();
-    let cli = config::validate(&from_cli).unwrap();
+    let mut cli = config::validate(&from_cli).unwrap();
+    // The one difference by design: a command line builds `.`, the action (no context given)
+    // build-push-action's Git context.
+    assert_eq!(
+        (
+            runner.build.context.as_deref(),
+            cli.build.context.as_deref()
+        ),
+        (None, Some("."))
+    );
+    cli.build.context = None;
     assert_eq!(runner, cli);
     assert!(
         !runner.policy.file_required,

@@ -112,10 +112,32 @@ fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
     );
     let warm = regcache(&["action"], &env);
     assert_eq!(warm.code, Some(0), "{}", warm.log());
-    assert!(
-        warm.stdout.contains("::group::docker buildx build")
-            && warm.stdout.contains("::endgroup::"),
+    // Setup and the cache decision are folded; the build log stays open, as in
+    // build-push-action.
+    let groups: Vec<&str> = warm
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::group::") || l.starts_with("::endgroup::"))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            "::group::regcache setup",
+            "::endgroup::",
+            "::group::Cache decision",
+            "::endgroup::"
+        ],
         "{}",
+        warm.log()
+    );
+    let build_log = warm.stdout.split("::group::Cache decision").nth(1).unwrap();
+    assert!(
+        build_log
+            .split("::endgroup::")
+            .nth(1)
+            .unwrap()
+            .contains("#1 "),
+        "the build's progress comes after the last group\n{}",
         warm.log()
     );
     let o = parse_github_outputs(&std::fs::read_to_string(&github_output).unwrap());
@@ -135,9 +157,27 @@ fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
     assert_eq!(stats["cached-steps"], 6);
     let metadata: serde_json::Value = serde_json::from_str(&o["metadata"]).unwrap();
     assert!(metadata["cache.manifest"].is_string());
+    // build-push-action sets `JSON.stringify(metadata, null, 2)`: node gives the same bytes.
+    let node = std::process::Command::new("node")
+        .args([
+            "-e",
+            "process.stdout.write(JSON.stringify(JSON.parse(require('fs').readFileSync(0, 'utf8')), null, 2))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    std::io::Write::write_all(&mut node.stdin.as_ref().unwrap(), o["metadata"].as_bytes()).unwrap();
+    let stringified = node.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8(stringified.stdout).unwrap(),
+        o["metadata"]
+    );
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        summary.starts_with("### regcache: 6/6 steps cached (100%)"),
+        summary.starts_with(&format!(
+            "### regcache: {repo}:dev: 6/6 steps cached (100%)"
+        )),
         "{summary}"
     );
     assert!(
@@ -201,6 +241,13 @@ fn a_failing_step_becomes_an_error_annotation() {
     let repo = fresh_repo("failing");
     let mut env = engine_env().clone();
     env.insert("GITHUB_ACTIONS".into(), "true".into());
+    // The workspace holds the example as a folder, as a repository holds a service.
+    let workspace = example.path().parent().unwrap();
+    let folder = example.path().file_name().unwrap().to_str().unwrap();
+    env.insert(
+        "GITHUB_WORKSPACE".into(),
+        workspace.to_str().unwrap().into(),
+    );
     let tag = format!("{repo}:dev");
     let context = example.path().to_str().unwrap();
     let dockerfile = example.path().join("Dockerfile.error-variant");
@@ -223,8 +270,11 @@ fn a_failing_step_becomes_an_error_annotation() {
         .lines()
         .find(|l| l.starts_with("::error "))
         .unwrap_or_else(|| panic!("no ::error line\n{}", run.log()));
+    // The path in the repository, so the annotation attaches to the file in a diff.
     assert!(
-        annotation.starts_with("::error file=Dockerfile.error-variant,line="),
+        annotation.starts_with(&format!(
+            "::error file={folder}/Dockerfile.error-variant,line="
+        )),
         "{annotation}"
     );
     assert!(

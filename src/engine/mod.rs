@@ -8,6 +8,7 @@ mod buildx;
 
 use std::io::{self, BufRead};
 
+use crate::build_push::Derived;
 use crate::config::Config;
 use crate::error::Error;
 use crate::plan::{CacheEntries, RunFiles};
@@ -33,9 +34,23 @@ pub struct Finished {
 
 impl Engine {
     /// The arguments the engine's program is started with.
-    pub fn argv(self, config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<String> {
+    pub fn argv(
+        self,
+        config: &Config,
+        derived: &Derived,
+        cache: &CacheEntries,
+        files: &RunFiles,
+    ) -> Vec<String> {
         match self {
-            Engine::Buildx => buildx::argv(config, cache, files),
+            Engine::Buildx => buildx::argv(config, derived, cache, files),
+        }
+    }
+
+    /// The engine's `(major, minor)` version, when it can be asked (a process: only asked
+    /// when an argument depends on it).
+    pub fn version(self) -> Option<(u64, u64)> {
+        match self {
+            Engine::Buildx => buildx::version(),
         }
     }
 

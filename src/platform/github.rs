@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{Env, Level};
+use crate::build_push::{GitHubRun, parse_bool};
 use crate::policy::{CiEvent, Trigger};
 use crate::stats::Location;
 
@@ -87,6 +88,7 @@ impl Payload {
 pub struct Repository {
     full_name: Option<String>,
     default_branch: Option<String>,
+    private: Option<bool>,
 }
 
 /// `pull_request` of a payload, and the answer of `GET /repos/{owner}/{repo}/pulls/{n}`.
@@ -108,6 +110,7 @@ struct Base {
 struct Head {
     /// Null when the fork was deleted.
     repo: Option<HeadRepository>,
+    sha: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -255,6 +258,52 @@ pub fn classify(event_name: &str) -> Option<EventClass> {
         .iter()
         .find(|(name, _)| *name == event_name)
         .map(|(_, class)| *class)
+}
+
+/// What build-push-action reads of the run (`build_push::GitHubRun`); none when the runner's
+/// variables that name the run are missing (then nothing is derived from it).
+pub fn build_run(env: &Env, payload: &Payload) -> Option<GitHubRun> {
+    let text = |name: &str| env.get(name).unwrap_or_default().to_owned();
+    let switch = |name: &str| env.get(name).and_then(parse_bool).unwrap_or(false);
+    if text("GITHUB_REPOSITORY").is_empty() || text("GITHUB_RUN_ID").is_empty() {
+        return None;
+    }
+    Some(GitHubRun {
+        server_url: env
+            .get("GITHUB_SERVER_URL")
+            .filter(|u| !u.is_empty())
+            .unwrap_or("https://github.com")
+            .to_owned(),
+        repository: text("GITHUB_REPOSITORY"),
+        git_ref: text("GITHUB_REF"),
+        sha: env
+            .get("GITHUB_SHA")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        pull_request_head_sha: payload
+            .pull_request
+            .as_ref()
+            .and_then(|pr| pr.head.sha.clone()),
+        run_id: text("GITHUB_RUN_ID"),
+        run_attempt: text("GITHUB_RUN_ATTEMPT"),
+        private_repository: payload
+            .repository
+            .as_ref()
+            .and_then(|r| r.private)
+            .unwrap_or(false),
+        pull_request_head_ref: switch("DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF"),
+        git_query: switch("BUILDX_SEND_GIT_QUERY_AS_INPUT"),
+        no_default_attestations: switch("BUILDX_NO_DEFAULT_ATTESTATIONS"),
+        token: token(env).map(str::to_owned),
+    })
+}
+
+/// The `github-token` input (the job's token unless the workflow gives another), or
+/// `GITHUB_TOKEN` when the command line runs in a job that exports it.
+pub fn token(env: &Env) -> Option<&str> {
+    env.get("INPUT_GITHUB-TOKEN")
+        .or(env.get("GITHUB_TOKEN"))
+        .filter(|t| !t.is_empty())
 }
 
 /// The event from the runner's variables and the payload at `GITHUB_EVENT_PATH`.

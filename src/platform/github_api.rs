@@ -10,10 +10,7 @@ pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> 
     let url = env
         .get("GITHUB_API_URL")
         .unwrap_or("https://api.github.com");
-    let token = env
-        .get("INPUT_GITHUB-TOKEN")
-        .or(env.get("GITHUB_TOKEN"))
-        .filter(|t| !t.is_empty());
+    let token = super::github::token(env);
     // Built inside the runtime: octocrab's HTTP stack expects one.
     crate::block_on(async {
         let client = octocrab::Octocrab::builder()

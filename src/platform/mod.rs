@@ -12,6 +12,7 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::path::Path;
 
+use crate::build_push::GitHubRun;
 use crate::error::Error;
 use crate::policy::{CiEvent, Trigger};
 use crate::report::Report;
@@ -93,7 +94,12 @@ impl Platform {
 
     /// The CI event, from the platform's variables, the payload file and, for what the payload
     /// lacks, the GitHub API. A lookup that fails leaves the payload's answer, with a warning.
-    pub fn event<W: Write>(self, env: &Env, log: &mut Log<W>) -> Result<CiEvent, Error> {
+    pub fn event<W: Write>(
+        self,
+        env: &Env,
+        payload: &github::Payload,
+        log: &mut Log<W>,
+    ) -> Result<CiEvent, Error> {
         Ok(match self {
             Platform::Local => CiEvent {
                 trigger: Trigger::Local,
@@ -102,12 +108,7 @@ impl Platform {
             },
             Platform::GitLab => gitlab::event(env),
             Platform::GitHub => {
-                let payload = env
-                    .get("GITHUB_EVENT_PATH")
-                    .and_then(|path| std::fs::read(path).ok())
-                    .map(|bytes| github::Payload::parse(&bytes))
-                    .unwrap_or_default();
-                let facts = github::event(env, &payload);
+                let facts = github::event(env, payload);
                 for warning in &facts.warnings {
                     log.annotate(Level::Warning, "event", warning, None)?;
                 }
@@ -132,6 +133,26 @@ impl Platform {
         })
     }
 
+    /// The event payload (`GITHUB_EVENT_PATH` on GitHub; empty elsewhere or unreadable), read
+    /// once: the event and build-push-action's derivations both read it.
+    pub fn payload(self, env: &Env) -> github::Payload {
+        match self {
+            Platform::GitHub => env
+                .get("GITHUB_EVENT_PATH")
+                .and_then(|path| std::fs::read(path).ok())
+                .map(|bytes| github::Payload::parse(&bytes))
+                .unwrap_or_default(),
+            Platform::GitLab | Platform::Local => github::Payload::default(),
+        }
+    }
+
+    /// The GitHub run build-push-action would see (none off GitHub).
+    pub fn github_run(self, env: &Env, payload: &github::Payload) -> Option<GitHubRun> {
+        (self == Platform::GitHub)
+            .then(|| github::build_run(env, payload))
+            .flatten()
+    }
+
     /// Where a build's outputs go on this platform: GitHub's step outputs and job summary.
     /// (GitLab and other CIs take them as a file: `--output-format`.)
     pub fn publish(self, report: &Report, env: &Env) -> Result<(), Error> {
@@ -147,7 +168,12 @@ impl Platform {
             github::append(Path::new(path), &text)
                 .map_err(Error::file("writing step outputs", path))?;
         }
-        if let Some(path) = env.get("GITHUB_STEP_SUMMARY") {
+        // build-push-action's switch: `DOCKER_BUILD_SUMMARY=false` turns the summary off.
+        let summary = env
+            .get("DOCKER_BUILD_SUMMARY")
+            .and_then(crate::build_push::parse_bool)
+            .unwrap_or(true);
+        if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|_| summary) {
             github::append(Path::new(path), &report.summary_markdown())
                 .map_err(Error::file("writing the job summary", path))?;
         }
@@ -178,6 +204,9 @@ pub struct Log<W: Write> {
     open_section: Option<String>,
     /// The token that resumes workflow commands after untrusted output (GitHub).
     stop_token: Option<String>,
+    /// The runner's debug mode (`RUNNER_DEBUG=1`, set by `ACTIONS_STEP_DEBUG` or a re-run with
+    /// debug logging; GitLab's `CI_DEBUG_TRACE`): only then are `debug` lines written.
+    debug: bool,
 }
 
 impl<W: Write> Log<W> {
@@ -187,6 +216,27 @@ impl<W: Write> Log<W> {
             out,
             open_section: None,
             stop_token: None,
+            debug: false,
+        }
+    }
+
+    /// With debug lines when the environment turns the runner's debug mode on.
+    pub fn with_debug(mut self, env: &Env) -> Self {
+        self.debug = env.get("RUNNER_DEBUG") == Some("1") || env.is_true("CI_DEBUG_TRACE");
+        self
+    }
+
+    /// A detail for someone debugging the step: `::debug::` on GitHub (the runner shows it in
+    /// debug mode), a `debug:` line elsewhere; nothing unless debug mode is on.
+    pub fn debug(&mut self, text: &str) -> io::Result<()> {
+        if !self.debug {
+            return Ok(());
+        }
+        match self.platform {
+            Platform::GitHub => writeln!(self.out, "::debug::{}", github::escape_data(text)),
+            Platform::GitLab | Platform::Local => {
+                writeln!(self.out, "debug: {}", text.replace(['\r', '\n'], " "))
+            }
         }
     }
 

@@ -1,57 +1,54 @@
 //! The `docker buildx build` argv: the build inputs with build-push-action's meaning, the cache
 //! entries, and the files buildx writes for regcache (rawjson progress, metadata, image id).
 
+use crate::build_push::Derived;
 use crate::cache_options::csv_line;
-use crate::config::{Config, SecretSource};
+use crate::config::{BuildOptions, Config, SecretSource};
 use crate::plan::{CacheEntries, RunFiles};
 
-pub fn argv(config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<String> {
+/// The argv, in the order of build-push-action's `getArgs` (v7.3.0 `src/context.ts`), so the
+/// same inputs give buildx the same arguments; regcache's progress, cache and metadata flags
+/// take the places build-push-action gives its own.
+pub fn argv(
+    config: &Config,
+    derived: &Derived,
+    cache: &CacheEntries,
+    files: &RunFiles,
+) -> Vec<String> {
     let b = &config.build;
     let mut argv: Vec<String> = vec!["buildx".into(), "build".into(), "--progress=rawjson".into()];
     let mut flag = |name: &str, value: &str| {
         argv.push(name.to_owned());
         argv.push(value.to_owned());
     };
-    flag("--metadata-file", &files.metadata.to_string_lossy());
-    flag("--iidfile", &files.iidfile.to_string_lossy());
-    if let Some(builder) = &b.builder {
-        flag("--builder", builder);
-    }
-    if let Some(file) = &b.file {
-        flag("--file", file);
-    }
-    for tag in &b.tags {
-        flag("--tag", tag);
-    }
-    if let Some(target) = &b.target {
-        flag("--target", target);
-    }
-    for arg in &b.build_args {
-        flag("--build-arg", arg);
-    }
-    for label in &b.labels {
-        flag("--label", label);
-    }
-    if !b.platforms.is_empty() {
-        flag("--platform", &b.platforms.join(","));
-    }
-    if let Some(network) = &b.network {
-        flag("--network", network);
-    }
-    for (id, source) in &files.secrets {
+    let secret = |id: &str, source: &SecretSource| {
         let from = match source {
             SecretSource::File(path) => format!("src={path}"),
             SecretSource::Env(name) => format!("env={name}"),
             SecretSource::Value(_) => unreachable!("values are in files by now"),
         };
         // CSV, as buildx reads it: a path with a comma is quoted.
-        flag("--secret", &csv_line(&[&format!("id={id}"), &from]));
+        csv_line(&[&format!("id={id}"), &from])
+    };
+    let (env_secrets, file_secrets): (Vec<_>, Vec<_>) = files
+        .secrets
+        .iter()
+        .partition(|(_, source)| matches!(source, SecretSource::Env(_)));
+
+    for host in &b.add_hosts {
+        flag("--add-host", host);
     }
-    for output in &b.outputs {
-        flag("--output", output);
+    for entitlement in &b.allow {
+        flag("--allow", entitlement);
     }
-    if let Some(provenance) = &b.provenance {
-        flag("--provenance", provenance);
+    for annotation in &b.annotations {
+        flag("--annotation", annotation);
+    }
+    for arg in &b.build_args {
+        flag("--build-arg", arg);
+    }
+    for context in &derived.build_contexts {
+        flag("--build-context", context);
     }
     for entry in &cache.from {
         flag("--cache-from", &entry.to_csv());
@@ -59,24 +56,96 @@ pub fn argv(config: &Config, cache: &CacheEntries, files: &RunFiles) -> Vec<Stri
     for entry in &cache.to {
         flag("--cache-to", &entry.to_csv());
     }
+    if let Some(call) = &b.call {
+        flag("--call", call);
+    }
+    if let Some(parent) = &b.cgroup_parent {
+        flag("--cgroup-parent", parent);
+    }
+    for (id, source) in &env_secrets {
+        flag("--secret", &secret(id, source));
+    }
+    if let Some(file) = &b.file {
+        flag("--file", file);
+    }
+    if !exports_files(b) {
+        flag("--iidfile", &files.iidfile.to_string_lossy());
+    }
+    for label in &b.labels {
+        flag("--label", label);
+    }
+    for stage in &b.no_cache_filters {
+        flag("--no-cache-filter", stage);
+    }
+    for output in &b.outputs {
+        flag("--output", output);
+    }
+    if !b.platforms.is_empty() {
+        flag("--platform", &b.platforms.join(","));
+    }
+    for attest in &derived.attests {
+        flag("--attest", attest);
+    }
+    for (id, source) in &file_secrets {
+        flag("--secret", &secret(id, source));
+    }
+    if let Some(size) = &b.shm_size {
+        flag("--shm-size", size);
+    }
+    for ssh in &b.ssh {
+        flag("--ssh", ssh);
+    }
+    for tag in &b.tags {
+        flag("--tag", tag);
+    }
+    if let Some(target) = &b.target {
+        flag("--target", target);
+    }
+    for ulimit in &b.ulimits {
+        flag("--ulimit", ulimit);
+    }
+    if let Some(builder) = &b.builder {
+        flag("--builder", builder);
+    }
+    if b.load {
+        argv.push("--load".into());
+    }
+    argv.push("--metadata-file".into());
+    argv.push(files.metadata.to_string_lossy().into_owned());
+    if let Some(network) = &b.network {
+        argv.push("--network".into());
+        argv.push(network.clone());
+    }
     for (enabled, name) in [
-        (b.push, "--push"),
-        (b.load, "--load"),
         (b.no_cache, "--no-cache"),
         (b.pull, "--pull"),
+        (b.push, "--push"),
     ] {
         if enabled {
             argv.push(name.to_owned());
         }
     }
     argv.extend(b.extra_args.iter().cloned());
-    argv.push(b.context.clone());
+    argv.push(derived.context.clone());
     argv
+}
+
+/// A `local` or `tar` exporter writes files, not an image: build-push-action passes no
+/// `--iidfile` then (`Build.hasLocalExporter`, `hasTarExporter`; an output without `type=`
+/// is a local directory).
+fn exports_files(build: &BuildOptions) -> bool {
+    build.outputs.iter().any(|output| {
+        let fields: Vec<&str> = output.split(',').map(str::trim).collect();
+        (fields.len() == 1 && !fields[0].starts_with("type="))
+            || fields.contains(&"type=local")
+            || fields.contains(&"type=tar")
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build_push::derive;
     use crate::config::validate;
     use crate::inputs::RawInputs;
     use crate::plan::{CacheRefs, cache_entries};
@@ -86,43 +155,61 @@ mod tests {
             metadata: "/t/metadata.json".into(),
             iidfile: "/t/iid".into(),
             secrets: vec![
+                ("gh".into(), SecretSource::Env("GH_TOKEN".into())),
                 ("tok".into(), SecretSource::File("/t/s0".into())),
                 ("npm".into(), SecretSource::File("/tmp/a,b/npmrc".into())),
-                ("gh".into(), SecretSource::Env("GH_TOKEN".into())),
             ],
         }
+    }
+
+    fn build(raw: &RawInputs, refs: &CacheRefs) -> Vec<String> {
+        let config = validate(raw).unwrap();
+        let derived = derive(&config.build, None, None);
+        argv(&config, &derived, &cache_entries(&config, refs), &files())
     }
 
     #[test]
     fn read_only_and_off_plans_have_no_cache_to() {
         let mut raw = RawInputs::default();
         raw.set("tags", "r/app:dev");
-        let config = validate(&raw).unwrap();
         let refs = CacheRefs {
             read: vec!["r/app:buildcache-main".into()],
             write: None,
         };
-        let read_only = argv(&config, &cache_entries(&config, &refs), &files());
+        let read_only = build(&raw, &refs);
         assert!(!read_only.contains(&"--cache-to".to_owned()));
         assert_eq!(read_only.iter().filter(|a| *a == "--cache-from").count(), 1);
-        let off = argv(
-            &config,
-            &cache_entries(&config, &CacheRefs::default()),
-            &files(),
-        );
+        let off = build(&raw, &CacheRefs::default());
         assert!(!off.iter().any(|a| a.starts_with("--cache")));
     }
 
     #[test]
-    fn argv_wires_the_cache_and_the_build_inputs() {
+    fn local_and_tar_outputs_write_no_image_id() {
+        for (output, iidfile) in [
+            ("type=local,dest=out", false),
+            ("out", false),
+            ("type=tar,dest=o.tar", false),
+            ("type=image,push=true", true),
+        ] {
+            let mut raw = RawInputs::default();
+            raw.set("outputs", output);
+            let argv = build(&raw, &CacheRefs::default());
+            assert_eq!(argv.contains(&"--iidfile".to_owned()), iidfile, "{output}");
+        }
+    }
+
+    #[test]
+    fn argv_follows_build_push_action_order_with_the_cache_in_place() {
         let mut raw = RawInputs::default();
         raw.set("tags", "127.0.0.1:5055/app:dev");
         raw.set("network", "none");
         raw.set("build-args", "A=1\nB=two words");
+        raw.set("add-hosts", "docker:10.0.0.1");
         raw.set(
             "cache-from",
             "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
         );
+        raw.set("shm-size", "2g");
         raw.set("push", "true");
         raw.set("buildx-args", "--attest 'type=sbom,generator=x y'");
         raw.set("context", "example");
@@ -130,37 +217,40 @@ mod tests {
             read: vec!["127.0.0.1:5055/app:buildcache".into()],
             write: Some("127.0.0.1:5055/app:buildcache".into()),
         };
-        let config = validate(&raw).unwrap();
         assert_eq!(
-            argv(&config, &cache_entries(&config, &refs), &files()),
+            build(&raw, &refs),
             [
                 "buildx",
                 "build",
                 "--progress=rawjson",
-                "--metadata-file",
-                "/t/metadata.json",
-                "--iidfile",
-                "/t/iid",
-                "--tag",
-                "127.0.0.1:5055/app:dev",
+                "--add-host",
+                "docker:10.0.0.1",
                 "--build-arg",
                 "A=1",
                 "--build-arg",
                 "B=two words",
-                "--network",
-                "none",
-                "--secret",
-                "id=tok,src=/t/s0",
-                "--secret",
-                "id=npm,\"src=/tmp/a,b/npmrc\"",
-                "--secret",
-                "id=gh,env=GH_TOKEN",
                 "--cache-from",
                 "type=registry,ref=127.0.0.1:5055/app:buildcache",
                 "--cache-from",
                 "type=registry,ref=127.0.0.1:5055/app:buildcache-main",
                 "--cache-to",
                 "type=registry,ref=127.0.0.1:5055/app:buildcache,mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true",
+                "--secret",
+                "id=gh,env=GH_TOKEN",
+                "--iidfile",
+                "/t/iid",
+                "--secret",
+                "id=tok,src=/t/s0",
+                "--secret",
+                "id=npm,\"src=/tmp/a,b/npmrc\"",
+                "--shm-size",
+                "2g",
+                "--tag",
+                "127.0.0.1:5055/app:dev",
+                "--metadata-file",
+                "/t/metadata.json",
+                "--network",
+                "none",
                 "--push",
                 "--attest",
                 "type=sbom,generator=x y",

@@ -42,6 +42,8 @@ fn run_program(
     let started = Instant::now();
     let mut child = Command::new(program)
         .args(argv)
+        // Build-check warnings in the metadata file, as build-push-action asks for them.
+        .env("BUILDX_METADATA_WARNINGS", "true")
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -73,6 +75,24 @@ fn run_program(
             .flatten(),
         last_text: tail.last().cloned(),
     })
+}
+
+/// `docker buildx version`: `github.com/docker/buildx v0.13.1 <commit>` (Debian prints
+/// `0.13.1+ds1`).
+pub fn version() -> Option<(u64, u64)> {
+    let out = Command::new(PROGRAM)
+        .args(["buildx", "version"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    parse_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn parse_version(text: &str) -> Option<(u64, u64)> {
+    let word = text.split_whitespace().nth(1)?;
+    let mut numbers = word.trim_start_matches('v').split(['.', '+', '-']);
+    Some((numbers.next()?.parse().ok()?, numbers.next()?.parse().ok()?))
 }
 
 pub fn read_log(source: impl BufRead) -> io::Result<BuildStats> {
@@ -107,6 +127,22 @@ fn diagnose(text: &[String], builder: Option<&str>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_buildx_versions() {
+        assert_eq!(
+            parse_version("github.com/docker/buildx 0.13.1+ds1 0.13.1+ds1-3\n"),
+            Some((0, 13))
+        );
+        assert_eq!(
+            parse_version("github.com/docker/buildx v0.29.1 a1b2c3"),
+            Some((0, 29))
+        );
+        assert_eq!(
+            parse_version("docker: 'buildx' is not a docker command."),
+            None
+        );
+    }
 
     #[test]
     fn explains_setup_failures() {

@@ -1,0 +1,156 @@
+//! build-push-action's own specification of the arguments it gives buildx, run through
+//! regcache as the runner runs it: `regcache action` with the case's `INPUT_*` and
+//! `GITHUB_*`, and a recording `docker` first on `PATH` (the program regcache starts). The
+//! cases are build-push-action v7.3.0's `getArgs` table (`tests/data/build-push-action-getargs.json`
+//! says where from); regcache must give the same arguments, apart from its own progress and
+//! cache flags and the paths of its temporary files.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::Value;
+
+use common::{regcache, repo_root};
+
+/// Records its arguments (NUL-separated) and answers `docker buildx version` with the case's
+/// version, as buildx prints it.
+const FAKE_DOCKER: &str = r#"#!/bin/sh
+if [ "$1" = buildx ] && [ "$2" = version ]; then
+  echo "github.com/docker/buildx v$FAKE_BUILDX_VERSION 0000000"
+  exit 0
+fi
+printf '%s\0' "$@" > "$FAKE_ARGV"
+"#;
+
+/// The argv as build-push-action's table writes it: `build …` without regcache's own flags,
+/// with the temporary paths as the table's placeholders.
+fn comparable(argv: &[String], temp: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut words = argv.iter().skip(1); // `buildx`: the table starts at `build`.
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--progress=rawjson" => {}
+            "--cache-from" | "--cache-to" => {
+                words.next();
+            }
+            "--iidfile" | "--metadata-file" => {
+                out.push(word.clone());
+                words.next();
+                out.push(if word == "--iidfile" {
+                    "${iidfile}".into()
+                } else {
+                    "${metadata}".into()
+                });
+            }
+            _ => {
+                let temp = temp.to_string_lossy();
+                let secret = regex::Regex::new(&format!(
+                    "src={}/regcache-[^/]+/secret-[0-9]+",
+                    regex::escape(&temp)
+                ))
+                .unwrap();
+                out.push(secret.replace_all(word, "src=$${tmpName}").into_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_build_push_action_getargs_table_gives_the_same_buildx_arguments() {
+    let table: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join("tests/data/build-push-action-getargs.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let cases = table["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 20, "the 20 cases for buildx 0.10 and later");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(bin.join("docker"), FAKE_DOCKER).unwrap();
+    std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir(&fixtures).unwrap();
+    std::fs::write(fixtures.join("secret.txt"), "a secret\n").unwrap();
+    let payload = dir.path().join("event.json");
+    std::fs::write(&payload, table["payload"].to_string()).unwrap();
+    let fill = |text: &str| text.replace("${fixturesDir}", &fixtures.to_string_lossy());
+
+    let mut failures = Vec::new();
+    for case in cases {
+        let number = case["case"].as_u64().unwrap();
+        let temp = dir.path().join(format!("temp-{number}"));
+        std::fs::create_dir(&temp).unwrap();
+        let recorded = dir.path().join(format!("argv-{number}"));
+        let mut env: BTreeMap<String, String> = BTreeMap::from([
+            (
+                "PATH".into(),
+                format!("{}:/usr/bin:/bin", bin.to_string_lossy()),
+            ),
+            ("GITHUB_ACTIONS".into(), "true".into()),
+            ("GITHUB_EVENT_NAME".into(), "push".into()),
+            // Nothing here may leave the machine: the API is a closed loopback port.
+            ("GITHUB_API_URL".into(), "http://127.0.0.1:9".into()),
+            ("GITHUB_EVENT_PATH".into(), payload.to_string_lossy().into()),
+            (
+                "GITHUB_OUTPUT".into(),
+                temp.join("output").to_string_lossy().into(),
+            ),
+            ("RUNNER_TEMP".into(), temp.to_string_lossy().into()),
+            ("FAKE_ARGV".into(), recorded.to_string_lossy().into()),
+            (
+                "FAKE_BUILDX_VERSION".into(),
+                case["buildx"].as_str().unwrap().into(),
+            ),
+        ]);
+        for (name, value) in table["environment"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .chain(case["env"].as_object().unwrap())
+        {
+            env.insert(name.clone(), value.as_str().unwrap().into());
+        }
+        for (name, value) in case["inputs"].as_object().unwrap() {
+            env.insert(
+                format!("INPUT_{}", name.to_uppercase()),
+                fill(value.as_str().unwrap()),
+            );
+        }
+        let run = regcache(&["action"], &env);
+        let expected: Vec<String> = case["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| fill(w.as_str().unwrap()))
+            .collect();
+        let argv: Vec<String> = std::fs::read(&recorded)
+            .map(|bytes| {
+                String::from_utf8(bytes)
+                    .unwrap()
+                    .split_terminator('\0')
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let got = comparable(&argv, &temp);
+        if run.code != Some(0) || got != expected {
+            failures.push(format!(
+                "case {number}: exit {:?}\n  expected {expected:?}\n  got      {got:?}\n{}",
+                run.code, run.stdout
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+}
