@@ -187,3 +187,123 @@ fn annotations_reach_the_pushed_manifest() {
         manifest.json
     );
 }
+
+/// A bare repository served by a loopback HTTP server (git's dumb protocol: plain files after
+/// `git update-server-info`) at `/<owner>/<name>.git/`, as `GITHUB_SERVER_URL` serves it.
+fn served_repository(dir: &Path) -> (common::Server, String) {
+    let git = |args: &[&str], cwd: &Path| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let work = dir.join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::write(
+        work.join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /from-git.txt\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("hello.txt"), "fetched from the Git context\n").unwrap();
+    git(&["init", "-q", "-b", "main"], &work);
+    git(&["add", "."], &work);
+    git(
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@e",
+            "commit",
+            "-qm",
+            "c",
+        ],
+        &work,
+    );
+    let sha = git(&["rev-parse", "HEAD"], &work).trim().to_owned();
+    let bare = dir.join("app.git");
+    git(
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            work.to_str().unwrap(),
+            bare.to_str().unwrap(),
+        ],
+        dir,
+    );
+    git(&["update-server-info"], &bare);
+    let server = common::Server::start(
+        move |path| {
+            let path = path.split('?').next()?;
+            let file = path.strip_prefix("/owner/app.git/")?;
+            (!file.contains(".."))
+                .then(|| std::fs::read(bare.join(file)).ok())
+                .flatten()
+        },
+        "",
+    );
+    (server, sha)
+}
+
+#[test]
+fn the_default_context_is_the_commit_fetched_with_the_github_token() {
+    let _engine = engine_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, sha) = served_repository(dir.path());
+    let out = dir.path().join("out");
+    let mut env = action_env(&[
+        ("outputs", format!("type=local,dest={}", out.display())),
+        ("github-token", "ghs_token_for_git".into()),
+    ]);
+    for (name, value) in [
+        ("GITHUB_SERVER_URL", server.url.as_str()),
+        ("GITHUB_REPOSITORY", "owner/app"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SHA", sha.as_str()),
+        ("GITHUB_RUN_ID", "7"),
+        ("GITHUB_RUN_ATTEMPT", "1"),
+        ("GITHUB_EVENT_NAME", "push"),
+    ] {
+        env.insert(name.into(), value.into());
+    }
+    let run = regcache(&["action"], &env);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout
+            .contains(&format!("context: {}/owner/app.git#{sha}", server.url)),
+        "{}",
+        run.log()
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("from-git.txt")).unwrap(),
+        "fetched from the Git context\n"
+    );
+    // BuildKit sends the GIT_AUTH_TOKEN.<host> secret as basic auth for that host (the
+    // server records the header lowercased).
+    let expected = format!(
+        "basic {}",
+        base64_encode(b"x-access-token:ghs_token_for_git")
+    )
+    .to_ascii_lowercase();
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests.iter().all(|r| r.authorization == expected),
+        "{requests:#?}"
+    );
+    assert!(
+        run.log()
+            .lines()
+            .all(|l| !l.contains("ghs_token_for_git") || l.starts_with("::add-mask::")),
+        "{}",
+        run.log()
+    );
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}

@@ -154,3 +154,80 @@ fn the_build_push_action_getargs_table_gives_the_same_buildx_arguments() {
         failures.join("\n")
     );
 }
+
+/// One `regcache action` with the recording `docker`, in a GitHub run.
+fn run_with_fake_docker(extra: &[(&str, &str)]) -> (common::Run, tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("docker"), FAKE_DOCKER).unwrap();
+    std::fs::set_permissions(
+        dir.path().join("docker"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let mut env: BTreeMap<String, String> = BTreeMap::from([
+        ("PATH".into(), format!("{}:/usr/bin:/bin", path(""))),
+        ("GITHUB_ACTIONS".into(), "true".into()),
+        ("GITHUB_REPOSITORY".into(), "owner/app".into()),
+        ("GITHUB_RUN_ID".into(), "5".into()),
+        ("GITHUB_RUN_ATTEMPT".into(), "1".into()),
+        ("GITHUB_OUTPUT".into(), path("output")),
+        ("GITHUB_STEP_SUMMARY".into(), path("summary")),
+        ("RUNNER_TEMP".into(), path("")),
+        ("FAKE_ARGV".into(), path("argv")),
+        ("FAKE_BUILDX_VERSION".into(), "0.13.1".into()),
+        ("INPUT_CONTEXT".into(), ".".into()),
+        ("INPUT_SECRETS".into(), "TOKEN=hunter2-debug-secret".into()),
+    ]);
+    for (name, value) in extra {
+        env.insert((*name).into(), (*value).into());
+    }
+    let run = regcache(&["action"], &env);
+    let argv = std::fs::read_to_string(dir.path().join("argv"))
+        .unwrap_or_default()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect();
+    (run, dir, argv)
+}
+
+#[test]
+fn debug_lines_only_in_the_runners_debug_mode_with_the_argv_and_no_secret() {
+    let (quiet, _dir, _) = run_with_fake_docker(&[]);
+    assert_eq!(quiet.code, Some(0), "{}", quiet.log());
+    assert!(!quiet.stdout.contains("::debug::"), "{}", quiet.log());
+
+    let (debug, _dir, argv) = run_with_fake_docker(&[("RUNNER_DEBUG", "1")]);
+    assert_eq!(debug.code, Some(0), "{}", debug.log());
+    let line = debug
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("::debug::argv: docker buildx build '--progress=rawjson' "))
+        .unwrap_or_else(|| panic!("no argv debug line\n{}", debug.log()));
+    // The whole argv, shell-quoted, with the secret as the path of its file.
+    assert!(
+        line.ends_with(&format!(" {}", argv.last().unwrap())),
+        "{line}"
+    );
+    assert!(line.contains("--secret 'id=TOKEN,src="), "{line}");
+    assert!(
+        !debug
+            .stdout
+            .replace("::add-mask::hunter2-debug-secret", "")
+            .contains("hunter2")
+    );
+}
+
+#[test]
+fn docker_build_summary_false_turns_the_job_summary_off() {
+    let (on, dir_on, _) = run_with_fake_docker(&[]);
+    assert_eq!(on.code, Some(0), "{}", on.log());
+    assert!(dir_on.path().join("summary").exists());
+    let (off, dir_off, _) = run_with_fake_docker(&[("DOCKER_BUILD_SUMMARY", "false")]);
+    assert_eq!(off.code, Some(0), "{}", off.log());
+    assert!(!dir_off.path().join("summary").exists());
+    assert!(
+        dir_off.path().join("output").exists(),
+        "outputs are still written"
+    );
+}

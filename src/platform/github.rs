@@ -453,6 +453,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_run_build_push_action_sees() {
+        let payload = Payload::parse(
+            br#"{"repository": {"full_name": "o/r", "private": true},
+            "pull_request": {"number": 7, "base": {"ref": "main"},
+                             "head": {"ref": "f", "sha": "abc", "repo": {"full_name": "o/r"}}}}"#,
+        );
+        let env: Env = [
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_RUN_ID", "9"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+            ("GITHUB_REF", "refs/pull/7/merge"),
+            ("GITHUB_SHA", "merge-sha"),
+            ("DOCKER_DEFAULT_GIT_CONTEXT_PR_HEAD_REF", "1"),
+            ("BUILDX_NO_DEFAULT_ATTESTATIONS", "maybe"),
+            ("INPUT_GITHUB-TOKEN", "ghs_x"),
+        ]
+        .into_iter()
+        .collect();
+        let run = build_run(&env, &payload).unwrap();
+        assert_eq!(run.server_url, "https://github.com");
+        assert_eq!(run.pull_request_head_sha.as_deref(), Some("abc"));
+        assert!(run.private_repository && run.pull_request_head_ref);
+        assert!(!run.no_default_attestations, "not a boolean: off");
+        assert_eq!(run.token.as_deref(), Some("ghs_x"));
+        assert_eq!(
+            run.run_url(),
+            "https://github.com/o/r/actions/runs/9/attempts/2"
+        );
+        let without_run_id: Env = [("GITHUB_REPOSITORY", "o/r")].into_iter().collect();
+        assert_eq!(build_run(&without_run_id, &payload), None);
+    }
+
+    #[test]
     fn escapes_like_the_toolkit() {
         assert_eq!(escape_data("50%\nnext\r"), "50%25%0Anext%0D");
         assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
