@@ -178,9 +178,13 @@ push_base_image() {
   log "pushed base image $BASE_IMAGE"
 }
 
-# The default socket, for clients that get no DOCKER_HOST; never replaces another engine's.
+# The default socket, for clients that get no DOCKER_HOST; never replaces another engine's
+# (a dangling link, left by an engine of ours that was stopped elsewhere, is replaced).
 link_default_socket() {
   local default=/var/run/docker.sock
+  if [ -L "$default" ] && [ ! -e "$default" ]; then
+    rm -f "$default"
+  fi
   if [ -e "$default" ] || [ -L "$default" ]; then
     [ "$(readlink "$default")" = "$RUN/docker.sock" ] || log "not linking $default: something else is there"
     return 0
@@ -222,6 +226,7 @@ cmd_stop() {
     if alive "$RUN/$d.pid"; then kill "$(cat "$RUN/$d.pid")"; for _ in $(seq 100); do alive "$RUN/$d.pid" || break; sleep 0.1; done; fi
     rm -f "$RUN/$d.pid"
   done
+  if [ "$(readlink /var/run/docker.sock)" = "$RUN/docker.sock" ]; then rm -f /var/run/docker.sock; fi
 }
 
 cmd_status() {
