@@ -6,6 +6,8 @@ local registry, once per cache strategy, all in one run:
   per-branch  a ref per branch / pr-N / tag, no fallback
   int128      int128/docker-build-cache-config-action's table (its README, "Cache key")
   regcache    our branch policy (cache-policy: branch), driven by GitHub event payloads
+  oracle      the best any read chain could do: regcache's writes, reading every cache tag
+              that exists in the registry at that moment
 
 Alternatives run through `regcache build --cache-policy off` with their own --cache-from /
 --cache-to lines, so the engine, the flags and the statistics are the same for all four.
@@ -38,26 +40,36 @@ FORK = state(config_txt="mode=fork\n")
 MAIN1 = FA2
 FB2 = state(src__numbers_txt="1\n2\n3\n4\n5\n")
 PR2_MERGE = state(config_txt="mode=a2\n", src__numbers_txt="1\n2\n3\n4\n5\n")
+DOCS = state(config_txt="mode=a2\n", src__numbers_txt="1\n2\n3\n4\n5\n", src__greeting_txt="hello, docs\n")
+QUEUE_REF = "gh-readonly-queue/main/pr-2-9f3c1e0b7a6d5c4b3a29180f7e6d5c4b3a291807"
 
-# (label, kind, branch or tag or PR number, base branch, fork?, contents)
+# (label, kind, branch / tag / PR number, base branch or head branch, fork?, contents, extra)
+# kinds: push, pr (base, head in extra), queue (PR number, base), tag, dispatch.
 TRACE = [
-    ("push main", "push", "main", None, False, MAIN0),
-    ("push feature/a (new)", "push", "feature/a", None, False, FA1),
-    ("push feature/b (new)", "push", "feature/b", None, False, FB1),
-    ("PR 1 opened a->main", "pr", 1, "main", False, FA1),
-    ("push feature/a", "push", "feature/a", None, False, FA2),
-    ("PR 1 synchronize", "pr", 1, "main", False, FA2),
-    ("PR 2 opened b->main", "pr", 2, "main", False, FB1),
-    ("fork PR 3 opened", "pr", 3, "main", True, FORK),
-    ("merge PR 1: push main", "push", "main", None, False, MAIN1),
-    ("push feature/b", "push", "feature/b", None, False, FB2),
-    ("PR 2 synchronize", "pr", 2, "main", False, PR2_MERGE),
-    ("tag v1.0", "tag", "v1.0", None, False, MAIN1),
-    ("merge PR 2: push main", "push", "main", None, False, PR2_MERGE),
+    ("push main", "push", "main", None, False, MAIN0, {}),
+    ("push feature/a (new)", "push", "feature/a", None, False, FA1, {}),
+    ("push tax-rounding (new)", "push", "tax-rounding", None, False, FB1, {}),
+    ("PR 1 opened a->main", "pr", 1, "main", False, FA1, {"head": "feature/a"}),
+    ("push feature/a", "push", "feature/a", None, False, FA2, {}),
+    ("PR 1 synchronize", "pr", 1, "main", False, FA2, {"head": "feature/a"}),
+    ("PR 2 opened tax->main", "pr", 2, "main", False, FB1, {"head": "tax-rounding"}),
+    ("fork PR 3 (head main)", "pr", 3, "main", True, FORK, {"head": "main"}),
+    ("merge PR 1 (merge commit)", "push", "main", None, False, MAIN1,
+     {"message": "Merge pull request #1 from example/feature/a\n\nUse mode a2"}),
+    ("push tax-rounding", "push", "tax-rounding", None, False, FB2, {}),
+    ("PR 2 synchronize", "pr", 2, "main", False, PR2_MERGE, {"head": "tax-rounding"}),
+    ("merge queue PR 2", "queue", 2, "main", False, PR2_MERGE, {}),
+    ("tag v1.0", "tag", "v1.0", None, False, MAIN1, {}),
+    ("merge PR 2 (squash)", "push", "main", None, False, PR2_MERGE,
+     {"message": "Round taxes to the cent (#2)\n\n* numbers up to 5"}),
+    ("workflow_dispatch main", "dispatch", "main", None, False, PR2_MERGE, {}),
+    ("push docs (new)", "push", "docs", None, False, DOCS, {}),
 ]
 
 
 def key_of(kind, name):
+    if kind == "queue":
+        return QUEUE_REF.replace("/", "-")
     return f"pr-{name}" if kind == "pr" else str(name).replace("/", "-")
 
 
@@ -68,8 +80,9 @@ def alternative(strategy, kind, name, base, fork):
     if strategy == "per-branch":
         k = key_of(kind, name)
         return [k], k
-    # int128: push reads/writes its branch; tags read the default branch; PRs read base and default.
-    if kind == "push":
+    # int128: push reads/writes its branch; tags read the default branch; PRs and merge queues
+    # read base and default.
+    if kind in ("push", "dispatch"):
         return [name.replace("/", "-")], name.replace("/", "-")
     if kind == "tag":
         return ["main"], None
@@ -100,29 +113,41 @@ def context_for(files):
     return d
 
 
-def payload(kind, name, base, fork):
-    repo = {"full_name": FULL_NAME, "default_branch": "main"}
+def payload(kind, name, base, fork, extra):
+    """GitHub's event name, GITHUB_REF and payload, with the fields GitHub documents."""
+    repo = {"full_name": FULL_NAME, "default_branch": "main", "private": False}
     if kind == "pr":
         head_repo = {"full_name": "someone/app" if fork else FULL_NAME, "fork": fork}
-        return "pull_request", f"refs/pull/{name}/merge", {"number": name, "pull_request": {"number": name, "head": {"ref": "topic", "repo": head_repo}, "base": {"ref": base, "repo": repo}}, "repository": repo}
+        return "pull_request", f"refs/pull/{name}/merge", {"number": name, "pull_request": {"number": name, "head": {"ref": extra["head"], "sha": "0" * 40, "repo": head_repo}, "base": {"ref": base, "repo": repo}}, "repository": repo}
+    if kind == "queue":
+        git_ref = f"refs/heads/{QUEUE_REF}"
+        return "merge_group", git_ref, {"action": "checks_requested", "merge_group": {"head_ref": git_ref, "base_ref": f"refs/heads/{base}", "head_commit": {"message": "Merge queue"}}, "repository": repo}
+    if kind == "dispatch":
+        git_ref = f"refs/heads/{name}"
+        return "workflow_dispatch", git_ref, {"ref": git_ref, "inputs": {}, "repository": repo}
     git_ref = f"refs/tags/{name}" if kind == "tag" else f"refs/heads/{name}"
-    return "push", git_ref, {"ref": git_ref, "repository": repo}
+    body = {"ref": git_ref, "repository": repo}
+    if "message" in extra:
+        body["head_commit"] = {"id": "1" * 40, "message": extra["message"]}
+    return "push", git_ref, body
 
 
 def run_event(strategy, repo, event, index):
-    label, kind, name, base, fork, files = event
+    label, kind, name, base, fork, files, extra = event
     context = context_for(files)
     out = os.path.join(WORK, f"{strategy}-{index}.json")
     args = [REGCACHE, "build", "--tag", f"{repo}:dev", "--network", "none", "--output-format", "json", "--output-file", out]
     env = dict(os.environ)
     failed_job = False
-    if strategy == "regcache":
-        event_name, git_ref, body = payload(kind, name, base, fork)
+    if strategy in ("regcache", "oracle"):
+        event_name, git_ref, body = payload(kind, name, base, fork, extra)
         path = os.path.join(WORK, f"event-{index}.json")
         with open(path, "w") as f:
             json.dump(body, f)
         env.update(GITHUB_ACTIONS="true", GITHUB_EVENT_NAME=event_name, GITHUB_REF=git_ref, GITHUB_EVENT_PATH=path, GITHUB_REPOSITORY=FULL_NAME, RUNNER_TEMP=WORK)
         args += ["--cache-ref", repo]
+        if strategy == "oracle":
+            args += [a for t in tags_with_digests(repo) if t != "dev" for a in ("--cache-from", f"type=registry,ref={repo}:{t}")]
     else:
         read, write = alternative(strategy, kind, name, base, fork)
         if fork and write:
@@ -144,7 +169,7 @@ def run_event(strategy, repo, event, index):
 
 rows = []
 per_event = {}
-for strategy in ("shared", "per-branch", "int128", "regcache"):
+for strategy in ("shared", "per-branch", "int128", "regcache", "oracle"):
     repo = f"{REGISTRY}/trace/{strategy}-{STAMP}"
     cached = total = cold = failed = pollution = 0
     seconds = 0.0
@@ -152,9 +177,9 @@ for strategy in ("shared", "per-branch", "int128", "regcache"):
         before = tags_with_digests(repo)
         c, t, s, f = run_event(strategy, repo, event, i)
         after = tags_with_digests(repo)
-        label, kind, name, _, fork, _ = event
-        if kind == "pr":
-            own = f"buildcache-pr-{name}"
+        label, kind, name, _, fork, _, _ = event
+        if kind in ("pr", "queue"):
+            own = f"buildcache-{key_of(kind, name)}"
             changed = [tag for tag, d in after.items() if tag not in ("dev", own) and before.get(tag) != d]
             pollution += 1 if changed else 0
         cached, total, seconds, failed = cached + c, total + t, seconds + s, failed + f
@@ -164,9 +189,10 @@ for strategy in ("shared", "per-branch", "int128", "regcache"):
 
 print(f"\nevent trace: {len(TRACE)} events, each on a wiped builder, per strategy (cached/cacheable steps)")
 strategies = [r[0] for r in rows]
-print(f"{'event':26}" + "".join(f"{s:>12}" for s in strategies))
+print(f"{'event':28}" + "".join(f"{s:>12}" for s in strategies))
 for label, cells in per_event.items():
-    print(f"{label:26}" + "".join(f"{cells[s]:>12}" for s in strategies))
-print(f"\n{'strategy':12} {'cached':>7} {'of':>4} {'ratio':>6} {'build s':>8} {'cold':>5} {'PR/fork changed a branch cache':>31} {'fork jobs failed':>17}")
+    print(f"{label:28}" + "".join(f"{cells[s]:>12}" for s in strategies))
+oracle = next(r[1] for r in rows if r[0] == "oracle")
+print(f"\n{'strategy':12} {'cached':>7} {'of':>4} {'ratio':>6} {'of oracle':>10} {'build s':>8} {'cold':>5} {'PR/queue/fork changed another cache':>37} {'fork jobs failed':>17}")
 for strategy, cached, total, seconds, cold, pollution, failed in rows:
-    print(f"{strategy:12} {cached:>7} {total:>4} {cached / total:>6.3f} {seconds:>8.2f} {cold:>5} {pollution:>31} {failed:>17}")
+    print(f"{strategy:12} {cached:>7} {total:>4} {cached / total:>6.3f} {cached / oracle:>10.3f} {seconds:>8.2f} {cold:>5} {pollution:>37} {failed:>17}")

@@ -103,6 +103,7 @@ pub fn prepare<W: Write>(
         return Ok(Prepared {
             decision: Decision {
                 read: Vec::new(),
+                why: Vec::new(),
                 write: None,
                 reason: "no cache repository".into(),
             },
@@ -125,7 +126,8 @@ pub fn prepare<W: Write>(
         write,
         probe,
         config.cache.ignore_error,
-    )?;
+    )?
+    .with_reasons(&decision.why);
     if probe {
         log.debug(&format!(
             "probe: {} ref(s) asked in {:.1} ms: {}",
@@ -303,27 +305,47 @@ fn describe_decision<W: Write>(prepared: &Prepared, log: &mut Log<W>) -> Result<
         "regcache: cache-policy {} ({})",
         prepared.settings.kind, prepared.decision.reason
     ))?;
-    let candidates: Vec<String> = prepared
+    // The chain in order with why each ref is in it, then the user's own entries.
+    let config = &prepared.config;
+    let mut reading: Vec<String> = prepared
         .selection
         .candidates
         .iter()
         .map(probe::Candidate::describe)
         .collect();
-    log.line(&format!(
-        "regcache: reading {}",
-        if candidates.is_empty() {
+    reading.extend(
+        config
+            .extra_cache_from
+            .iter()
+            .map(|e| format!("{} (cache-from input)", e.to_csv())),
+    );
+    let mut writing: Vec<String> = prepared
+        .selection
+        .refs
+        .write
+        .iter()
+        .map(|write| {
+            format!(
+                "{write} (mode={}, compression={}, image-manifest={}, ignore-error={})",
+                c.mode, c.compression, c.image_manifest, c.ignore_error
+            )
+        })
+        .collect();
+    writing.extend(
+        config
+            .extra_cache_to
+            .iter()
+            .map(|e| format!("{} (cache-to input)", e.to_csv())),
+    );
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
             "nothing".to_owned()
         } else {
-            candidates.join(", ")
+            items.join(", ")
         }
-    ))?;
-    match &prepared.selection.refs.write {
-        Some(write) => log.line(&format!(
-            "regcache: writing {write} (mode={}, compression={}, image-manifest={}, ignore-error={})",
-            c.mode, c.compression, c.image_manifest, c.ignore_error
-        ))?,
-        None => log.line("regcache: writing nothing")?,
-    }
+    };
+    log.line(&format!("regcache: reading {}", list(reading)))?;
+    log.line(&format!("regcache: writing {}", list(writing)))?;
     Ok(())
 }
 

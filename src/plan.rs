@@ -94,6 +94,7 @@ mod tests {
         let config = validate(&raw).unwrap();
         let decision = |tag: &str| Decision {
             read: vec![tag.into()],
+            why: vec![String::new()],
             write: Some(tag.into()),
             reason: String::new(),
         };

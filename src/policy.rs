@@ -1,15 +1,21 @@
 //! The ref policy: which cache tags a build reads (in order) and which one it writes, for
 //! every CI event. Pure: the event comes from the platform adapters, the tags go to the plan.
 //!
-//! Table (branch policy):
+//! Table (branch policy); a chain is at most 4 refs, and only those that exist are read:
 //! | event | reads | writes |
 //! |---|---|---|
 //! | push to the default branch | default | default |
+//! | push that merges request N (head h) | branch, pr-N, h, default | branch |
 //! | push to another branch | branch, default | branch |
-//! | pull/merge request N | pr-N, base, default | pr-N (nothing from forks or pull_request_target) |
-//! | merge queue | target branch, default | nothing |
+//! | pull/merge request N from head h | pr-N, h, base, default | pr-N (nothing from forks or pull_request_target) |
+//! | request from a fork | pr-N, base, default (never a tag named after the fork's branch) | nothing |
+//! | merge queue of requests N… | pr-N…, target branch, default | nothing |
 //! | tag | default | nothing |
 //! | no CI event (a shell) | the prefix tag alone | the prefix tag |
+//!
+//! The head branch holds exactly a request's content minutes before its first build, and the
+//! merged request's cache holds exactly what a merge push builds: measured on the bench's trace,
+//! they are where the base-and-default chain lost most reuse.
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +31,8 @@ use crate::slug::slug;
 pub enum Trigger {
     Push {
         branch: String,
+        /// The request this push merged (a merge commit or a squash merge), when known.
+        merged: Option<Merged>,
     },
     Tag {
         tag: String,
@@ -34,15 +42,32 @@ pub enum Trigger {
         kind: &'static str,
         number: u64,
         base: String,
+        /// The head branch when it is this repository's (never a fork's: a fork may name its
+        /// branch anything, `main` included).
+        head: Option<String>,
         /// From a fork, or run with the base's write token on untrusted code
         /// (`pull_request_target`): never writes.
         untrusted: bool,
     },
     MergeQueue {
+        /// `pr` on GitHub (merge queue), `mr` on GitLab (merge train).
+        kind: &'static str,
         base: String,
+        /// The requests in the queued group (`gh-readonly-queue/<base>/pr-<N>-<sha>`, the
+        /// merge train's request).
+        requests: Vec<u64>,
     },
     /// No CI event: a local run.
     Local,
+}
+
+/// A request merged by a push: its number and, when it is this repository's, its head branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// `pr` on GitHub, `mr` on GitLab.
+    pub kind: &'static str,
+    pub number: u64,
+    pub head: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,12 +194,35 @@ pub fn settings(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub read: Vec<String>,
+    /// Why each tag of `read` is in the chain, in the same order (`pr-42: this pull request`).
+    pub why: Vec<String>,
     pub write: Option<String>,
     /// Why the write is what it is, for the log.
     pub reason: String,
 }
 
 const TAG_MAX: usize = 128;
+
+/// The longest read chain: each extra existing ref costs a probe and BuildKit's manifest and
+/// config fetch, and past the fourth the bench's trace found nothing more to reuse.
+pub const MAX_CHAIN: usize = 4;
+
+/// The read chain as it is built: tags with why each is there, duplicates dropped (the first
+/// reason wins), at most `MAX_CHAIN`.
+#[derive(Default)]
+struct Chain {
+    read: Vec<String>,
+    why: Vec<String>,
+}
+
+impl Chain {
+    fn add(&mut self, tag: String, why: String) {
+        if !self.read.contains(&tag) && self.read.len() < MAX_CHAIN {
+            self.read.push(tag);
+            self.why.push(why);
+        }
+    }
+}
 
 /// Between the key and the scope: a slug never contains it, so `main` with scope `api` and a
 /// branch `main-api` never share a tag.
@@ -298,6 +346,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
     if settings.kind == PolicyKind::Off {
         return Decision {
             read: vec![],
+            why: vec![],
             write: None,
             reason: "cache-policy is off".into(),
         };
@@ -307,13 +356,17 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         .as_deref()
         .or(event.default_branch.as_deref());
     let branch_tag = |b: &str| tag(settings, Key::Branch(b));
-    let (mut read, write_key, mut reason): (Vec<String>, WriteTarget, String) = if let Some(
-        pinned,
-    ) =
-        &settings.pinned_tag
+    let request_tag = |kind: &str, number: u64| tag(settings, Key::Request { kind, number });
+    let mut chain = Chain::default();
+    let add_default = |chain: &mut Chain| {
+        if let Some(d) = default {
+            chain.add(branch_tag(d), format!("{d}: the default branch"));
+        }
+    };
+    let (write_key, mut reason): (WriteTarget, String) = if let Some(pinned) = &settings.pinned_tag
     {
+        chain.add(pinned.clone(), format!("{pinned}: cache-ref pins it"));
         (
-            vec![pinned.clone()],
             Some((pinned.clone(), None)),
             "cache-ref pins one tag".into(),
         )
@@ -324,63 +377,92 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         } else {
             "cache-policy is shared"
         };
-        (vec![shared.clone()], Some((shared, None)), why.into())
+        chain.add(shared.clone(), format!("{shared}: the shared tag"));
+        (Some((shared, None)), why.into())
     } else {
         match &event.trigger {
-            Trigger::Push { branch } => {
-                let mut read = vec![branch_tag(branch)];
-                read.extend(default.filter(|d| d != branch).map(branch_tag));
-                (
-                    read,
-                    Some((branch_tag(branch), Some(branch.as_str()))),
-                    format!("push to {branch}"),
-                )
+            Trigger::Push { branch, merged } => {
+                chain.add(branch_tag(branch), format!("{branch}: this branch"));
+                if let Some(m) = merged {
+                    let key = request_key(m.kind, m.number);
+                    chain.add(
+                        request_tag(m.kind, m.number),
+                        format!("{key}: the request this push merged"),
+                    );
+                    if let Some(head) = &m.head {
+                        chain.add(
+                            branch_tag(head),
+                            format!("{head}: the merged request's head branch"),
+                        );
+                    }
+                }
+                add_default(&mut chain);
+                let why = match merged {
+                    Some(m) => {
+                        format!("push to {branch} merging {}", request_key(m.kind, m.number))
+                    }
+                    None => format!("push to {branch}"),
+                };
+                (Some((branch_tag(branch), Some(branch.as_str()))), why)
             }
             Trigger::Request {
                 kind,
                 number,
                 base,
+                head,
                 untrusted,
             } => {
-                let own = tag(
-                    settings,
-                    Key::Request {
-                        kind,
-                        number: *number,
-                    },
-                );
-                let mut read = vec![own.clone(), branch_tag(base)];
-                read.extend(default.filter(|d| d != base).map(branch_tag));
+                let key = request_key(kind, *number);
+                let own = request_tag(kind, *number);
+                chain.add(own.clone(), format!("{key}: this request"));
+                if let Some(head) = head.as_deref().filter(|_| !untrusted) {
+                    chain.add(branch_tag(head), format!("{head}: its head branch"));
+                }
+                chain.add(branch_tag(base), format!("{base}: its base branch"));
+                add_default(&mut chain);
                 if *untrusted {
                     (
-                        read,
                         None,
                         format!(
-                            "{kind}-{number} is from a fork or runs untrusted code with a write token: read-only"
+                            "{key} is from a fork or runs untrusted code with a write token: read-only"
                         ),
                     )
                 } else {
-                    (
-                        read,
-                        Some((own, None)),
-                        format!("{kind}-{number} into {base}"),
-                    )
+                    (Some((own, None)), format!("{key} into {base}"))
                 }
             }
-            Trigger::MergeQueue { base } => {
-                let mut read = vec![branch_tag(base)];
-                read.extend(default.filter(|d| d != base).map(branch_tag));
-                (read, None, format!("merge queue into {base}: read-only"))
+            Trigger::MergeQueue {
+                kind,
+                base,
+                requests,
+            } => {
+                for number in requests {
+                    chain.add(
+                        request_tag(kind, *number),
+                        format!(
+                            "{}: a request in the merge queue",
+                            request_key(kind, *number)
+                        ),
+                    );
+                }
+                chain.add(
+                    branch_tag(base),
+                    format!("{base}: the queue's target branch"),
+                );
+                add_default(&mut chain);
+                (None, format!("merge queue into {base}: read-only"))
             }
-            Trigger::Tag { tag: name } => (
-                default.map(branch_tag).into_iter().collect(),
-                None,
-                format!("tag {name}: reads the default branch, writes nothing"),
-            ),
+            Trigger::Tag { tag: name } => {
+                add_default(&mut chain);
+                (
+                    None,
+                    format!("tag {name}: reads the default branch, writes nothing"),
+                )
+            }
             Trigger::Local => unreachable!("handled above"),
         }
     };
-    read.dedup();
+    let Chain { read, why } = chain;
     let mut write = write_key;
     let untrusted = matches!(
         event.trigger,
@@ -406,6 +488,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
     }
     Decision {
         read,
+        why,
         write: write.map(|(tag, _)| tag),
         reason,
     }
@@ -428,7 +511,10 @@ mod tests {
     }
 
     fn push(b: &str) -> Trigger {
-        Trigger::Push { branch: b.into() }
+        Trigger::Push {
+            branch: b.into(),
+            merged: None,
+        }
     }
 
     fn pr(number: u64, base: &str, untrusted: bool) -> Trigger {
@@ -436,6 +522,7 @@ mod tests {
             kind: "pr",
             number,
             base: base.into(),
+            head: None,
             untrusted,
         }
     }
@@ -656,14 +743,18 @@ mod tests {
             ),
             (
                 Trigger::MergeQueue {
+                    kind: "pr",
                     base: "main".into(),
+                    requests: vec![],
                 },
                 strings(&["buildcache-main"]),
                 None,
             ),
             (
                 Trigger::MergeQueue {
+                    kind: "pr",
                     base: "release".into(),
+                    requests: vec![],
                 },
                 strings(&["buildcache-release", "buildcache-main"]),
                 None,
@@ -682,6 +773,99 @@ mod tests {
         for (trigger, read, write) in cases {
             assert_eq!(decided(trigger.clone(), &s), (read, write), "{trigger:?}");
         }
+    }
+
+    #[test]
+    fn chains_read_head_branches_merged_requests_and_queued_requests() {
+        let s = settings();
+        let same_repo = Trigger::Request {
+            kind: "pr",
+            number: 42,
+            base: "develop".into(),
+            head: Some("tax-rounding".into()),
+            untrusted: false,
+        };
+        let d = decide(&event(same_repo), &s);
+        assert_eq!(
+            d.read,
+            strings(&[
+                "buildcache-pr-42",
+                "buildcache-tax-rounding",
+                "buildcache-develop",
+                "buildcache-main"
+            ])
+        );
+        assert_eq!(d.why[1], "tax-rounding: its head branch");
+        assert_eq!(d.write.as_deref(), Some("buildcache-pr-42"));
+
+        // An untrusted request never reads a tag named after its head, even when given one.
+        let untrusted = Trigger::Request {
+            kind: "pr",
+            number: 7,
+            base: "main".into(),
+            head: Some("main-but-a-fork".into()),
+            untrusted: true,
+        };
+        assert_eq!(
+            decided(untrusted, &s),
+            (strings(&["buildcache-pr-7", "buildcache-main"]), None)
+        );
+
+        let merged = Trigger::Push {
+            branch: "main".into(),
+            merged: Some(Merged {
+                kind: "pr",
+                number: 42,
+                head: Some("tax-rounding".into()),
+            }),
+        };
+        let d = decide(&event(merged), &s);
+        assert_eq!(
+            d.read,
+            strings(&[
+                "buildcache-main",
+                "buildcache-pr-42",
+                "buildcache-tax-rounding"
+            ])
+        );
+        assert_eq!(d.reason, "push to main merging pr-42");
+        assert_eq!(d.write.as_deref(), Some("buildcache-main"));
+
+        // Into another branch: the chain ends with the default and is never longer than 4.
+        let into_release = Trigger::Push {
+            branch: "release".into(),
+            merged: Some(Merged {
+                kind: "pr",
+                number: 9,
+                head: Some("fix".into()),
+            }),
+        };
+        assert_eq!(
+            decided(into_release, &s).0,
+            strings(&[
+                "buildcache-release",
+                "buildcache-pr-9",
+                "buildcache-fix",
+                "buildcache-main"
+            ])
+        );
+        let queue = Trigger::MergeQueue {
+            kind: "pr",
+            base: "release".into(),
+            requests: vec![5, 6, 7],
+        };
+        let (read, write) = decided(queue, &s);
+        assert_eq!(
+            read,
+            strings(&[
+                "buildcache-pr-5",
+                "buildcache-pr-6",
+                "buildcache-pr-7",
+                "buildcache-release"
+            ]),
+            "capped at {MAX_CHAIN}"
+        );
+        assert_eq!(write, None);
     }
 
     #[test]

@@ -34,14 +34,24 @@ impl Probe {
 pub struct Candidate {
     pub reference: String,
     pub probe: Option<Probe>,
+    /// Why the policy put it in the chain (`pr-42: this request`); empty when it did not say.
+    pub why: String,
 }
 
 impl Candidate {
-    /// `ref (found)`, or the bare ref when it was not probed.
+    /// `ref (why; found)`: the parts that are known.
     pub fn describe(&self) -> String {
-        match &self.probe {
-            Some(probe) => format!("{} ({})", self.reference, probe.label()),
-            None => self.reference.clone(),
+        let parts: Vec<&str> = [
+            self.why.as_str(),
+            self.probe.as_ref().map_or("", Probe::label),
+        ]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+        if parts.is_empty() {
+            self.reference.clone()
+        } else {
+            format!("{} ({})", self.reference, parts.join("; "))
         }
     }
 
@@ -67,6 +77,14 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// The policy's reason for each ref of the chain, in the chain's order.
+    pub fn with_reasons(mut self, why: &[String]) -> Self {
+        for (candidate, why) in self.candidates.iter_mut().zip(why) {
+            candidate.why = why.clone();
+        }
+        self
+    }
+
     /// The first ref of the chain that exists (`cache-source`).
     pub fn source(&self) -> Option<&str> {
         self.candidates
@@ -108,6 +126,7 @@ pub fn select(
             .map(|reference| Candidate {
                 reference: reference.clone(),
                 probe: None,
+                why: String::new(),
             })
             .collect();
         return Ok(Selection {
@@ -122,6 +141,7 @@ pub fn select(
         .map(|(reference, probe)| Candidate {
             reference,
             probe: Some(probe),
+            why: String::new(),
         })
         .collect();
     let mut warnings = Vec::new();

@@ -151,6 +151,15 @@ impl Report {
             .unwrap_or_default()
     }
 
+    /// How the summary names a source: with the policy's reason when it gave one.
+    fn used_as(&self, reference: &str) -> String {
+        self.selection
+            .candidates
+            .iter()
+            .find(|c| c.reference == reference && !c.why.is_empty())
+            .map_or_else(|| "source".to_owned(), |c| format!("source ({})", c.why))
+    }
+
     pub fn cache_hit(&self) -> bool {
         self.stats.cache_hit(self.succeeded)
     }
@@ -335,13 +344,18 @@ impl Report {
                 ImportOutcome::Missing => "not found".to_owned(),
                 ImportOutcome::Failed(e) => format!("failed: {}", cell(e)),
             };
-            md += &format!("| `{}` | source | {result} |\n", cell(&import.reference));
+            md += &format!(
+                "| `{}` | {} | {result} |\n",
+                cell(&import.reference),
+                cell(&self.used_as(&import.reference))
+            );
         }
         for candidate in self.selection.candidates.iter().filter(|c| c.is_missing()) {
             let label = candidate.probe.as_ref().map_or("", Probe::label);
             md += &format!(
-                "| `{}` | source | {label} (not passed to the engine) |\n",
-                cell(&candidate.reference)
+                "| `{}` | {} | {label} (not passed to the engine) |\n",
+                cell(&candidate.reference),
+                cell(&self.used_as(&candidate.reference))
             );
         }
         let export = match s.exports.iter().find(|e| !e.ok) {

@@ -251,7 +251,7 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
     );
     assert_logged(
         &warm,
-        &format!("regcache: reading {image}:buildcache-main (found)"),
+        &format!("regcache: reading {image}:buildcache-main (main: this branch; found)"),
     );
     assert_eq!(
         server.paths(),

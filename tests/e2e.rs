@@ -181,7 +181,9 @@ fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
         "{summary}"
     );
     assert!(
-        summary.contains(&format!("| `{cache_ref}` | source | found |")),
+        summary.contains(&format!(
+            "| `{cache_ref}` | source (buildcache: the shared tag) | found |"
+        )),
         "{summary}"
     );
     assert!(

@@ -6,7 +6,7 @@ mod common;
 
 use regcache::platform::github::{self, Lookup};
 use regcache::platform::{Env, gitlab};
-use regcache::policy::{CiEvent, PolicySettings, Trigger, decide};
+use regcache::policy::{CiEvent, Merged, PolicySettings, Trigger, decide};
 use regcache::slug::slug;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -49,6 +49,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             lookups: vec![],
             read: tags(&["main"]),
@@ -61,6 +62,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "feature/x".into(),
+                merged: None,
             },
             lookups: vec![],
             read: tags(&[&feature, "main"]),
@@ -87,10 +89,11 @@ fn github_events() {
                 kind: "pr",
                 number: 2,
                 base: "develop".into(),
+                head: Some("changes".into()),
                 untrusted: false,
             },
             lookups: vec![],
-            read: tags(&["pr-2", "develop", "main"]),
+            read: tags(&["pr-2", "changes", "develop", "main"]),
             write: Some("buildcache-pr-2".into()),
         },
         Case {
@@ -102,6 +105,7 @@ fn github_events() {
                 kind: "pr",
                 number: 3,
                 base: "main".into(),
+                head: None,
                 untrusted: true,
             },
             lookups: vec![],
@@ -117,6 +121,7 @@ fn github_events() {
                 kind: "pr",
                 number: 4,
                 base: "main".into(),
+                head: None,
                 untrusted: true,
             },
             lookups: vec![],
@@ -132,9 +137,11 @@ fn github_events() {
                 kind: "pr",
                 number: 2,
                 base: "develop".into(),
+                head: Some("changes".into()),
                 untrusted: true,
             },
             lookups: vec![],
+            // pull_request_target runs untrusted code: no head branch either.
             read: tags(&["pr-2", "develop", "main"]),
             write: None,
         },
@@ -147,10 +154,11 @@ fn github_events() {
                 kind: "pr",
                 number: 2,
                 base: "develop".into(),
+                head: Some("changes".into()),
                 untrusted: false,
             },
             lookups: vec![],
-            read: tags(&["pr-2", "develop", "main"]),
+            read: tags(&["pr-2", "changes", "develop", "main"]),
             write: None,
         },
         Case {
@@ -159,10 +167,12 @@ fn github_events() {
             payload: "merge_group.json",
             actor: "Codertocat",
             trigger: Trigger::MergeQueue {
+                kind: "pr",
                 base: "main".into(),
+                requests: vec![2],
             },
             lookups: vec![],
-            read: tags(&["main"]),
+            read: tags(&["pr-2", "main"]),
             write: None,
         },
         Case {
@@ -172,6 +182,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             lookups: vec![Lookup::PullRequest {
                 repository: repo.clone(),
@@ -188,6 +199,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             lookups: vec![],
             read: tags(&["main"]),
@@ -200,6 +212,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "release/2.0".into(),
+                merged: None,
             },
             lookups: vec![],
             read: tags(&[&slug("release/2.0", 100), "main"]),
@@ -212,6 +225,7 @@ fn github_events() {
             actor: "Codertocat",
             trigger: Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             lookups: vec![Lookup::DefaultBranch {
                 repository: repo.clone(),
@@ -220,6 +234,61 @@ fn github_events() {
             write: Some("buildcache-main".into()),
         },
     ];
+    let merged = |number: u64, head: Option<&str>| Trigger::Push {
+        branch: "main".into(),
+        merged: Some(Merged {
+            kind: "pr",
+            number,
+            head: head.map(str::to_owned),
+        }),
+    };
+    let cases = cases.into_iter().chain([
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/main",
+            payload: "push-merge-commit.json",
+            actor: "Codertocat",
+            trigger: merged(2, Some("changes")),
+            lookups: vec![],
+            read: tags(&["main", "pr-2", "changes"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/main",
+            payload: "push-squash-merge.json",
+            actor: "Codertocat",
+            trigger: merged(2, None),
+            lookups: vec![],
+            read: tags(&["main", "pr-2"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/main",
+            payload: "push-fork-merge-commit.json",
+            actor: "Codertocat",
+            // `contributor/main`: a fork's branch, never read as this repository's `main`.
+            trigger: merged(3, None),
+            lookups: vec![],
+            read: tags(&["main", "pr-3"]),
+            write: Some("buildcache-main".into()),
+        },
+        Case {
+            event_name: "push",
+            git_ref: "refs/heads/main",
+            payload: "push-rebase-merge.json",
+            actor: "Codertocat",
+            // No token in this environment: the API is not asked.
+            trigger: Trigger::Push {
+                branch: "main".into(),
+                merged: None,
+            },
+            lookups: vec![],
+            read: tags(&["main"]),
+            write: Some("buildcache-main".into()),
+        },
+    ]);
     for case in cases {
         let env: Env = [
             ("GITHUB_ACTIONS", "true"),
@@ -235,12 +304,51 @@ fn github_events() {
         assert_eq!(facts.event.trigger, case.trigger, "{label}");
         assert_eq!(facts.lookups, case.lookups, "{label}");
         let decision = decide(&facts.event, &settings());
+        assert_eq!(decision.why.len(), decision.read.len(), "{label}");
         assert_eq!(
             (decision.read, decision.write),
             (case.read, case.write),
             "{label}"
         );
     }
+}
+
+#[test]
+fn each_ref_of_a_chain_says_why_it_is_there() {
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/2/merge"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &payload("pull_request-opened.json"));
+    let decision = decide(&facts.event, &settings());
+    assert_eq!(
+        decision.why,
+        [
+            "pr-2: this request",
+            "changes: its head branch",
+            "develop: its base branch",
+            "main: the default branch"
+        ]
+    );
+    let env: Env = [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect();
+    let facts = github::event(&env, &payload("push-merge-commit.json"));
+    assert_eq!(
+        decide(&facts.event, &settings()).why,
+        [
+            "main: this branch",
+            "pr-2: the request this push merged",
+            "changes: the merged request's head branch"
+        ]
+    );
 }
 
 /// An `issue_comment` on pull request 2, before the API is asked about it.
@@ -272,6 +380,7 @@ fn api_answers_complete_the_event() {
             kind: "pr",
             number: 2,
             base: "develop".into(),
+            head: Some("changes".into()),
             untrusted: false
         }
     );
@@ -279,7 +388,7 @@ fn api_answers_complete_the_event() {
     assert_eq!(
         (decision.read, decision.write),
         (
-            tags(&["pr-2", "develop", "main"]),
+            tags(&["pr-2", "changes", "develop", "main"]),
             Some("buildcache-pr-2".into())
         )
     );
@@ -321,6 +430,7 @@ fn without_a_payload_the_runner_variables_still_decide() {
             kind: "pr",
             number: 9,
             base: "main".into(),
+            head: None,
             untrusted: true
         },
         "without the payload, fork status is unknown: the build must not write"
@@ -367,6 +477,7 @@ fn gitlab_variables() {
             ],
             Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             tags(&["main"]),
             Some("buildcache-main".into()),
@@ -379,6 +490,7 @@ fn gitlab_variables() {
             ],
             Trigger::Push {
                 branch: "feature/x".into(),
+                merged: None,
             },
             tags(&[&slug("feature/x", 100), "main"]),
             Some(format!("buildcache-{}", slug("feature/x", 100))),
@@ -409,9 +521,10 @@ fn gitlab_variables() {
                 kind: "mr",
                 number: 17,
                 base: "develop".into(),
+                head: Some("feature/x".into()),
                 untrusted: false,
             },
-            tags(&["mr-17", "develop", "main"]),
+            tags(&["mr-17", &slug("feature/x", 100), "develop", "main"]),
             Some("buildcache-mr-17".into()),
         ),
         (
@@ -428,6 +541,7 @@ fn gitlab_variables() {
                 kind: "mr",
                 number: 18,
                 base: "main".into(),
+                head: None,
                 untrusted: true,
             },
             tags(&["mr-18", "main"]),
@@ -441,9 +555,11 @@ fn gitlab_variables() {
                 ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
             ],
             Trigger::MergeQueue {
+                kind: "mr",
                 base: "main".into(),
+                requests: vec![19],
             },
-            tags(&["main"]),
+            tags(&["mr-19", "main"]),
             None,
         ),
         (
@@ -453,6 +569,7 @@ fn gitlab_variables() {
             ],
             Trigger::Push {
                 branch: "main".into(),
+                merged: None,
             },
             tags(&["main"]),
             Some("buildcache-main".into()),
@@ -567,10 +684,11 @@ mod properties {
             fork in any::<bool>(),
             repository in "[a-z]{1,5}/[a-z]{1,5}",
             git_ref in "refs/(heads|tags|pull)/[a-z0-9/]{1,12}",
+            head_branch in "[a-zA-Z0-9/._-]{1,20}",
         ) {
             let head = match &head_repo {
-                Some(name) => serde_json::json!({"repo": {"full_name": name, "fork": fork}}),
-                None => serde_json::json!({"repo": null}),
+                Some(name) => serde_json::json!({"repo": {"full_name": name, "fork": fork}, "ref": head_branch}),
+                None => serde_json::json!({"repo": null, "ref": head_branch}),
             };
             let payload = serde_json::json!({
                 "repository": {"full_name": repository, "default_branch": "main"},
@@ -581,8 +699,17 @@ mod properties {
                 .into_iter()
                 .collect();
             let facts = github::event(&env, &github::Payload::parse(payload.to_string().as_bytes()));
-            let write = decide(&facts.event, &settings()).write;
+            let decision = decide(&facts.event, &settings());
+            let write = decision.write;
             let trusted_request = head_repo.as_deref() == Some(repository.as_str()) && !fork;
+            // A fork names its branch anything (`main` too): its tag is read only when it is
+            // also this repository's base or default branch.
+            let head_tag = regcache::policy::tag(&settings(), regcache::policy::Key::Branch(&head_branch));
+            let other_reason = head_branch == base || head_branch == "main";
+            let request_class = matches!(class, github::EventClass::PullRequest | github::EventClass::PullRequestTarget);
+            if request_class && !trusted_request && !other_reason {
+                prop_assert!(!decision.read.contains(&head_tag), "{} read {}", name, head_tag);
+            }
             match class {
                 github::EventClass::PullRequest => prop_assert_eq!(write.is_some(), trusted_request, "{}", name),
                 github::EventClass::PushLike => {}

@@ -78,7 +78,7 @@ fn an_issue_comment_on_a_pull_request_is_resolved_through_the_api() {
     let r = |tag: &str| format!("ghcr.io/codertocat/hello-world:buildcache-{tag}");
     assert_eq!(
         plan["read"],
-        serde_json::json!([r("pr-2"), r("develop"), r("main")])
+        serde_json::json!([r("pr-2"), r("changes"), r("develop"), r("main")])
     );
     assert_eq!(plan["write"], r("pr-2").as_str());
     assert_eq!(plan["cache-to"][0], format!("type=registry,ref={},mode=max,oci-mediatypes=true,image-manifest=true,compression=gzip,ignore-error=true", r("pr-2")).as_str());
@@ -186,7 +186,7 @@ fn bake_and_human_formats() {
     let mut args = PLAN.to_vec();
     args[2] = "human";
     let run = regcache(&args, &env);
-    assert!(run.stdout.starts_with("policy: branch (push to main)\nread:  ghcr.io/codertocat/hello-world:buildcache-main\nwrite: ghcr.io/codertocat/hello-world:buildcache-main\n"), "{}", run.log());
+    assert!(run.stdout.starts_with("policy: branch (push to main)\nread:  ghcr.io/codertocat/hello-world:buildcache-main (main: this branch)\nwrite: ghcr.io/codertocat/hello-world:buildcache-main\n"), "{}", run.log());
 }
 
 #[test]
@@ -244,5 +244,63 @@ fn a_bad_policy_file_stops_before_anything_runs() {
         plan["write"],
         serde_json::Value::Null,
         "main is not writable by this file: {plan}"
+    );
+}
+
+#[test]
+fn a_push_whose_message_names_no_pull_request_asks_the_api_which_one_it_merged() {
+    let sha = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+    let route: &'static str =
+        Box::leak(format!("/repos/Codertocat/Hello-World/commits/{sha}/pulls").into_boxed_str());
+    let routes: &'static [(&'static str, &'static str)] =
+        Box::leak(Box::new([(route, "api-commits-pulls.json")]));
+    let api = api_server(routes);
+    let mut env = github_env(
+        "push",
+        "refs/heads/main",
+        "push-rebase-merge.json",
+        &api.url,
+    );
+    env.insert("GITHUB_SHA".into(), sha.into());
+    let run = regcache(PLAN, &env);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let r = |tag: &str| format!("ghcr.io/codertocat/hello-world:buildcache-{tag}");
+    // The merged one of the two pull requests the commit belongs to (#9 is still open).
+    assert_eq!(
+        plan["read"],
+        serde_json::json!([r("main"), r("pr-2"), r("changes")])
+    );
+    assert_eq!(plan["write"], r("main").as_str());
+    assert_eq!(api.paths(), [route]);
+
+    // A message that names the pull request needs no API; an API that fails leaves the plain
+    // chain with a warning.
+    let api = api_server(&[]);
+    let mut env = github_env(
+        "push",
+        "refs/heads/main",
+        "push-merge-commit.json",
+        &api.url,
+    );
+    env.insert("GITHUB_SHA".into(), sha.into());
+    let run = regcache(PLAN, &env);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(api.paths().is_empty(), "{:?}", api.paths());
+    let mut env = github_env(
+        "push",
+        "refs/heads/main",
+        "push-rebase-merge.json",
+        &api.url,
+    );
+    env.insert("GITHUB_SHA".into(), sha.into());
+    let run = regcache(PLAN, &env);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(plan["read"], serde_json::json!([r("main")]));
+    assert!(
+        run.stderr.contains("GitHub API") && run.stderr.contains("404"),
+        "{}",
+        run.log()
     );
 }

@@ -117,7 +117,7 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
     assert_eq!(run.code, Some(0), "{}", run.log());
     assert!(
         run.stdout.contains(&format!(
-            "regcache: reading {feature_ref} (not found), {main_ref} (found)"
+            "regcache: reading {feature_ref} (feature/x: this branch; not found), {main_ref} (main: the default branch; found)"
         )),
         "{}",
         run.log()
@@ -321,8 +321,9 @@ fn probing_uses_the_users_docker_credentials() {
     let (run, o) = build(&logged_in, "warm");
     assert_eq!(run.code, Some(0), "{}", run.log());
     assert!(
-        run.stdout
-            .contains(&format!("regcache: reading {cache_ref} (found)")),
+        run.stdout.contains(&format!(
+            "regcache: reading {cache_ref} (buildcache: the shared tag; found)"
+        )),
         "{}",
         run.log()
     );

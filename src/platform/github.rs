@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Env, Level};
 use crate::build_push::{GitHubRun, parse_bool};
-use crate::policy::{CiEvent, Trigger};
+use crate::policy::{CiEvent, Merged, Trigger};
 use crate::stats::Location;
 
 /// Messages: `%`, `\r`, `\n` escaped.
@@ -63,6 +63,8 @@ pub enum Lookup {
     PullRequest { repository: String, number: u64 },
     /// A payload without `repository.default_branch`.
     DefaultBranch { repository: String },
+    /// A push whose message names no pull request: `GET /repos/{repository}/commits/{sha}/pulls`.
+    MergedBy { repository: String, sha: String },
 }
 
 /// The fields of an event payload (`GITHUB_EVENT_PATH`) that decide the cache refs, as GitHub
@@ -73,6 +75,12 @@ pub struct Payload {
     pull_request: Option<PullRequest>,
     merge_group: Option<MergeGroup>,
     issue: Option<Issue>,
+    head_commit: Option<HeadCommit>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+struct HeadCommit {
+    message: Option<String>,
 }
 
 impl Payload {
@@ -95,6 +103,8 @@ pub struct Repository {
 #[derive(Debug, Clone, Deserialize)]
 pub struct PullRequest {
     number: u64,
+    /// Set once merged (the API's answers; payloads of open requests have null).
+    merged_at: Option<String>,
     base: Base,
     head: Head,
 }
@@ -111,6 +121,8 @@ struct Head {
     /// Null when the fork was deleted.
     repo: Option<HeadRepository>,
     sha: Option<String>,
+    #[serde(rename = "ref")]
+    branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -123,6 +135,8 @@ struct HeadRepository {
 #[derive(Debug, Clone, Deserialize)]
 struct MergeGroup {
     base_ref: Option<String>,
+    /// `refs/heads/gh-readonly-queue/<base>/pr-<N>-<sha>`.
+    head_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -137,6 +151,8 @@ struct Issue {
 pub enum Answer {
     PullRequest(PullRequest),
     Repository(Repository),
+    /// The pull requests associated with a commit.
+    PullRequests(Vec<PullRequest>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,8 +187,44 @@ fn request_trigger(
         kind: "pr",
         number: pull_request.number,
         base: pull_request.base.branch.clone(),
+        head: pull_request.head.branch.clone().filter(|_| !from_fork),
         untrusted: from_fork || target_event,
     }
+}
+
+/// The pull request a push merged, from its head commit's message: GitHub's merge commits
+/// start `Merge pull request #N from owner/branch` (the branch is read only when `owner` is
+/// this repository's), squash merges end their first line with `(#N)`.
+pub fn merged_from_message(message: &str, repository: &str) -> Option<Merged> {
+    let first = message.lines().next()?.trim();
+    if let Some(rest) = first.strip_prefix("Merge pull request #") {
+        let (number, from) = rest.split_once(" from ")?;
+        let (owner, branch) = from.split_once('/')?;
+        let ours = repository.split('/').next() == Some(owner);
+        return Some(Merged {
+            kind: "pr",
+            number: number.parse().ok()?,
+            head: (ours && !branch.is_empty()).then(|| branch.to_owned()),
+        });
+    }
+    let digits = first.strip_suffix(')')?.rsplit_once("(#")?.1;
+    Some(Merged {
+        kind: "pr",
+        number: digits.parse().ok()?,
+        head: None,
+    })
+}
+
+/// The request numbers of a merge group's head ref.
+fn queued_requests(head_ref: &str) -> Vec<u64> {
+    head_ref
+        .rsplit('/')
+        .next()
+        .and_then(|last| last.strip_prefix("pr-"))
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|digits| digits.parse().ok())
+        .into_iter()
+        .collect()
 }
 
 /// The trigger of a push-like run of `GITHUB_REF`.
@@ -180,6 +232,7 @@ fn ref_trigger(git_ref: &str) -> Trigger {
     if let Some(branch) = branch_of(git_ref) {
         Trigger::Push {
             branch: branch.to_owned(),
+            merged: None,
         }
     } else if let Some(tag) = git_ref.strip_prefix("refs/tags/") {
         Trigger::Tag {
@@ -343,6 +396,7 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
                         kind: "pr",
                         number,
                         base,
+                        head: None,
                         untrusted: true,
                     })
                 })()
@@ -359,7 +413,14 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
             .and_then(branch_of)
         {
             Some(base) => Trigger::MergeQueue {
+                kind: "pr",
                 base: base.to_owned(),
+                requests: payload
+                    .merge_group
+                    .as_ref()
+                    .and_then(|m| m.head_ref.as_deref())
+                    .map(queued_requests)
+                    .unwrap_or_default(),
             },
             None => {
                 read_only = Some("merge_group without a readable base".to_owned());
@@ -383,7 +444,32 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
             // Until the API answers, the comment acts on its ref.
             ref_trigger(git_ref)
         }
-        Some(EventClass::PushLike) => ref_trigger(git_ref),
+        Some(EventClass::PushLike) => {
+            let mut trigger = ref_trigger(git_ref);
+            if let (Trigger::Push { merged, branch }, "push") = (&mut trigger, name) {
+                *merged = payload
+                    .head_commit
+                    .as_ref()
+                    .and_then(|c| c.message.as_deref())
+                    .and_then(|m| merged_from_message(m, &repository));
+                // The message says nothing (a rebase merge, an edited title): ask which pull
+                // request the commit belongs to, for a push to the default branch (where
+                // requests are merged), only with a token to ask with.
+                let sha = env.get("GITHUB_SHA").filter(|s| !s.is_empty());
+                let to_default = payload
+                    .repository
+                    .as_ref()
+                    .and_then(|r| r.default_branch.as_deref())
+                    == Some(branch.as_str());
+                if let (None, Some(sha), Some(_), true) = (&merged, sha, token(env), to_default) {
+                    lookups.push(Lookup::MergedBy {
+                        repository: repository.clone(),
+                        sha: sha.to_owned(),
+                    });
+                }
+            }
+            trigger
+        }
         Some(EventClass::ReadOnly) => {
             read_only = Some(format!("{name} is no build of pushed code"));
             ref_trigger(git_ref)
@@ -437,6 +523,20 @@ pub fn apply_answer(event: &mut CiEvent, lookup: &Lookup, answer: &Answer) {
             event.trigger = request_trigger(pr, Some(repository), false);
             if event.read_only.as_deref() == Some(unresolved_comment(*number).as_str()) {
                 event.read_only = None;
+            }
+        }
+        (Lookup::MergedBy { repository, .. }, Answer::PullRequests(pulls)) => {
+            let found = pulls.iter().find(|pr| pr.merged_at.is_some());
+            if let (Trigger::Push { merged, .. }, Some(pr)) = (&mut event.trigger, found) {
+                let head = match request_trigger(pr, Some(repository), false) {
+                    Trigger::Request { head, .. } => head,
+                    _ => None,
+                };
+                *merged = Some(Merged {
+                    kind: "pr",
+                    number: pr.number,
+                    head,
+                });
             }
         }
         (Lookup::DefaultBranch { .. }, Answer::Repository(repository)) => {

@@ -33,7 +33,14 @@ pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> 
 }
 
 async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, String> {
-    let failed = |route: &str, e: octocrab::Error| format!("GET {route} failed: {e}");
+    // octocrab shows an error answer as just "GitHub": the status and message say more.
+    let failed = |route: &str, e: octocrab::Error| match e {
+        octocrab::Error::GitHub { source, .. } => format!(
+            "GET {route} answered {}: {}",
+            source.status_code, source.message
+        ),
+        other => format!("GET {route} failed: {other}"),
+    };
     match lookup {
         Lookup::PullRequest { repository, number } => {
             let route = format!("/repos/{repository}/pulls/{number}");
@@ -41,6 +48,14 @@ async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, Str
                 .get::<PullRequest, _, ()>(&route, None)
                 .await
                 .map(Answer::PullRequest)
+                .map_err(|e| failed(&route, e))
+        }
+        Lookup::MergedBy { repository, sha } => {
+            let route = format!("/repos/{repository}/commits/{sha}/pulls");
+            client
+                .get::<Vec<PullRequest>, _, ()>(&route, None)
+                .await
+                .map(Answer::PullRequests)
                 .map_err(|e| failed(&route, e))
         }
         Lookup::DefaultBranch { repository } => {

@@ -45,6 +45,28 @@ pub fn dotenv(outputs: &[(&str, String)]) -> String {
         .collect()
 }
 
+/// The merge request a default-branch commit merged, from GitLab's merge commit message:
+/// `See merge request group/project!N` in its body, and `Merge branch 'b' into 't'` as its
+/// first line when the source branch was this project's (a fork's reads `… of group/fork …`).
+fn merged_request(message: &str) -> Option<crate::policy::Merged> {
+    let number = message.lines().find_map(|line| {
+        let rest = line.trim().strip_prefix("See merge request ")?;
+        let (_, digits) = rest.rsplit_once('!')?;
+        digits.parse().ok()
+    })?;
+    let head = message
+        .lines()
+        .next()
+        .and_then(|first| first.strip_prefix("Merge branch '"))
+        .and_then(|rest| rest.split_once("' into '"))
+        .map(|(branch, _)| branch.to_owned());
+    Some(crate::policy::Merged {
+        kind: "mr",
+        number,
+        head,
+    })
+}
+
 /// The event from GitLab's predefined variables (no payload, no API needed).
 pub fn event(env: &super::Env) -> crate::policy::CiEvent {
     use crate::policy::{CiEvent, Trigger};
@@ -53,27 +75,32 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
         var("CI_MERGE_REQUEST_IID"),
         var("CI_MERGE_REQUEST_TARGET_BRANCH_NAME"),
     ) {
-        if var("CI_MERGE_REQUEST_EVENT_TYPE") == Some("merge_train") {
-            Trigger::MergeQueue {
-                base: target.to_owned(),
-            }
-        } else {
-            let from_fork = match (
-                var("CI_MERGE_REQUEST_SOURCE_PROJECT_ID"),
-                var("CI_MERGE_REQUEST_PROJECT_ID"),
-            ) {
-                (Some(source), Some(project)) => source != project,
-                _ => false,
-            };
-            match iid.parse() {
-                Ok(number) => Trigger::Request {
+        let from_fork = match (
+            var("CI_MERGE_REQUEST_SOURCE_PROJECT_ID"),
+            var("CI_MERGE_REQUEST_PROJECT_ID"),
+        ) {
+            (Some(source), Some(project)) => source != project,
+            _ => false,
+        };
+        match iid.parse() {
+            // A merge train builds the request merged into the train: its cache, read-only.
+            Ok(number) if var("CI_MERGE_REQUEST_EVENT_TYPE") == Some("merge_train") => {
+                Trigger::MergeQueue {
                     kind: "mr",
-                    number,
                     base: target.to_owned(),
-                    untrusted: from_fork,
-                },
-                Err(_) => Trigger::Local,
+                    requests: vec![number],
+                }
             }
+            Ok(number) => Trigger::Request {
+                kind: "mr",
+                number,
+                base: target.to_owned(),
+                head: var("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
+                    .filter(|_| !from_fork)
+                    .map(str::to_owned),
+                untrusted: from_fork,
+            },
+            Err(_) => Trigger::Local,
         }
     } else if let Some(tag) = var("CI_COMMIT_TAG") {
         Trigger::Tag {
@@ -82,6 +109,7 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
     } else if let Some(branch) = var("CI_COMMIT_BRANCH") {
         Trigger::Push {
             branch: branch.to_owned(),
+            merged: var("CI_COMMIT_MESSAGE").and_then(merged_request),
         }
     } else {
         Trigger::Local
@@ -104,5 +132,29 @@ mod tests {
             "REGCACHE_CACHE_HIT=true\nREGCACHE_STATS={ }\n"
         );
         assert_eq!(section_name("Build progress"), "regcache_build_progress");
+    }
+
+    #[test]
+    fn merge_commits_name_their_merge_request() {
+        let merged = merged_request(
+            "Merge branch 'tax-rounding' into 'main'\n\nRound taxes\n\nSee merge request group/app!17",
+        )
+        .unwrap();
+        assert_eq!(
+            (merged.number, merged.head.as_deref()),
+            (17, Some("tax-rounding"))
+        );
+        let fork = merged_request(
+            "Merge branch 'main' of gitlab.com:someone/app into 'main'\n\nSee merge request group/app!18",
+        )
+        .unwrap();
+        assert_eq!(
+            (fork.number, fork.head),
+            (18, None),
+            "a fork's branch is never read"
+        );
+        let squashed = merged_request("Round taxes\n\nSee merge request group/sub/app!19").unwrap();
+        assert_eq!((squashed.number, squashed.head), (19, None));
+        assert_eq!(merged_request("Fix a typo"), None);
     }
 }

@@ -389,12 +389,24 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::
         .to_owned();
     let mut words = request_line.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
-    let refuse = |mut client: &std::net::TcpStream, status: &str, body: &str| {
+    let length: u64 = String::from_utf8_lossy(&head)
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    // The request's body is read before the answer: a socket closed with unread data resets
+    // the connection, and the client would see a broken connection instead of the status.
+    let mut refuse = |mut client: &std::net::TcpStream, status: &str, body: &str| {
+        std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
         write!(
             client,
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
-        )
+        )?;
+        client.shutdown(std::net::Shutdown::Write)
     };
     match fault {
         Fault::ManifestPut500 if method == "PUT" && path.contains("/manifests/") => {
