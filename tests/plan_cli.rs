@@ -255,15 +255,15 @@ fn a_push_whose_message_names_no_pull_request_asks_the_api_which_one_it_merged()
     let routes: &'static [(&'static str, &'static str)] =
         Box::leak(Box::new([(route, "api-commits-pulls.json")]));
     let api = api_server(routes);
-    let mut env = github_env(
-        "push",
-        "refs/heads/main",
-        "push-rebase-merge.json",
-        &api.url,
-    );
-    env.insert("GITHUB_SHA".into(), sha.into());
-    let run = regcache(PLAN, &env);
-    assert_eq!(run.code, Some(0), "{}", run.log());
+    // A push to main at `sha`, with the payload `payload`, planned.
+    let plan_push = |payload: &str, url: &str| {
+        let mut env = github_env("push", "refs/heads/main", payload, url);
+        env.insert("GITHUB_SHA".into(), sha.into());
+        let run = regcache(PLAN, &env);
+        assert_eq!(run.code, Some(0), "{}", run.log());
+        run
+    };
+    let run = plan_push("push-rebase-merge.json", &api.url);
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let r = |tag: &str| format!("ghcr.io/codertocat/hello-world:buildcache-{tag}");
     // The merged one of the two pull requests the commit belongs to (#9 is still open).
@@ -277,25 +277,9 @@ fn a_push_whose_message_names_no_pull_request_asks_the_api_which_one_it_merged()
     // A message that names the pull request needs no API; an API that fails leaves the plain
     // chain with a warning.
     let api = api_server(&[]);
-    let mut env = github_env(
-        "push",
-        "refs/heads/main",
-        "push-merge-commit.json",
-        &api.url,
-    );
-    env.insert("GITHUB_SHA".into(), sha.into());
-    let run = regcache(PLAN, &env);
-    assert_eq!(run.code, Some(0), "{}", run.log());
+    plan_push("push-merge-commit.json", &api.url);
     assert!(api.paths().is_empty(), "{:?}", api.paths());
-    let mut env = github_env(
-        "push",
-        "refs/heads/main",
-        "push-rebase-merge.json",
-        &api.url,
-    );
-    env.insert("GITHUB_SHA".into(), sha.into());
-    let run = regcache(PLAN, &env);
-    assert_eq!(run.code, Some(0), "{}", run.log());
+    let run = plan_push("push-rebase-merge.json", &api.url);
     let plan: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(plan["read"], serde_json::json!([r("main")]));
     assert!(
