@@ -42,6 +42,46 @@ for name in ("bare", "regcache"):
     print(f"{name:10} {med(name, 0):>14.3f} {min(walls):>6.2f} {max(walls):>6.2f} {med(name, 1) / 1024:>20.1f}")
 print(f"ratio regcache/bare: wall {med('regcache', 0) / med('bare', 0):.3f}x, peak RSS {med('regcache', 1) / med('bare', 1):.3f}x")
 
+# 1b. The cost of a longer read chain: the same warm build as a GitHub push to main (chain:
+# main, 1 ref) and as a pull request from a same-repository branch (chain: pr-1, its head
+# branch, its base, main: 4 refs), every ref existing (copies of the same cache manifest), so
+# each extra ref costs a probe HEAD and BuildKit's manifest and config fetch.
+import urllib.request
+CHAIN_REPO = f"{REPO}-chain-{int(time.time())}"
+ACCEPT = "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+path = CACHE_REF.split("/", 1)[1].rsplit(":", 1)
+with urllib.request.urlopen(urllib.request.Request(f"http://{REGISTRY}/v2/{path[0]}/manifests/{path[1]}", headers={"Accept": ACCEPT})) as r:
+    manifest, media_type = r.read(), r.headers["Content-Type"]
+chain_path = CHAIN_REPO.split("/", 1)[1]
+for tag in ("buildcache-main", "buildcache-pr-1", "buildcache-feature", "buildcache-develop"):
+    # The blobs are mounted from the first repository so the copies are whole caches.
+    for blob in [json.loads(manifest)["config"]["digest"]] + [l["digest"] for l in json.loads(manifest)["layers"]]:
+        urllib.request.urlopen(urllib.request.Request(f"http://{REGISTRY}/v2/{chain_path}/blobs/uploads/?mount={blob}&from={path[0]}", method="POST")).close()
+    urllib.request.urlopen(urllib.request.Request(f"http://{REGISTRY}/v2/{chain_path}/manifests/{tag}", data=manifest, method="PUT", headers={"Content-Type": media_type})).close()
+repo_facts = {"full_name": "example/app", "default_branch": "main", "private": True}
+events = {
+    "push": ("push", "refs/heads/main", {"ref": "refs/heads/main", "repository": repo_facts}),
+    "pr": ("pull_request", "refs/pull/1/merge", {"number": 1, "repository": repo_facts, "pull_request": {"number": 1, "head": {"ref": "feature", "sha": "0" * 40, "repo": {"full_name": "example/app", "fork": False}}, "base": {"ref": "develop", "repo": repo_facts}}}),
+}
+chain = {"1 ref": [], "4 refs": []}
+chain_env = {}
+for label, (name, ref, body) in zip(chain, events.values()):
+    event_path = os.path.join(WORK, f"{name}.json")
+    with open(event_path, "w") as f:
+        json.dump(body, f)
+    chain_env[label] = dict(os.environ, GITHUB_ACTIONS="true", GITHUB_EVENT_NAME=name, GITHUB_REF=ref, GITHUB_EVENT_PATH=event_path, GITHUB_REPOSITORY="example/app", GITHUB_RUN_ID="1", GITHUB_RUN_ATTEMPT="1", BUILDX_NO_DEFAULT_ATTESTATIONS="1", RUNNER_TEMP=WORK)
+chain_argv = [REGCACHE, "build", "--tag", f"{CHAIN_REPO}:dev", "--network", "none", "--cache-ref", CHAIN_REPO, "example"]
+for i in range(RUNS):
+    for label in (list(chain) if i % 2 == 0 else list(reversed(chain))):
+        wipe()
+        chain[label].append(timed(chain_argv, env=chain_env[label]))
+print(f"\nread chain, {RUNS} runs each, wiped builder, interleaved; every ref exists")
+for label, runs in chain.items():
+    walls = [r[0] for r in runs]
+    print(f"{label:10} median wall {statistics.median(walls):.3f} s (min {min(walls):.2f}, max {max(walls):.2f})")
+one, four = (statistics.median(r[0] for r in chain[k]) for k in chain)
+print(f"4 refs against 1: {four / one:.3f}x, {(four - one) * 1000 / 3:.0f} ms per extra ref")
+
 # 2. A 100 MB rawjson stream: many vertices, each announced, started, completed, with
 # statuses and base64 logs, in buildx 0.15's one-object-per-line layout.
 path = os.path.join(WORK, "100mb.rawjson")

@@ -16,9 +16,9 @@ def wipe():
     sh("docker", "image", "prune", "-af")
 
 
-def timed(argv):
+def timed(argv, env=None):
     """Wall seconds and peak RSS (KiB) of one run, by GNU time."""
-    out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{out.stderr[-3000:]}")
     wall, rss = out.stderr.strip().splitlines()[-1].split()
