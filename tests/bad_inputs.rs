@@ -261,3 +261,37 @@ fn no_tags_and_no_cache_ref_builds_without_a_registry_cache_and_says_so_once() {
     assert!(invoked.starts_with("buildx build"), "{invoked}");
     assert!(!invoked.contains("--cache-"), "{invoked}");
 }
+
+#[test]
+fn with_the_policy_off_the_log_names_the_entries_given_as_inputs() {
+    let recorder = Recorder::new();
+    let run = regcache(
+        &[
+            "build",
+            "--tag",
+            "127.0.0.1:5055/app:dev",
+            "--cache-policy",
+            "off",
+            "--cache-from",
+            "type=registry,ref=127.0.0.1:5055/app:mine",
+            "--cache-to",
+            "type=local,dest=/tmp/regcache-cache-out",
+            ".",
+        ],
+        &recorder.env(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout.contains(
+            "regcache: reading type=registry,ref=127.0.0.1:5055/app:mine (cache-from input)"
+        ),
+        "{}",
+        run.log()
+    );
+    assert!(
+        run.stdout
+            .contains("regcache: writing type=local,dest=/tmp/regcache-cache-out (cache-to input)"),
+        "{}",
+        run.log()
+    );
+}

@@ -574,6 +574,27 @@ fn gitlab_variables() {
             tags(&["main"]),
             Some("buildcache-main".into()),
         ),
+        (
+            // The push of a merge request's merge commit (GitLab's default message).
+            vec![
+                ("CI_PIPELINE_SOURCE", "push"),
+                ("CI_COMMIT_BRANCH", "main"),
+                (
+                    "CI_COMMIT_MESSAGE",
+                    "Merge branch 'tax-rounding' into 'main'\n\nRound taxes\n\nSee merge request group/app!17",
+                ),
+            ],
+            Trigger::Push {
+                branch: "main".into(),
+                merged: Some(Merged {
+                    kind: "mr",
+                    number: 17,
+                    head: Some("tax-rounding".into()),
+                }),
+            },
+            tags(&["main", "mr-17", "tax-rounding"]),
+            Some("buildcache-main".into()),
+        ),
     ];
     for (vars, trigger, read, write) in cases {
         let env: Env = base.iter().chain(vars.iter()).copied().collect();
