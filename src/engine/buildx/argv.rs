@@ -17,11 +17,7 @@ pub fn argv(
 ) -> Vec<String> {
     let b = &config.build;
     let mut argv: Vec<String> = vec!["buildx".into(), "build".into(), "--progress=rawjson".into()];
-    let mut flag = |name: &str, value: &str| {
-        argv.push(name.to_owned());
-        argv.push(value.to_owned());
-    };
-    let secret = |id: &str, source: &SecretSource| {
+    let secret = |(id, source): &&(String, SecretSource)| {
         let from = match source {
             SecretSource::File(path) => format!("src={path}"),
             SecretSource::Env(name) => format!("env={name}"),
@@ -34,100 +30,59 @@ pub fn argv(
         .secrets
         .iter()
         .partition(|(_, source)| matches!(source, SecretSource::Env(_)));
+    let switch = |on: bool, name: &str| on.then(|| name.to_owned());
 
-    for host in &b.add_hosts {
-        flag("--add-host", host);
-    }
-    for entitlement in &b.allow {
-        flag("--allow", entitlement);
-    }
-    for annotation in &b.annotations {
-        flag("--annotation", annotation);
-    }
-    for arg in &b.build_args {
-        flag("--build-arg", arg);
-    }
-    for context in &derived.build_contexts {
-        flag("--build-context", context);
-    }
-    for entry in &cache.from {
-        flag("--cache-from", &entry.to_csv());
-    }
-    for entry in &cache.to {
-        flag("--cache-to", &entry.to_csv());
-    }
-    if let Some(call) = &b.call {
-        flag("--call", call);
-    }
-    if let Some(parent) = &b.cgroup_parent {
-        flag("--cgroup-parent", parent);
-    }
-    for (id, source) in &env_secrets {
-        flag("--secret", &secret(id, source));
-    }
-    if let Some(file) = &b.file {
-        flag("--file", file);
-    }
-    if !exports_files(b) {
-        flag("--iidfile", &files.iidfile.to_string_lossy());
-    }
-    for label in &b.labels {
-        flag("--label", label);
-    }
-    for stage in &b.no_cache_filters {
-        flag("--no-cache-filter", stage);
-    }
-    for output in &b.outputs {
-        flag("--output", output);
-    }
-    if !b.platforms.is_empty() {
-        flag("--platform", &b.platforms.join(","));
-    }
-    for attest in &derived.attests {
-        flag("--attest", attest);
-    }
-    for (id, source) in &file_secrets {
-        flag("--secret", &secret(id, source));
-    }
-    if let Some(size) = &b.shm_size {
-        flag("--shm-size", size);
-    }
-    for ssh in &b.ssh {
-        flag("--ssh", ssh);
-    }
-    for tag in &b.tags {
-        flag("--tag", tag);
-    }
-    if let Some(target) = &b.target {
-        flag("--target", target);
-    }
-    for ulimit in &b.ulimits {
-        flag("--ulimit", ulimit);
-    }
-    if let Some(builder) = &b.builder {
-        flag("--builder", builder);
-    }
-    if b.load {
-        argv.push("--load".into());
-    }
-    argv.push("--metadata-file".into());
-    argv.push(files.metadata.to_string_lossy().into_owned());
-    if let Some(network) = &b.network {
-        argv.push("--network".into());
-        argv.push(network.clone());
-    }
-    for (enabled, name) in [
-        (b.no_cache, "--no-cache"),
-        (b.pull, "--pull"),
-        (b.push, "--push"),
-    ] {
-        if enabled {
-            argv.push(name.to_owned());
-        }
-    }
+    flags(&mut argv, "--add-host", &b.add_hosts);
+    flags(&mut argv, "--allow", &b.allow);
+    flags(&mut argv, "--annotation", &b.annotations);
+    flags(&mut argv, "--build-arg", &b.build_args);
+    flags(&mut argv, "--build-context", &derived.build_contexts);
+    flags(
+        &mut argv,
+        "--cache-from",
+        cache.from.iter().map(|e| e.to_csv()),
+    );
+    flags(&mut argv, "--cache-to", cache.to.iter().map(|e| e.to_csv()));
+    flags(&mut argv, "--call", &b.call);
+    flags(&mut argv, "--cgroup-parent", &b.cgroup_parent);
+    flags(&mut argv, "--secret", env_secrets.iter().map(secret));
+    flags(&mut argv, "--file", &b.file);
+    let iidfile = (!exports_files(b)).then(|| files.iidfile.to_string_lossy());
+    flags(&mut argv, "--iidfile", iidfile);
+    flags(&mut argv, "--label", &b.labels);
+    flags(&mut argv, "--no-cache-filter", &b.no_cache_filters);
+    flags(&mut argv, "--output", &b.outputs);
+    let platforms = (!b.platforms.is_empty()).then(|| b.platforms.join(","));
+    flags(&mut argv, "--platform", platforms);
+    flags(&mut argv, "--attest", &derived.attests);
+    flags(&mut argv, "--secret", file_secrets.iter().map(secret));
+    flags(&mut argv, "--shm-size", &b.shm_size);
+    flags(&mut argv, "--ssh", &b.ssh);
+    flags(&mut argv, "--tag", &b.tags);
+    flags(&mut argv, "--target", &b.target);
+    flags(&mut argv, "--ulimit", &b.ulimits);
+    flags(&mut argv, "--builder", &b.builder);
+    argv.extend(switch(b.load, "--load"));
+    flags(
+        &mut argv,
+        "--metadata-file",
+        [files.metadata.to_string_lossy()],
+    );
+    flags(&mut argv, "--network", &b.network);
+    argv.extend(switch(b.no_cache, "--no-cache"));
+    argv.extend(switch(b.pull, "--pull"));
+    argv.extend(switch(b.push, "--push"));
     argv.extend(b.extra_args.iter().cloned());
     argv.push(derived.context.clone());
     argv
+}
+
+/// `name value` for each value (none for an empty list or an unset option).
+fn flags<S: AsRef<str>>(argv: &mut Vec<String>, name: &str, values: impl IntoIterator<Item = S>) {
+    for value in values {
+        argv.push(name.to_owned());
+        argv.push(value.as_ref().to_owned());
+    }
 }
 
 /// A `local` or `tar` exporter writes files, not an image: build-push-action passes no
