@@ -254,6 +254,25 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .ok()
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty());
+    // What the registry now holds under the written tag: its size against BuildKit's import
+    // limit (a cache over it exports fine and is never imported). One manifest read, after the
+    // build; a failure only loses the numbers.
+    let exported_cache = match prepared
+        .selection
+        .refs
+        .write
+        .as_ref()
+        .filter(|_| finished.stats.cache_exported())
+    {
+        Some(written) => match Registry::new(&ctx.env).stored_size(written) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                log.debug(&format!("reading the exported cache back: {e}"))?;
+                None
+            }
+        },
+        None => None,
+    };
     let report = Report {
         image: crate::report::image_name(&config.build.tags, config.build.target.as_deref()),
         stats: finished.stats.clone(),
@@ -262,6 +281,7 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         succeeded: finished.succeeded,
         image_id,
         metadata,
+        exported_cache,
     };
     let dockerfile = dockerfile_path(
         config.build.file.as_deref(),
@@ -395,6 +415,9 @@ fn explain<W: Write>(
                 None,
             )?;
         }
+    }
+    for warning in report.exported_cache.iter().flat_map(|c| &c.warnings) {
+        log.annotate(Level::Warning, "cache too large to import", warning, None)?;
     }
     if report.succeeded {
         return Ok(());

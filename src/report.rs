@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::platform::gitlab;
 use crate::probe::{Probe, Selection};
+use crate::registry::StoredSize;
 use crate::stats::{BuildStats, ImportOutcome};
 
 pub const OUTPUTS: &[(&str, &str)] = &[
@@ -48,6 +49,14 @@ pub const OUTPUTS: &[(&str, &str)] = &[
     ("cache-export-seconds", "Time spent exporting the cache."),
     ("cache-exported", "true when the cache export succeeded."),
     ("build-seconds", "Wall time of the build."),
+    (
+        "cache-size",
+        "Bytes of the cache this build exported, as stored: distinct layers, config and manifest (empty when it exported none).",
+    ),
+    (
+        "cache-layers",
+        "Distinct layers of the cache this build exported (empty when it exported none).",
+    ),
     ("stats", "Everything above and per-stage counts, as JSON."),
     ("imageid", "Image ID."),
     ("digest", "Image digest."),
@@ -69,6 +78,8 @@ pub struct Report {
     pub succeeded: bool,
     pub image_id: Option<String>,
     pub metadata: Option<Value>,
+    /// The exported cache as the registry holds it, read after the export.
+    pub exported_cache: Option<StoredSize>,
 }
 
 /// The image a build makes, so that several builds in one job can be told apart: its tags,
@@ -112,6 +123,7 @@ impl Report {
             build_seconds: None,
             image_id: None,
             metadata: None,
+            exported_cache: None,
         }
     }
 
@@ -183,6 +195,8 @@ impl Report {
             "cache-exported": s.cache_exported(),
             "cache-manifest": self.cache_manifest(),
             "build-seconds": self.build_seconds,
+            "cache-size": self.exported_cache.as_ref().map(|c| c.total_bytes),
+            "cache-layers": self.exported_cache.as_ref().map(|c| c.layers),
             "succeeded": self.succeeded,
             "stages": s.stages,
             "imports": s.imports,
@@ -208,6 +222,16 @@ impl Report {
                 "cache-export-seconds" => seconds(s.export_seconds),
                 "cache-exported" => s.cache_exported().to_string(),
                 "build-seconds" => self.build_seconds.map(seconds).unwrap_or_default(),
+                "cache-size" => self
+                    .exported_cache
+                    .as_ref()
+                    .map(|c| c.total_bytes.to_string())
+                    .unwrap_or_default(),
+                "cache-layers" => self
+                    .exported_cache
+                    .as_ref()
+                    .map(|c| c.layers.to_string())
+                    .unwrap_or_default(),
                 "stats" => self.stats_json().to_string(),
                 "imageid" => self.image_id.clone().unwrap_or_default(),
                 "digest" => self
@@ -337,6 +361,15 @@ impl Report {
             "| cache import | {:.2} s |\n| cache export | {:.2} s |\n",
             s.import_seconds, s.export_seconds
         );
+        if let Some(cache) = &self.exported_cache {
+            md += &format!(
+                "| cache size | {} bytes in {} layers |\n",
+                cache.total_bytes, cache.layers
+            );
+            for warning in &cache.warnings {
+                md += &format!("| cache warning | {} |\n", cell(warning));
+            }
+        }
         md += "\n| cache ref | used as | result |\n|---|---|---|\n";
         for import in &s.imports {
             let result = match &import.outcome {
@@ -426,6 +459,7 @@ mod tests {
             metadata: Some(
                 json!({"containerimage.digest": "sha256:def", "cache.manifest": "{\"digest\":\"sha256:0f\",\"size\":1549}"}),
             ),
+            exported_cache: None,
         }
     }
 

@@ -92,6 +92,19 @@ fn cold_then_warm_on_a_wiped_builder_then_one_file_changed() {
         "image-manifest=true is the default"
     );
     assert_eq!(o["stats"]["cache-manifest"]["size"], info.manifest_bytes);
+    // The exported cache, read back after the build: what `regcache inspect` reads.
+    assert_eq!(o["cache-size"], info.total_bytes.to_string().as_str());
+    assert_eq!(o["cache-layers"], info.layers.to_string().as_str());
+    // And counted independently: layers and config from the stored manifest (curl), the
+    // manifest's own bytes from BuildKit's metadata.
+    let stored = common::stored_manifest(&cache_ref).unwrap();
+    let layers = stored.json["layers"].as_array().unwrap();
+    let size = |d: &serde_json::Value| d["size"].as_u64().unwrap();
+    let total: u64 = layers.iter().map(size).sum::<u64>()
+        + size(&stored.json["config"])
+        + size(&o["stats"]["cache-manifest"]);
+    assert_eq!(o["cache-layers"], layers.len().to_string().as_str());
+    assert_eq!(o["cache-size"], total.to_string().as_str());
 
     // Warm on a wiped builder, as a GitHub Actions step: every step comes from the registry.
     wipe_builder();

@@ -142,6 +142,42 @@ fn compression_of(blob: &Blob<'_>) -> &'static str {
     }
 }
 
+/// What a cache costs in the registry and whether BuildKit will import it, from the manifest
+/// alone (the config's size is in its descriptor): what a build reads back after its export.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredSize {
+    /// Distinct layers, the config and the manifest, in bytes.
+    pub total_bytes: u64,
+    pub layers: usize,
+    pub warnings: Vec<String>,
+}
+
+pub fn stored_size(manifest_bytes: &[u8]) -> Result<StoredSize, String> {
+    let stored = parse(manifest_bytes)?;
+    let (_, layers, config) = split_manifest(&stored)?;
+    let mut seen = HashSet::new();
+    let distinct: Vec<&Blob> = layers.iter().filter(|l| seen.insert(l.digest)).collect();
+    let layer_bytes = distinct
+        .iter()
+        .fold(0u64, |sum, l| sum.saturating_add(l.size));
+    Ok(StoredSize {
+        total_bytes: layer_bytes
+            .saturating_add(config.size)
+            .saturating_add(manifest_bytes.len() as u64),
+        layers: distinct.len(),
+        warnings: import_limit_warnings(manifest_bytes.len() as u64, config.size),
+    })
+}
+
+/// The manifest and the config against BuildKit's import limit.
+fn import_limit_warnings(manifest_bytes: u64, config_bytes: u64) -> Vec<String> {
+    [("manifest", manifest_bytes), ("cache config", config_bytes)]
+        .into_iter()
+        .filter(|(_, size)| *size > IMPORT_LIMIT as u64)
+        .map(|(what, size)| format!("the {what} is {size} bytes; BuildKit imports at most {IMPORT_LIMIT}, so this cache exports but never imports (try mode=min or fewer stages)"))
+        .collect()
+}
+
 /// Statistics from the manifest bytes and the config blob.
 pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo, String> {
     let stored = parse(manifest_bytes)?;
@@ -183,15 +219,8 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
     } else {
         config_bytes.len() as u64
     };
-    let mut warnings = Vec::new();
-    for (what, size) in [
-        ("manifest", manifest_bytes.len()),
-        ("cache config", config_bytes.len()),
-    ] {
-        if size > IMPORT_LIMIT {
-            warnings.push(format!("the {what} is {size} bytes; BuildKit imports at most {IMPORT_LIMIT}, so this cache exports but never imports (try mode=min or fewer stages)"));
-        }
-    }
+    let warnings =
+        import_limit_warnings(manifest_bytes.len() as u64, config_bytes.len() as u64);
     Ok(CacheInfo {
         media_type,
         form,
@@ -392,6 +421,41 @@ mod tests {
         let info = summarize(manifest.as_bytes(), b"{}").unwrap();
         assert_eq!(info.layers, 3);
         assert_eq!((info.layer_bytes, info.total_bytes), (u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn a_config_over_the_import_limit_is_a_warning() {
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"{CACHE_CONFIG_MEDIA_TYPE}","digest":"sha256:{}","size":0}},"layers":[]}}"#,
+            "c".repeat(64)
+        );
+        // A cache config of the right shape, padded past 1 MiB with records' keys.
+        let records: Vec<String> = (0..20_000)
+            .map(|i| format!(r#"{{"digest":"sha256:{i:064x}"}}"#))
+            .collect();
+        let config = format!(r#"{{"layers":[],"records":[{}]}}"#, records.join(","));
+        assert!(config.len() > IMPORT_LIMIT);
+        let info = summarize(manifest.as_bytes(), config.as_bytes()).unwrap();
+        assert_eq!(
+            info.warnings,
+            [format!(
+                "the cache config is {} bytes; BuildKit imports at most 1048576, so this cache exports but never imports (try mode=min or fewer stages)",
+                config.len()
+            )]
+        );
+        let small = summarize(manifest.as_bytes(), br#"{"layers":[],"records":[]}"#).unwrap();
+        assert!(small.warnings.is_empty());
+        // From the manifest alone, the config's descriptor gives its size.
+        let described = manifest.replace(r#""size":0"#, r#""size":2097152"#);
+        let size = stored_size(described.as_bytes()).unwrap();
+        assert_eq!(
+            size.warnings,
+            ["the cache config is 2097152 bytes; BuildKit imports at most 1048576, so this cache exports but never imports (try mode=min or fewer stages)"]
+        );
+        assert_eq!(
+            (size.layers, size.total_bytes),
+            (0, 2_097_152 + described.len() as u64)
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
-pub use cache::{CacheInfo, summarize};
+pub use cache::{CacheInfo, StoredSize, summarize};
 
 use crate::error::Error;
 use crate::platform::Env;
@@ -169,6 +169,27 @@ impl<'a> Registry<'a> {
                 .await
                 .map_err(|e| failed(e.to_string()))?;
             summarize(&manifest_bytes, &config_bytes)
+                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
+        })
+    }
+}
+
+impl Registry<'_> {
+    /// The size of the cache at `text`, from its manifest alone (one request).
+    pub fn stored_size(&self, text: &str) -> Result<StoredSize, Error> {
+        let reference = Self::parse(text)?;
+        let client = self.client([reference.registry()]);
+        let auth = self.auth(&reference);
+        let failed = |message: String| Error::Registry {
+            reference: reference.whole(),
+            message,
+        };
+        crate::block_on(async {
+            let (manifest_bytes, _digest) = client
+                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            cache::stored_size(&manifest_bytes)
                 .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
         })
     }
