@@ -113,6 +113,7 @@ pub fn command() -> Command {
                         .help("The saved log ('-' for stdin)"),
                 ),
         ))
+        .subcommand(prune_command())
         .subcommand(
             Command::new("inspect")
                 .about("Show a registry cache: form, layers, sizes, compression")
@@ -128,6 +129,99 @@ pub fn command() -> Command {
                         .help("Use plain HTTP for this registry (loopback addresses always do)"),
                 ),
         )
+}
+
+/// `regcache prune`: every flag also reads a `REGCACHE_*` variable, so a CI job (and the
+/// prune action) can set them without building a command line.
+fn prune_command() -> Command {
+    let flag = |name: &'static str, env: &'static str, help: &'static str| {
+        Arg::new(name).long(name).env(env).help(help)
+    };
+    Command::new("prune")
+        .about("Delete stale cache tags (a dry run unless --delete), never a manifest a kept tag needs")
+        .arg(
+            Arg::new("repository")
+                .required(true)
+                .env("REGCACHE_REPOSITORY")
+                .help("The cache repository, without a tag: ghcr.io/owner/app"),
+        )
+        .arg(flag("branches", "REGCACHE_BRANCHES", "The live branches, comma or newline separated: the caches of other branches are stale"))
+        .arg(flag("pull-requests", "REGCACHE_PULL_REQUESTS", "The open pull (merge) request numbers: the caches of other requests are stale"))
+        .arg(flag("older-than", "REGCACHE_OLDER_THAN", "Caches not written for longer are stale: 36h, 14d, 2w"))
+        .arg(flag("default-branch", "REGCACHE_DEFAULT_BRANCH", "The default branch, whose cache is always kept (default: CI_DEFAULT_BRANCH, the GitHub event, or the GitHub API)"))
+        .arg(flag("prefix", "REGCACHE_PREFIX", "The cache tag prefix").default_value(crate::reference::DEFAULT_CACHE_TAG))
+        .arg(
+            Arg::new("live-from-github")
+                .long("live-from-github")
+                .env("REGCACHE_LIVE_FROM_GITHUB")
+                .value_parser(clap::builder::BoolishValueParser::new())
+                .num_args(0..=1)
+                .default_missing_value("true")
+                .help("Ask the GitHub API for the branches, open pull requests and default branch of GITHUB_REPOSITORY"),
+        )
+        .arg(
+            Arg::new("delete")
+                .long("delete")
+                .env("REGCACHE_DELETE")
+                .value_parser(clap::builder::BoolishValueParser::new())
+                .num_args(0..=1)
+                .default_missing_value("true")
+                .help("Delete; without it, only print what would be deleted"),
+        )
+        .arg(
+            flag("backend", "REGCACHE_BACKEND", "registry (the registry API), github-packages (GHCR, GitHub's Packages API), or auto: github-packages for ghcr.io")
+                .value_parser(["auto", "registry", "github-packages"])
+                .default_value("auto"),
+        )
+        .arg(flag("username", "REGCACHE_USERNAME", "Registry user; the password is read from REGCACHE_PASSWORD (default: the docker config)"))
+        .arg(
+            Arg::new("insecure")
+                .long("insecure")
+                .action(ArgAction::SetTrue)
+                .help("Use plain HTTP for this registry (loopback addresses always do)"),
+        )
+        .arg(
+            Arg::new("format")
+                .long("format")
+                .env("REGCACHE_FORMAT")
+                .value_parser(["human", "json"])
+                .default_value("human")
+                .help("How the plan and result are printed"),
+        )
+}
+
+/// `regcache prune`'s flags, as given (checked by `crate::prune::Request::check`).
+pub struct PruneFlags {
+    pub repository: String,
+    pub branches: Option<String>,
+    pub pull_requests: Option<String>,
+    pub older_than: Option<String>,
+    pub default_branch: Option<String>,
+    pub prefix: String,
+    pub live_from_github: bool,
+    pub delete: bool,
+    pub backend: String,
+    pub username: Option<String>,
+    pub insecure: bool,
+    pub json: bool,
+}
+
+fn prune_flags(m: &ArgMatches) -> PruneFlags {
+    let text = |name: &str| m.get_one::<String>(name).cloned();
+    PruneFlags {
+        repository: text("repository").unwrap_or_default(),
+        branches: text("branches"),
+        pull_requests: text("pull-requests"),
+        older_than: text("older-than"),
+        default_branch: text("default-branch"),
+        prefix: text("prefix").unwrap_or_default(),
+        live_from_github: m.get_one::<bool>("live-from-github").copied().unwrap_or(false),
+        delete: m.get_one::<bool>("delete").copied().unwrap_or(false),
+        backend: text("backend").unwrap_or_default(),
+        username: text("username"),
+        insecure: m.get_flag("insecure"),
+        json: text("format").as_deref() == Some("json"),
+    }
 }
 
 /// The inputs a `build` or `plan` command line gives, as the action's `INPUT_*` would.
@@ -177,6 +271,7 @@ pub enum Invocation {
         reference: String,
         insecure: bool,
     },
+    Prune(PruneFlags),
 }
 
 fn output(m: &ArgMatches) -> Option<(OutputFormat, Option<PathBuf>)> {
@@ -203,6 +298,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             file: m.get_one::<PathBuf>("file").cloned().expect("required"),
             output: output(m),
         },
+        Some(("prune", m)) => Invocation::Prune(prune_flags(m)),
         Some(("inspect", m)) => Invocation::Inspect {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             insecure: m.get_flag("insecure"),

@@ -50,6 +50,11 @@ pub enum Error {
     DotenvTooLarge { bytes: usize, limit: usize },
     #[error("{path}: {problem}")]
     NotProgress { path: String, problem: String },
+    #[error("{0}")]
+    GitHubApi(String),
+    /// The report is printed; this says what is left to fix.
+    #[error("{0}")]
+    PruneIncomplete(String),
 }
 
 impl From<InvalidInputs> for Error {

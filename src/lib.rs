@@ -15,6 +15,7 @@
 //! | `policy` | settings, the tag scheme (both ways) and the ref decision per event (pure) |
 //! | `slug` | branch names as tag parts (pure) |
 //! | `probe` | which refs exist: the pure selection and the registry wrapper |
+//! | `prune` | which cache tags are stale and which manifests may go (pure) |
 //! | `plan` | cache entries and the files the engine uses (pure) |
 //! | `engine` | the engine seam: argv, progress, statistics, setup diagnosis per engine |
 //! | `stats` | engine-neutral statistics and what `cache-hit` means |
@@ -37,6 +38,7 @@ pub mod platform;
 pub mod policy;
 pub mod policy_file;
 mod probe;
+mod prune;
 pub mod reference;
 pub mod registry;
 pub mod report;
@@ -124,6 +126,7 @@ fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Res
             let report = pipeline::stats_of_log(&file)?;
             pipeline::write_stats(&report, output.as_ref().map(|(f, p)| (*f, p.as_deref())))
         }
+        Invocation::Prune(flags) => prune(ctx, &flags, log),
         Invocation::Inspect {
             reference,
             insecure,
@@ -143,6 +146,71 @@ fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Res
             Ok(io::stdout().write_all(text.as_bytes())?)
         }
     }
+}
+
+/// `regcache prune`: check the flags, ask GitHub what is live when told to, then prune.
+fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> Result<(), Error> {
+    let env = &ctx.env;
+    let around = prune::Surroundings {
+        default_branch: ctx
+            .payload
+            .default_branch()
+            .or(env.get("CI_DEFAULT_BRANCH"))
+            .map(str::to_owned),
+        github_repository: env.get("GITHUB_REPOSITORY").map(str::to_owned),
+        github_token: platform::github::token(env).map(str::to_owned),
+        github_api_url: env
+            .get("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .to_owned(),
+        password: env.get("REGCACHE_PASSWORD").map(str::to_owned),
+        now: None,
+    };
+    let mut request = prune::Request::check(flags, &around)?;
+    if let Some((_, password)) = &request.credentials {
+        log.mask(password)?;
+    }
+    if let Some(repository) = &request.live_from_github {
+        let live = platform::github_api::live_refs(env, repository).map_err(|e| {
+            Error::GitHubApi(format!("{e}; nothing was deleted. The token needs contents: read and pull-requests: read"))
+        })?;
+        if flags.default_branch.is_none() {
+            request.live.default_branch = live.default_branch;
+        }
+        request.live.branches = Some(live.branches);
+        request.live.requests = Some(live.open_requests);
+    }
+    let mut registry = registry::Registry::new(env);
+    if request.insecure {
+        if let Ok(reference) = reference::parse(&request.repository) {
+            registry = registry.with_insecure(reference.registry());
+        }
+    }
+    let outcome = registry.prune(
+        &request.repository,
+        &request.backend,
+        &request.live,
+        request.delete,
+        request.credentials.clone(),
+    )?;
+    let text = if request.json {
+        format!("{:#}\n", serde_json::to_value(&outcome).expect("the outcome serialises"))
+    } else {
+        outcome.human()
+    };
+    io::stdout().write_all(text.as_bytes())?;
+    ctx.platform
+        .publish_outputs(&outcome.outputs(), Some(&outcome.summary_markdown()), env)?;
+    if let Some(why) = &outcome.blocked {
+        return Err(Error::PruneIncomplete(why.clone()));
+    }
+    if !outcome.failed.is_empty() {
+        return Err(Error::PruneIncomplete(format!(
+            "{} deletions failed (listed above); the rest of the plan was carried out",
+            outcome.failed.len()
+        )));
+    }
+    Ok(())
 }
 
 /// The one place errors are printed: as annotations in the platform's dialect, one per line

@@ -251,21 +251,12 @@ pub enum Key<'a> {
 /// its hash.
 pub fn tag(settings: &PolicySettings, key: Key<'_>) -> String {
     let scope = scope_part(settings);
-    let scope_len = scope
-        .as_ref()
-        .map_or(0, |s| s.len() + SCOPE_SEPARATOR.len());
-    let room = TAG_MAX
-        .saturating_sub(settings.prefix.len() + 1 + scope_len)
-        .max(9);
     let mut tag = settings.prefix.clone();
     match key {
         Key::Shared => {}
         Key::Request { kind, number } => tag = format!("{tag}-{}", request_key(kind, number)),
         Key::Branch(branch) => {
-            let mut part = slug(branch, room);
-            if parse_request_key(&part).is_some() {
-                part = crate::slug::hashed(branch, room);
-            }
+            let part = branch_key(branch, &settings.prefix, scope.as_deref());
             tag = format!("{tag}-{part}");
         }
     }
@@ -273,6 +264,18 @@ pub fn tag(settings: &PolicySettings, key: Key<'_>) -> String {
         tag = format!("{tag}{SCOPE_SEPARATOR}{scope}");
     }
     tag
+}
+
+/// A branch's key in a tag with this prefix and scope: its slug, in the room the two leave.
+pub fn branch_key(branch: &str, prefix: &str, scope: Option<&str>) -> String {
+    let scope_len = scope.map_or(0, |s| s.len() + SCOPE_SEPARATOR.len());
+    let room = TAG_MAX.saturating_sub(prefix.len() + 1 + scope_len).max(9);
+    let part = slug(branch, room);
+    if parse_request_key(&part).is_some() {
+        crate::slug::hashed(branch, room)
+    } else {
+        part
+    }
 }
 
 /// The key of a pull (or merge) request: `pr-N` on GitHub, `mr-N` on GitLab.
@@ -310,24 +313,29 @@ pub enum TagOwner {
 /// The owner of `tag` under `settings`, or None when the tag is not one of theirs (another
 /// prefix or scope).
 pub fn tag_owner(settings: &PolicySettings, tag: &str) -> Option<TagOwner> {
-    let rest = tag.strip_prefix(&settings.prefix)?;
+    let (owner, scope) = read_tag(&settings.prefix, tag)?;
+    (scope == scope_part(settings).as_deref()).then_some(owner)
+}
+
+/// The owner and scope of any tag with this prefix, whatever its scope: what registry care
+/// reads, as it looks after every build's tags at once.
+pub fn read_tag<'t>(prefix: &str, tag: &'t str) -> Option<(TagOwner, Option<&'t str>)> {
+    let rest = tag.strip_prefix(prefix)?;
     let (rest, scope) = match rest.split_once(SCOPE_SEPARATOR) {
         Some((rest, scope)) => (rest, Some(scope)),
         None => (rest, None),
     };
-    if scope != scope_part(settings).as_deref() {
-        return None;
-    }
     if rest.is_empty() {
-        return Some(TagOwner::Shared);
+        return Some((TagOwner::Shared, scope));
     }
     let key = rest.strip_prefix('-').filter(|k| !k.is_empty())?;
-    Some(match parse_request_key(key) {
+    let owner = match parse_request_key(key) {
         Some((kind, number)) => TagOwner::Request { kind, number },
         None => TagOwner::Branch {
             slug: key.to_owned(),
         },
-    })
+    };
+    Some((owner, scope))
 }
 
 fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {

@@ -89,6 +89,11 @@ impl Payload {
     pub fn parse(bytes: &[u8]) -> Self {
         serde_json::from_slice(bytes).unwrap_or_default()
     }
+
+    /// `repository.default_branch`, when the payload has it.
+    pub fn default_branch(&self) -> Option<&str> {
+        self.repository.as_ref()?.default_branch.as_deref()
+    }
 }
 
 /// `repository` of a payload, and the answer of `GET /repos/{owner}/{repo}`.

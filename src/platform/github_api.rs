@@ -68,3 +68,81 @@ async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, Str
         }
     }
 }
+
+/// What is live in a repository: its default branch, its branches and its open pull requests.
+pub struct LiveRefs {
+    pub default_branch: String,
+    pub branches: Vec<String>,
+    pub open_requests: Vec<u64>,
+}
+
+/// The live refs of `repository` (`owner/name`), every page read.
+pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
+    let url = env
+        .get("GITHUB_API_URL")
+        .unwrap_or("https://api.github.com");
+    let (owner, name) = repository
+        .split_once('/')
+        .ok_or_else(|| format!("`{repository}` is not owner/name"))?;
+    let token = super::github::token(env);
+    crate::block_on(async {
+        let client = octocrab::Octocrab::builder()
+            .base_uri(url)
+            .and_then(|builder| match token {
+                Some(token) => builder.personal_token(token.to_owned()).build(),
+                None => builder.build(),
+            })
+            .map_err(|e| format!("the GitHub API at {url} could not be used: {e}"))?;
+        let failed = |route: String| {
+            move |e: octocrab::Error| match e {
+                octocrab::Error::GitHub { source, .. } => format!(
+                    "GET {route} answered {}: {}",
+                    source.status_code, source.message
+                ),
+                other => format!("GET {route} failed: {other}"),
+            }
+        };
+        let repos = client.repos(owner, name);
+        let default_branch = repos
+            .get()
+            .await
+            .map_err(failed(format!("/repos/{repository}")))?
+            .default_branch
+            .ok_or_else(|| format!("GET /repos/{repository} named no default branch"))?;
+        let route = format!("/repos/{repository}/branches");
+        let first = repos
+            .list_branches()
+            .per_page(100)
+            .send()
+            .await
+            .map_err(failed(route.clone()))?;
+        let branches = client
+            .all_pages(first)
+            .await
+            .map_err(failed(route))?
+            .into_iter()
+            .map(|b| b.name)
+            .collect();
+        let route = format!("/repos/{repository}/pulls?state=open");
+        let first = client
+            .pulls(owner, name)
+            .list()
+            .state(octocrab::params::State::Open)
+            .per_page(100)
+            .send()
+            .await
+            .map_err(failed(route.clone()))?;
+        let open_requests = client
+            .all_pages(first)
+            .await
+            .map_err(failed(route))?
+            .into_iter()
+            .map(|p| p.number)
+            .collect();
+        Ok(LiveRefs {
+            default_branch,
+            branches,
+            open_requests,
+        })
+    })
+}

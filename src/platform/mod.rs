@@ -4,7 +4,7 @@
 //! read once into an `Env` value at the edge and passed down.
 
 pub mod github;
-mod github_api;
+pub(crate) mod github_api;
 pub mod gitlab;
 
 use std::collections::BTreeMap;
@@ -156,25 +156,38 @@ impl Platform {
     /// Where a build's outputs go on this platform: GitHub's step outputs and job summary.
     /// (GitLab and other CIs take them as a file: `--output-format`.)
     pub fn publish(self, report: &Report, env: &Env) -> Result<(), Error> {
+        // build-push-action's switch: `DOCKER_BUILD_SUMMARY=false` turns the summary off.
+        let summary = env
+            .get("DOCKER_BUILD_SUMMARY")
+            .and_then(crate::build_push::parse_bool)
+            .unwrap_or(true);
+        self.publish_outputs(
+            &report.outputs(),
+            summary.then(|| report.summary_markdown()).as_deref(),
+            env,
+        )
+    }
+
+    /// Step outputs and a job summary on GitHub; nothing elsewhere.
+    pub fn publish_outputs(
+        self,
+        outputs: &[(&str, String)],
+        summary: Option<&str>,
+        env: &Env,
+    ) -> Result<(), Error> {
         if self != Platform::GitHub {
             return Ok(());
         }
         if let Some(path) = env.get("GITHUB_OUTPUT") {
-            let text: String = report
-                .outputs()
+            let text: String = outputs
                 .iter()
                 .map(|(n, v)| github::file_command(n, v))
                 .collect();
             github::append(Path::new(path), &text)
                 .map_err(Error::file("writing step outputs", path))?;
         }
-        // build-push-action's switch: `DOCKER_BUILD_SUMMARY=false` turns the summary off.
-        let summary = env
-            .get("DOCKER_BUILD_SUMMARY")
-            .and_then(crate::build_push::parse_bool)
-            .unwrap_or(true);
-        if let Some(path) = env.get("GITHUB_STEP_SUMMARY").filter(|_| summary) {
-            github::append(Path::new(path), &report.summary_markdown())
+        if let (Some(path), Some(summary)) = (env.get("GITHUB_STEP_SUMMARY"), summary) {
+            github::append(Path::new(path), summary)
                 .map_err(Error::file("writing the job summary", path))?;
         }
         Ok(())

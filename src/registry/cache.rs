@@ -142,6 +142,55 @@ fn compression_of(blob: &Blob<'_>) -> &'static str {
     }
 }
 
+/// The newest `buildkit/createdat` among the layers: when the build last produced one.
+fn newest_created(layers: &[&Blob<'_>]) -> Option<(OffsetDateTime, String)> {
+    layers
+        .iter()
+        .filter_map(|l| l.annotations?.get("buildkit/createdat"))
+        .filter_map(|text| Some((OffsetDateTime::parse(text, &Rfc3339).ok()?, text.clone())))
+        .max_by_key(|(at, _)| *at)
+}
+
+/// Any manifest as prune sees it: a cache (either form) or not, the manifests an image index
+/// lists, its `subject`, and when a cache last changed.
+pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, String> {
+    #[derive(Deserialize)]
+    struct Descriptor {
+        digest: String,
+        #[serde(rename = "mediaType", default)]
+        media_type: String,
+    }
+    #[derive(Deserialize)]
+    struct Any {
+        #[serde(default)]
+        manifests: Vec<Descriptor>,
+        config: Option<Descriptor>,
+        subject: Option<Descriptor>,
+    }
+    let any: Any = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| format!("not a manifest: {e}"))?;
+    let is_cache = any.config.as_ref().map(|c| c.media_type.as_str()) == Some(CACHE_CONFIG_MEDIA_TYPE)
+        || any.manifests.iter().any(|m| m.media_type == CACHE_CONFIG_MEDIA_TYPE);
+    let written = if is_cache {
+        let stored = parse(manifest_bytes)?;
+        let (_, layers, _) = split_manifest(&stored)?;
+        newest_created(&layers.iter().collect::<Vec<_>>()).map(|(at, _)| at)
+    } else {
+        None
+    };
+    Ok(crate::prune::Manifest {
+        is_cache,
+        // A cache index lists blobs; any other index lists manifests, all of them needed.
+        children: if is_cache {
+            Vec::new()
+        } else {
+            any.manifests.into_iter().map(|m| m.digest).collect()
+        },
+        subject: any.subject.map(|s| s.digest),
+        written,
+    })
+}
+
 /// What a cache costs in the registry and whether BuildKit will import it, from the manifest
 /// alone (the config's size is in its descriptor): what a build reads back after its export.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -191,7 +240,6 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
     let distinct: Vec<&Blob> = layers.iter().filter(|l| seen.insert(l.digest)).collect();
     let mut layer_media_types = BTreeMap::new();
     let mut compression = BTreeMap::new();
-    let mut newest: Option<(OffsetDateTime, String)> = None;
     for layer in &distinct {
         *layer_media_types
             .entry(layer.media_type.to_owned())
@@ -199,15 +247,8 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
         *compression
             .entry(compression_of(layer).to_owned())
             .or_insert(0) += 1;
-        let created = layer.annotations.and_then(|a| a.get("buildkit/createdat"));
-        if let Some(text) = created {
-            if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-                if newest.as_ref().is_none_or(|(n, _)| at > *n) {
-                    newest = Some((at, text.clone()));
-                }
-            }
-        }
     }
+    let newest = newest_created(&distinct);
     // Saturating: a hostile manifest's sizes must not wrap around to a small total.
     let layer_bytes = distinct
         .iter()

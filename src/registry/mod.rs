@@ -4,6 +4,9 @@
 //! the answers is pure (`cache`).
 
 mod cache;
+mod distribution;
+mod packages;
+mod prune;
 
 use std::net::IpAddr;
 
@@ -13,6 +16,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 
 pub use cache::{CacheInfo, StoredSize, summarize};
+pub use prune::{Backend, Outcome};
 
 use crate::error::Error;
 use crate::platform::Env;
@@ -193,6 +197,43 @@ impl Registry<'_> {
                 .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
         })
     }
+}
+
+impl Registry<'_> {
+    /// Prune the cache tags of `repository` (`host/name`, no tag) that `live` calls stale.
+    pub fn prune(
+        &self,
+        repository: &str,
+        backend: &Backend,
+        live: &crate::prune::Liveness,
+        delete: bool,
+        explicit: Option<(String, String)>,
+    ) -> Result<Outcome, Error> {
+        let failed = |message: String| Error::Registry {
+            reference: repository.to_owned(),
+            message,
+        };
+        let reference = Self::parse(repository)?;
+        let registry_host = reference.resolve_registry().to_owned();
+        let plain = is_loopback(reference.registry()) || self.insecure.iter().any(|i| i == reference.registry());
+        let mut credentials = prune::credentials(explicit, self.auth(&reference));
+        if let (Backend::GitHubPackages { token, .. }, None) = (backend, &credentials.basic) {
+            // GHCR takes the GitHub token as a password, with any user name.
+            credentials.basic = Some(("regcache".to_owned(), token.clone()));
+        }
+        let client = distribution::Distribution::new(
+            plain,
+            &registry_host,
+            reference.repository(),
+            credentials,
+        );
+        crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)
+    }
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
 }
 
 async fn probe(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Probe {

@@ -1,0 +1,753 @@
+//! Which cache tags are stale and which manifests may go: pure, over what the registry said.
+//! The registry side (`registry::prune`) lists tags, reads manifests and deletes; this room
+//! only decides.
+//!
+//! The safety rule (the one cleanup tools have broken, snok/container-retention-policy#43,
+//! actions/delete-package-versions#90): every manifest a kept tag reaches is kept, through
+//! image-index children and `subject` referrers in both directions, and when any of those
+//! manifests cannot be read nothing is deleted. Deleting a digest removes every tag on it
+//! (OCI distribution spec, "Deleting Manifests"), so a digest goes only when all its tags
+//! are stale. Only BuildKit cache manifests are ever deleted.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::cli::PruneFlags;
+use crate::config::{InputError, InvalidInputs};
+use crate::policy::{TagOwner, branch_key, read_tag};
+use crate::registry::Backend;
+
+/// What makes a cache tag live: the lists of live branches and open requests (when known),
+/// the default branch (always live) and an age limit.
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    pub prefix: String,
+    pub default_branch: String,
+    pub branches: Option<Vec<String>>,
+    pub requests: Option<Vec<u64>>,
+    pub older_than: Option<Duration>,
+    pub now: OffsetDateTime,
+}
+
+/// A manifest as prune needs it.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// A BuildKit cache (an index with a cache config entry, or an image manifest with a
+    /// cache config): the only kind prune deletes.
+    pub is_cache: bool,
+    /// The manifests an image index lists (a cache index lists blobs, not manifests).
+    pub children: Vec<String>,
+    /// The manifest this one refers to (OCI 1.1 `subject`: attestations, signatures).
+    pub subject: Option<String>,
+    /// When it was last written: the registry's time where it keeps one (GHCR), else the
+    /// newest `buildkit/createdat` of its layers.
+    pub written: Option<OffsetDateTime>,
+}
+
+/// Everything the registry said about one repository.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// Every tag and the digest it resolves to.
+    pub tags: Vec<(String, String)>,
+    /// Digests without a tag that the registry lists (GHCR's versions left by overwrites).
+    pub untagged: Vec<String>,
+    pub manifests: BTreeMap<String, Manifest>,
+    /// Digests whose manifest could not be read, with why.
+    pub unreadable: BTreeMap<String, String>,
+}
+
+/// One digest to delete, with every tag it carries.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deletion {
+    pub digest: String,
+    pub tags: Vec<String>,
+    pub age_days: Option<i64>,
+    pub why: String,
+}
+
+/// One tag (or untagged digest) that stays, and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Kept {
+    pub tag: Option<String>,
+    pub digest: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Plan {
+    pub delete: Vec<Deletion>,
+    pub keep: Vec<Kept>,
+    /// Set when nothing may be deleted in this repository, with why.
+    pub blocked: Option<String>,
+}
+
+/// Whether one tag is stale, judged by its name and age alone.
+#[derive(Debug, Clone, PartialEq)]
+enum Verdict {
+    Keep(String),
+    Stale(String),
+}
+
+fn age_days(written: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<i64> {
+    written.map(|w| (now - w).whole_days())
+}
+
+fn request_name(kind: &str, number: u64) -> String {
+    match kind {
+        "mr" => format!("merge request !{number}"),
+        _ => format!("pull request #{number}"),
+    }
+}
+
+/// What the environment tells prune, read once at the edge.
+#[derive(Debug, Clone, Default)]
+pub struct Surroundings {
+    /// The CI's own idea of the default branch (GitLab's `CI_DEFAULT_BRANCH`, the GitHub
+    /// event's repository).
+    pub default_branch: Option<String>,
+    /// `GITHUB_REPOSITORY`.
+    pub github_repository: Option<String>,
+    pub github_token: Option<String>,
+    pub github_api_url: String,
+    /// `REGCACHE_PASSWORD`.
+    pub password: Option<String>,
+    pub now: Option<OffsetDateTime>,
+}
+
+/// A checked prune request. The default branch is left empty when the GitHub API gives it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub repository: String,
+    pub live: Liveness,
+    /// `owner/name` whose live refs the GitHub API gives.
+    pub live_from_github: Option<String>,
+    pub delete: bool,
+    pub backend: Backend,
+    pub credentials: Option<(String, String)>,
+    pub insecure: bool,
+    pub json: bool,
+}
+
+/// A comma or newline separated list, blanks dropped.
+fn list(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Request {
+    /// Every problem with the flags at once; nothing has touched the registry yet.
+    pub fn check(flags: &PruneFlags, around: &Surroundings) -> Result<Request, InvalidInputs> {
+        let mut errors = Vec::new();
+        let mut bad = |input: &'static str, problem: String| {
+            errors.push(InputError { input, problem });
+        };
+        let repository = flags.repository.trim().to_owned();
+        let host = match crate::reference::parse(&repository) {
+            _ if crate::reference::has_tag(&repository) || repository.contains('@') => {
+                bad("repository", format!("`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"));
+                None
+            }
+            Ok(reference) => Some(reference.registry().to_owned()),
+            Err(e) => {
+                bad("repository", format!("`{repository}` is not a repository: {e}"));
+                None
+            }
+        };
+        let older_than = flags.older_than.as_deref().map(parse_age).transpose().unwrap_or_else(|problem| {
+            bad("older-than", problem);
+            None
+        });
+        let requests = flags.pull_requests.as_deref().map(|text| {
+            list(text)
+                .into_iter()
+                .filter_map(|n| match n.trim_start_matches(['#', '!']).parse::<u64>() {
+                    Ok(number) if number > 0 => Some(number),
+                    _ => {
+                        bad("pull-requests", format!("`{n}` is not a pull request number: give positive whole numbers, e.g. 12,15"));
+                        None
+                    }
+                })
+                .collect::<Vec<u64>>()
+        });
+        let branches = flags.branches.as_deref().map(list);
+        if flags.prefix.trim().is_empty() {
+            bad("prefix", "is empty: give the cache tag prefix the builds use (default buildcache)".into());
+        }
+        let live_from_github = if flags.live_from_github {
+            match &around.github_repository {
+                Some(repository) if repository.contains('/') => Some(repository.clone()),
+                _ => {
+                    bad("live-from-github", "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it".into());
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        if older_than.is_none() && requests.is_none() && branches.is_none() && !flags.live_from_github && flags.older_than.is_none() {
+            bad("older-than", "nothing says which caches are stale: give --older-than, --branches, --pull-requests or --live-from-github".into());
+        }
+        let default_branch = flags
+            .default_branch
+            .clone()
+            .or_else(|| around.default_branch.clone())
+            .filter(|b| !b.trim().is_empty());
+        if default_branch.is_none() && !flags.live_from_github {
+            bad("default-branch", "is not known, and its cache must always be kept: give --default-branch (GitLab's CI_DEFAULT_BRANCH and --live-from-github give it too)".into());
+        }
+        let ghcr = host.as_deref() == Some("ghcr.io");
+        let backend = match (flags.backend.as_str(), ghcr) {
+            ("github-packages", _) | ("auto", true) => match &around.github_token {
+                Some(token) => Some(Backend::GitHubPackages {
+                    api_url: around.github_api_url.clone(),
+                    token: token.clone(),
+                }),
+                None => {
+                    bad("backend", "GHCR is pruned through GitHub's Packages API, which needs a token: set GITHUB_TOKEN (packages: write), or give --backend registry for another registry".into());
+                    None
+                }
+            },
+            _ => Some(Backend::Registry),
+        };
+        let credentials = match (&flags.username, &around.password) {
+            (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+            (Some(_), None) => {
+                bad("username", "is given but REGCACHE_PASSWORD is not set: put the password (or token) in REGCACHE_PASSWORD".into());
+                None
+            }
+            (None, _) => None,
+        };
+        if !errors.is_empty() {
+            return Err(InvalidInputs(errors));
+        }
+        Ok(Request {
+            repository,
+            live: Liveness {
+                prefix: flags.prefix.trim().to_owned(),
+                default_branch: default_branch.unwrap_or_default(),
+                branches,
+                requests,
+                older_than,
+                now: around.now.unwrap_or_else(OffsetDateTime::now_utc),
+            },
+            live_from_github,
+            delete: flags.delete,
+            backend: backend.expect("set when there is no error"),
+            credentials,
+            insecure: flags.insecure,
+            json: flags.json,
+        })
+    }
+}
+
+/// `14d`, `36h`, `2w`: a positive whole number and a unit.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let problem = || format!("`{text}` is not an age: use a positive whole number of hours, days or weeks, e.g. 36h, 14d, 2w");
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(problem)?;
+    let (digits, unit) = text.split_at(split);
+    let number: i64 = digits.parse().map_err(|_| problem())?;
+    if number == 0 {
+        return Err(problem());
+    }
+    let seconds_per_unit = match unit {
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(problem()),
+    };
+    number
+        .checked_mul(seconds_per_unit)
+        .map(Duration::seconds)
+        .ok_or_else(problem)
+}
+
+fn describe_age(age: Duration) -> String {
+    if age.whole_hours() % 24 == 0 {
+        format!("{} days", age.whole_days())
+    } else {
+        format!("{} hours", age.whole_hours())
+    }
+}
+
+fn judge(live: &Liveness, tag: &str, written: Option<OffsetDateTime>) -> Verdict {
+    let Some((owner, scope)) = read_tag(&live.prefix, tag) else {
+        return Verdict::Keep(format!("not a cache tag (no `{}` prefix)", live.prefix));
+    };
+    let branch_key = |branch: &str| branch_key(branch, &live.prefix, scope);
+    let owner_is_live = match &owner {
+        TagOwner::Shared => return Verdict::Keep("the shared cache".into()),
+        TagOwner::Branch { slug } if *slug == branch_key(&live.default_branch) => {
+            return Verdict::Keep(format!(
+                "the default branch ({})'s cache",
+                live.default_branch
+            ));
+        }
+        TagOwner::Branch { slug } => match &live.branches {
+            Some(branches) => match branches.iter().find(|b| branch_key(b) == *slug) {
+                Some(branch) => Some(format!("branch {branch} exists")),
+                None => {
+                    return Verdict::Stale(format!(
+                        "its branch is gone (not among {} live branches)",
+                        branches.len()
+                    ));
+                }
+            },
+            None => None,
+        },
+        TagOwner::Request { kind, number } => match &live.requests {
+            Some(open) if open.contains(number) => {
+                Some(format!("{} is open", request_name(kind, *number)))
+            }
+            Some(_) => {
+                return Verdict::Stale(format!("{} is closed", request_name(kind, *number)));
+            }
+            None => None,
+        },
+    };
+    if let (Some(limit), Some(written)) = (live.older_than, written) {
+        if live.now - written > limit {
+            return Verdict::Stale(format!(
+                "not written for {} days (older than {})",
+                (live.now - written).whole_days(),
+                describe_age(limit)
+            ));
+        }
+    }
+    Verdict::Keep(owner_is_live.unwrap_or_else(|| match (live.older_than, written) {
+        (Some(_), Some(_)) => "written recently".into(),
+        (Some(_), None) => "its age is unknown".into(),
+        (None, _) => "nothing says it is stale".into(),
+    }))
+}
+
+/// Every manifest the kept digests need, each with the kept tag that reaches it; or the
+/// first needed manifest that could not be read.
+fn reachable(
+    inventory: &Inventory,
+    roots: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, (String, String)> {
+    let mut reached: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue: Vec<(String, String)> = roots
+        .iter()
+        .map(|(d, t)| (d.clone(), t.clone()))
+        .collect();
+    loop {
+        while let Some((digest, root)) = queue.pop() {
+            if reached.contains_key(&digest) {
+                continue;
+            }
+            if let Some(problem) = inventory.unreadable.get(&digest) {
+                return Err((digest, problem.clone()));
+            }
+            let Some(manifest) = inventory.manifests.get(&digest) else {
+                return Err((digest, "its manifest was not read".into()));
+            };
+            queue.extend(manifest.children.iter().map(|c| (c.clone(), root.clone())));
+            queue.extend(manifest.subject.iter().map(|s| (s.clone(), root.clone())));
+            reached.insert(digest, root);
+        }
+        // Referrers of a reached manifest (its attestations and signatures) are needed too.
+        for (digest, manifest) in &inventory.manifests {
+            if let Some(subject) = &manifest.subject {
+                if !reached.contains_key(digest) {
+                    if let Some(root) = reached.get(subject) {
+                        queue.push((digest.clone(), root.clone()));
+                    }
+                }
+            }
+        }
+        if queue.is_empty() {
+            return Ok(reached);
+        }
+    }
+}
+
+/// The plan for one repository.
+pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
+    let written = |digest: &str| inventory.manifests.get(digest).and_then(|m| m.written);
+    let verdicts: Vec<(&str, &str, Verdict)> = inventory
+        .tags
+        .iter()
+        .map(|(tag, digest)| (tag.as_str(), digest.as_str(), judge(live, tag, written(digest))))
+        .collect();
+    let mut roots: BTreeMap<String, String> = BTreeMap::new();
+    for (tag, digest, verdict) in &verdicts {
+        if matches!(verdict, Verdict::Keep(_)) {
+            roots
+                .entry((*digest).to_owned())
+                .or_insert_with(|| (*tag).to_owned());
+        }
+    }
+    let keep_tag = |tag: &str, digest: &str, reason: String| Kept {
+        tag: Some(tag.to_owned()),
+        digest: digest.to_owned(),
+        reason,
+    };
+    let reached = match reachable(inventory, &roots) {
+        Ok(reached) => reached,
+        Err((digest, problem)) => {
+            let why = format!(
+                "nothing is deleted in this repository: {digest}, which a kept tag needs, could not be read ({problem}); fix access to it and run again"
+            );
+            return Plan {
+                delete: Vec::new(),
+                keep: verdicts
+                    .iter()
+                    .map(|(tag, digest, _)| keep_tag(tag, digest, why.clone()))
+                    .collect(),
+                blocked: Some(why),
+            };
+        }
+    };
+
+    let mut plan = Plan::default();
+    let mut stale: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (tag, digest, verdict) in &verdicts {
+        match verdict {
+            Verdict::Keep(reason) => plan.keep.push(keep_tag(tag, digest, reason.clone())),
+            Verdict::Stale(why) => stale.entry(digest).or_default().push((tag, why)),
+        }
+    }
+    let deletable = |digest: &str| -> Result<(), String> {
+        if let Some(root) = reached.get(digest) {
+            return Err(if roots.contains_key(digest) {
+                format!("stale, but its digest is also tagged {root}, which is kept")
+            } else {
+                format!("stale, but kept tag {root} needs this manifest")
+            });
+        }
+        match inventory.manifests.get(digest) {
+            Some(manifest) if manifest.is_cache => Ok(()),
+            Some(_) => Err("stale, but not a BuildKit cache manifest".into()),
+            None => Err(format!(
+                "stale, but its manifest could not be read ({})",
+                inventory
+                    .unreadable
+                    .get(digest)
+                    .map_or("not read", String::as_str)
+            )),
+        }
+    };
+    for (digest, tags) in stale {
+        match deletable(digest) {
+            Ok(()) => plan.delete.push(Deletion {
+                digest: digest.to_owned(),
+                tags: tags.iter().map(|(t, _)| (*t).to_owned()).collect(),
+                age_days: age_days(written(digest), live.now),
+                why: tags
+                    .iter()
+                    .map(|(_, why)| *why)
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+            Err(reason) => plan
+                .keep
+                .extend(tags.iter().map(|(tag, _)| keep_tag(tag, digest, reason.clone()))),
+        }
+    }
+    for digest in &inventory.untagged {
+        match deletable(digest) {
+            Ok(()) => plan.delete.push(Deletion {
+                digest: digest.clone(),
+                tags: Vec::new(),
+                age_days: age_days(written(digest), live.now),
+                why: "an untagged cache, left when its tag was overwritten".into(),
+            }),
+            Err(reason) => plan.keep.push(Kept {
+                tag: None,
+                digest: digest.clone(),
+                reason: reason.replacen("stale, but ", "untagged, but ", 1),
+            }),
+        }
+    }
+    plan
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live() -> Liveness {
+        Liveness {
+            prefix: "buildcache".into(),
+            default_branch: "main".into(),
+            branches: Some(vec!["main".into(), "feature/a".into()]),
+            requests: Some(vec![7]),
+            older_than: None,
+            now: OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        }
+    }
+
+    fn cache(written_days_ago: i64) -> Manifest {
+        Manifest {
+            is_cache: true,
+            written: Some(live().now - Duration::days(written_days_ago)),
+            ..Manifest::default()
+        }
+    }
+
+    fn inventory(tags: &[(&str, &str)], manifests: &[(&str, Manifest)]) -> Inventory {
+        Inventory {
+            tags: tags
+                .iter()
+                .map(|(t, d)| ((*t).to_owned(), (*d).to_owned()))
+                .collect(),
+            manifests: manifests
+                .iter()
+                .map(|(d, m)| ((*d).to_owned(), m.clone()))
+                .collect(),
+            ..Inventory::default()
+        }
+    }
+
+    fn deleted_tags(plan: &Plan) -> Vec<String> {
+        plan.delete.iter().flat_map(|d| d.tags.clone()).collect()
+    }
+
+    fn reason_of<'p>(plan: &'p Plan, tag: &str) -> &'p str {
+        &plan
+            .keep
+            .iter()
+            .find(|k| k.tag.as_deref() == Some(tag))
+            .unwrap_or_else(|| panic!("{tag} kept"))
+            .reason
+    }
+
+    #[test]
+    fn gone_branches_and_closed_requests_are_stale_live_ones_and_the_default_stay() {
+        // `feature/a` is not a tag part as it is: its tag carries a hash.
+        let feature_a = format!("buildcache-{}", branch_key("feature/a", "buildcache", None));
+        assert_ne!(feature_a, "buildcache-feature-a");
+        let inv = inventory(
+            &[
+                ("buildcache-main", "d1"),
+                (feature_a.as_str(), "d2"),
+                ("buildcache-feature-gone", "d3"),
+                ("buildcache-pr-7", "d4"),
+                ("buildcache-pr-8", "d5"),
+                ("buildcache", "d6"),
+                ("latest", "d7"),
+                ("buildcache-pr-8--api", "d8"),
+            ],
+            &[
+                ("d1", cache(1)),
+                ("d2", cache(1)),
+                ("d3", cache(1)),
+                ("d4", cache(1)),
+                ("d5", cache(1)),
+                ("d6", cache(1)),
+                ("d7", Manifest::default()),
+                ("d8", cache(1)),
+            ],
+        );
+        let plan = plan(&inv, &live());
+        assert_eq!(
+            deleted_tags(&plan),
+            [
+                "buildcache-feature-gone",
+                "buildcache-pr-8",
+                "buildcache-pr-8--api"
+            ]
+        );
+        assert_eq!(plan.delete[1].why, "pull request #8 is closed");
+        assert_eq!(
+            plan.delete[0].why,
+            "its branch is gone (not among 2 live branches)"
+        );
+        assert_eq!(reason_of(&plan, "buildcache-main"), "the default branch (main)'s cache");
+        assert_eq!(reason_of(&plan, &feature_a), "branch feature/a exists");
+        assert_eq!(reason_of(&plan, "buildcache-pr-7"), "pull request #7 is open");
+        assert_eq!(reason_of(&plan, "buildcache"), "the shared cache");
+        assert_eq!(reason_of(&plan, "latest"), "not a cache tag (no `buildcache` prefix)");
+        assert!(plan.blocked.is_none());
+    }
+
+    #[test]
+    fn age_makes_any_but_the_default_and_shared_caches_stale() {
+        let inv = inventory(
+            &[
+                ("buildcache-main", "d1"),
+                ("buildcache-feature-a", "d2"),
+                ("buildcache-pr-7", "d3"),
+                ("buildcache-mr-9", "d4"),
+                ("buildcache", "d5"),
+            ],
+            &[
+                ("d1", cache(30)),
+                ("d2", cache(20)),
+                ("d3", cache(3)),
+                ("d4", Manifest { written: None, ..cache(0) }),
+                ("d5", cache(40)),
+            ],
+        );
+        let live = Liveness {
+            branches: None,
+            requests: None,
+            older_than: Some(Duration::days(14)),
+            ..live()
+        };
+        let plan = plan(&inv, &live);
+        assert_eq!(deleted_tags(&plan), ["buildcache-feature-a"]);
+        assert_eq!(plan.delete[0].age_days, Some(20));
+        assert_eq!(
+            plan.delete[0].why,
+            "not written for 20 days (older than 14 days)"
+        );
+        assert_eq!(reason_of(&plan, "buildcache-pr-7"), "written recently");
+        assert_eq!(reason_of(&plan, "buildcache-mr-9"), "its age is unknown");
+        // The limit is "older than": exactly 14 days is kept.
+        let edge = inventory(&[("buildcache-x", "d")], &[("d", cache(14))]);
+        assert!(plan_of(&edge, &live).delete.is_empty());
+    }
+
+    fn plan_of(inv: &Inventory, live: &Liveness) -> Plan {
+        plan(inv, live)
+    }
+
+    #[test]
+    fn a_digest_shared_with_a_kept_tag_stays_and_one_shared_by_stale_tags_goes_once() {
+        let inv = inventory(
+            &[
+                ("buildcache-main", "shared"),
+                ("buildcache-gone", "shared"),
+                ("buildcache-pr-1", "both-stale"),
+                ("buildcache-pr-2", "both-stale"),
+            ],
+            &[("shared", cache(1)), ("both-stale", cache(1))],
+        );
+        let plan = plan(&inv, &live());
+        assert_eq!(plan.delete.len(), 1);
+        assert_eq!(plan.delete[0].digest, "both-stale");
+        assert_eq!(plan.delete[0].tags, ["buildcache-pr-1", "buildcache-pr-2"]);
+        assert_eq!(
+            reason_of(&plan, "buildcache-gone"),
+            "stale, but its digest is also tagged buildcache-main, which is kept"
+        );
+    }
+
+    #[test]
+    fn children_and_referrers_of_kept_tags_are_never_deleted() {
+        let index = Manifest {
+            children: vec!["child".into()],
+            ..Manifest::default()
+        };
+        let attestation = Manifest {
+            is_cache: true,
+            subject: Some("child".into()),
+            ..Manifest::default()
+        };
+        let mut inv = inventory(
+            &[
+                ("v1", "index"),
+                ("buildcache-pr-1", "child"),
+                ("buildcache-pr-2", "attestation"),
+            ],
+            &[
+                ("index", index),
+                ("child", cache(1)),
+                ("attestation", attestation),
+                ("orphan", cache(1)),
+            ],
+        );
+        inv.untagged = vec!["attestation".into(), "orphan".into()];
+        let plan = plan(&inv, &live());
+        assert_eq!(
+            plan.delete.iter().map(|d| d.digest.as_str()).collect::<Vec<_>>(),
+            ["orphan"]
+        );
+        assert_eq!(
+            reason_of(&plan, "buildcache-pr-1"),
+            "stale, but kept tag v1 needs this manifest"
+        );
+        assert_eq!(
+            reason_of(&plan, "buildcache-pr-2"),
+            "stale, but kept tag v1 needs this manifest"
+        );
+        assert!(
+            plan.keep
+                .iter()
+                .any(|k| k.tag.is_none() && k.digest == "attestation")
+        );
+    }
+
+    #[test]
+    fn a_kept_tag_that_cannot_be_read_blocks_every_deletion() {
+        let mut inv = inventory(
+            &[("buildcache-main", "d1"), ("buildcache-pr-8", "d2")],
+            &[("d2", cache(1))],
+        );
+        inv.unreadable
+            .insert("d1".into(), "401 Unauthorized".into());
+        let plan = plan(&inv, &live());
+        assert!(plan.delete.is_empty());
+        assert_eq!(plan.keep.len(), 2);
+        let blocked = plan.blocked.unwrap();
+        assert!(blocked.contains("d1") && blocked.contains("401 Unauthorized"), "{blocked}");
+        // A child a kept index lists but nobody could read blocks too.
+        let index = Manifest {
+            children: vec!["missing".into()],
+            ..Manifest::default()
+        };
+        let inv = inventory(
+            &[("v1", "index"), ("buildcache-pr-8", "d2")],
+            &[("index", index), ("d2", cache(1))],
+        );
+        assert!(plan_of(&inv, &live()).blocked.is_some());
+    }
+
+    #[test]
+    fn only_cache_manifests_are_deleted() {
+        let inv = inventory(
+            &[("buildcache-pr-8", "image"), ("buildcache-pr-9", "unread")],
+            &[("image", Manifest::default())],
+        );
+        let plan = plan(&inv, &live());
+        assert!(plan.delete.is_empty());
+        assert_eq!(
+            reason_of(&plan, "buildcache-pr-8"),
+            "stale, but not a BuildKit cache manifest"
+        );
+        assert_eq!(
+            reason_of(&plan, "buildcache-pr-9"),
+            "stale, but its manifest could not be read (not read)"
+        );
+    }
+
+    #[test]
+    fn long_branch_names_match_their_hashed_slugs_in_any_scope() {
+        let long = "feature/".to_owned() + &"x".repeat(200);
+        let settings = crate::policy::PolicySettings {
+            scope: vec!["api".into()],
+            ..Default::default()
+        };
+        let tag = crate::policy::tag(&settings, crate::policy::Key::Branch(&long));
+        let inv = inventory(&[(tag.as_str(), "d")], &[("d", cache(1))]);
+        let with_branch = Liveness {
+            branches: Some(vec![long.clone()]),
+            ..live()
+        };
+        assert!(plan(&inv, &with_branch).delete.is_empty());
+        assert_eq!(deleted_tags(&plan(&inv, &live())), [tag]);
+    }
+
+    #[test]
+    fn ages_parse_in_hours_days_and_weeks() {
+        assert_eq!(parse_age("14d"), Ok(Duration::days(14)));
+        assert_eq!(parse_age("36h"), Ok(Duration::hours(36)));
+        assert_eq!(parse_age("2w"), Ok(Duration::weeks(2)));
+        for bad in ["", "14", "-3d", "0d", "1.5d", "d", "14 days", "99999999999999999999d", "99999999999999w"] {
+            let problem = parse_age(bad).unwrap_err();
+            assert!(problem.contains("36h, 14d, 2w"), "{bad}: {problem}");
+        }
+    }
+}
