@@ -88,6 +88,7 @@ wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# REGISTRY_DELETE=false starts a registry that refuses deletes (405 UNSUPPORTED).
 registry_config() { # registry_config NAME PORT [HTPASSWD]
   local dir=$ROOT/registries/$1 auth=""
   mkdir -p "$dir/data"
@@ -105,7 +106,7 @@ storage:
   filesystem:
     rootdirectory: $dir/data
   delete:
-    enabled: true
+    enabled: ${REGISTRY_DELETE:-true}
 http:
   addr: 127.0.0.1:$2
 $auth

@@ -147,7 +147,11 @@ fn prune_command() -> Command {
         )
         .arg(flag("branches", "REGCACHE_BRANCHES", "The live branches, comma or newline separated: the caches of other branches are stale"))
         .arg(flag("pull-requests", "REGCACHE_PULL_REQUESTS", "The open pull (merge) request numbers: the caches of other requests are stale"))
-        .arg(flag("older-than", "REGCACHE_OLDER_THAN", "Caches not written for longer are stale: 36h, 14d, 2w"))
+        .arg(
+            flag("older-than", "REGCACHE_OLDER_THAN", "Caches not written for longer are stale: 36h, 14d, 2w")
+                // So that `-3d` reaches the age check and its message.
+                .allow_hyphen_values(true),
+        )
         .arg(flag("default-branch", "REGCACHE_DEFAULT_BRANCH", "The default branch, whose cache is always kept (default: CI_DEFAULT_BRANCH, the GitHub event, or the GitHub API)"))
         .arg(flag("prefix", "REGCACHE_PREFIX", "The cache tag prefix").default_value(crate::reference::DEFAULT_CACHE_TAG))
         .arg(

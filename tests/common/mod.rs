@@ -200,26 +200,57 @@ pub fn readme_quick_start() -> String {
     block.split_once("```").unwrap().0.to_owned()
 }
 
-/// A request a `Server` answered: its path and Authorization header.
+/// A request a `Server` answered: its method, path and Authorization header.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
+    pub method: String,
     pub path: String,
     pub authorization: String,
 }
 
-/// A loopback HTTP server answering GETs from `answer` (path → body; None is a 404 with
-/// `not_found` as its body), recording every request, so a test can tell what was asked.
+/// A `Server`'s answer: status line, extra headers, body.
+pub struct Reply {
+    pub status: &'static str,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(status: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A loopback HTTP server answering each request with `reply`, recording every request, so a
+/// test can tell what was asked.
 pub struct Server {
     pub url: String,
     requests: std::sync::Arc<Mutex<Vec<Request>>>,
 }
 
 impl Server {
+    /// GETs answered from `answer` (path → body; None is a 404 with `not_found` as its body).
     pub fn start(
         answer: impl Fn(&str) -> Option<Vec<u8>> + Send + 'static,
         not_found: &'static str,
     ) -> Self {
-        use std::io::{BufRead, BufReader, Write};
+        Self::serve(move |request| match answer(&request.path) {
+            Some(body) => Reply::json("200 OK", body),
+            None => Reply::json("404 Not Found", not_found),
+        })
+    }
+
+    pub fn serve(reply: impl Fn(&Request) -> Reply + Send + 'static) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = std::sync::Arc::new(Mutex::new(Vec::new()));
@@ -233,36 +264,43 @@ impl Server {
                     continue;
                 }
                 let mut authorization = String::new();
+                let mut length = 0usize;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
-                    if let Some(value) = line.to_ascii_lowercase().strip_prefix("authorization: ") {
-                        authorization = value.trim().to_owned();
+                    let lower = line.to_ascii_lowercase();
+                    if lower.starts_with("authorization: ") {
+                        authorization = line["authorization: ".len()..].trim().to_owned();
+                    }
+                    if let Some(value) = lower.strip_prefix("content-length: ") {
+                        length = value.trim().parse().unwrap_or(0);
                     }
                 }
-                let path = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("")
-                    .to_owned();
-                let body = answer(&path);
-                seen.lock().unwrap().push(Request {
-                    path,
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let mut words = request_line.split_whitespace();
+                let request = Request {
+                    method: words.next().unwrap_or("").to_owned(),
+                    path: words.next().unwrap_or("").to_owned(),
                     authorization,
-                });
-                let (status, body) = match body {
-                    Some(body) => ("200 OK", body),
-                    None => ("404 Not Found", not_found.as_bytes().to_vec()),
                 };
-                let head = format!(
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
+                let answer = reply(&request);
+                seen.lock().unwrap().push(request.clone());
+                let mut head = format!(
+                    "HTTP/1.1 {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    answer.status,
+                    answer.body.len()
                 );
+                for (name, value) in &answer.headers {
+                    head += &format!("{name}: {value}\r\n");
+                }
+                head += "\r\n";
+                let body: &[u8] = if request.method == "HEAD" { &[] } else { &answer.body };
                 let _ = stream
                     .write_all(head.as_bytes())
-                    .and_then(|()| stream.write_all(&body));
+                    .and_then(|()| stream.write_all(body));
             }
         });
         Self { url, requests }
