@@ -92,7 +92,7 @@ impl Payload {
 
     /// `repository.default_branch`, when the payload has it.
     pub fn default_branch(&self) -> Option<&str> {
-        self.repository.as_ref()?.default_branch.as_deref()
+        self.repository.as_ref()?.default_branch()
     }
 }
 
@@ -102,6 +102,12 @@ pub struct Repository {
     full_name: Option<String>,
     default_branch: Option<String>,
     private: Option<bool>,
+}
+
+impl Repository {
+    pub fn default_branch(&self) -> Option<&str> {
+        self.default_branch.as_deref()
+    }
 }
 
 /// `pull_request` of a payload, and the answer of `GET /repos/{owner}/{repo}/pulls/{n}`.

@@ -81,9 +81,6 @@ pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
     let url = env
         .get("GITHUB_API_URL")
         .unwrap_or("https://api.github.com");
-    let (owner, name) = repository
-        .split_once('/')
-        .ok_or_else(|| format!("`{repository}` is not owner/name"))?;
     let token = super::github::token(env);
     crate::block_on(async {
         let client = octocrab::Octocrab::builder()
@@ -102,18 +99,26 @@ pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
                 other => format!("GET {route} failed: {other}"),
             }
         };
-        let repos = client.repos(owner, name);
-        let default_branch = repos
-            .get()
+        let route = format!("/repos/{repository}");
+        let default_branch = client
+            .get::<Repository, _, ()>(&route, None)
             .await
-            .map_err(failed(format!("/repos/{repository}")))?
-            .default_branch
-            .ok_or_else(|| format!("GET /repos/{repository} named no default branch"))?;
-        let route = format!("/repos/{repository}/branches");
-        let first = repos
-            .list_branches()
-            .per_page(100)
-            .send()
+            .map_err(failed(route.clone()))?
+            .default_branch()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("GET {route} named no default branch"))?;
+        // Only the names and numbers are read: small shapes, every page.
+        #[derive(serde::Deserialize)]
+        struct Named {
+            name: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Numbered {
+            number: u64,
+        }
+        let route = format!("/repos/{repository}/branches?per_page=100");
+        let first: octocrab::Page<Named> = client
+            .get(&route, None::<&()>)
             .await
             .map_err(failed(route.clone()))?;
         let branches = client
@@ -123,13 +128,9 @@ pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
             .into_iter()
             .map(|b| b.name)
             .collect();
-        let route = format!("/repos/{repository}/pulls?state=open");
-        let first = client
-            .pulls(owner, name)
-            .list()
-            .state(octocrab::params::State::Open)
-            .per_page(100)
-            .send()
+        let route = format!("/repos/{repository}/pulls?state=open&per_page=100");
+        let first: octocrab::Page<Numbered> = client
+            .get(&route, None::<&()>)
             .await
             .map_err(failed(route.clone()))?;
         let open_requests = client

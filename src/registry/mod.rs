@@ -227,7 +227,10 @@ impl Registry<'_> {
             reference.repository(),
             credentials,
         );
-        crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)
+        let mut outcome =
+            crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)?;
+        outcome.repository = repository.to_owned();
+        Ok(outcome)
     }
 }
 
