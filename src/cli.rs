@@ -115,6 +115,30 @@ pub fn command() -> Command {
         ))
         .subcommand(prune_command())
         .subcommand(
+            Command::new("verify")
+                .about("Check that every blob a registry cache lists exists; --deep also checks each layer's content")
+                .arg(Arg::new("ref").required(true).help("The cache ref, e.g. ghcr.io/owner/app:buildcache-main"))
+                .arg(
+                    Arg::new("deep")
+                        .long("deep")
+                        .action(ArgAction::SetTrue)
+                        .help("Download every layer, decompress it and check it against its uncompressed digest"),
+                )
+                .arg(
+                    Arg::new("insecure")
+                        .long("insecure")
+                        .action(ArgAction::SetTrue)
+                        .help("Use plain HTTP for this registry (loopback addresses always do)"),
+                )
+                .arg(
+                    Arg::new("format")
+                        .long("format")
+                        .value_parser(["human", "json"])
+                        .default_value("human")
+                        .help("How the result is printed"),
+                ),
+        )
+        .subcommand(
             Command::new("inspect")
                 .about("Show a registry cache: form, layers, sizes, compression")
                 .arg(
@@ -276,6 +300,12 @@ pub enum Invocation {
         insecure: bool,
     },
     Prune(PruneFlags),
+    Verify {
+        reference: String,
+        deep: bool,
+        insecure: bool,
+        json: bool,
+    },
 }
 
 fn output(m: &ArgMatches) -> Option<(OutputFormat, Option<PathBuf>)> {
@@ -303,6 +333,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             output: output(m),
         },
         Some(("prune", m)) => Invocation::Prune(prune_flags(m)),
+        Some(("verify", m)) => Invocation::Verify {
+            reference: m.get_one::<String>("ref").cloned().expect("required"),
+            deep: m.get_flag("deep"),
+            insecure: m.get_flag("insecure"),
+            json: m.get_one::<String>("format").map(String::as_str) == Some("json"),
+        },
         Some(("inspect", m)) => Invocation::Inspect {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             insecure: m.get_flag("insecure"),

@@ -131,20 +131,46 @@ fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Res
             reference,
             insecure,
         } => {
-            let mut registry = registry::Registry::new(&ctx.env);
-            if insecure {
-                let host = reference::parse(&reference)
-                    .map(|r| r.registry().to_owned())
-                    .unwrap_or_default();
-                registry = registry.with_insecure(&host);
-            }
-            let info = registry.inspect(&reference)?;
+            let info = registry_for(ctx, &reference, insecure).inspect(&reference)?;
             let text = format!(
                 "{:#}\n",
                 serde_json::to_value(&info).expect("cache info serialises")
             );
             Ok(io::stdout().write_all(text.as_bytes())?)
         }
+        Invocation::Verify {
+            reference,
+            deep,
+            insecure,
+            json,
+        } => {
+            let verification = registry_for(ctx, &reference, insecure).verify(&reference, deep)?;
+            let text = if json {
+                format!(
+                    "{:#}\n",
+                    serde_json::to_value(&verification).expect("the verification serialises")
+                )
+            } else {
+                verification.human()
+            };
+            io::stdout().write_all(text.as_bytes())?;
+            match verification.problem() {
+                Some(problem) => Err(Error::Registry {
+                    reference,
+                    message: problem,
+                }),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// The registry client, with plain HTTP for the reference's host when the user asks.
+fn registry_for<'e>(ctx: &'e Context, text: &str, insecure: bool) -> registry::Registry<'e> {
+    let registry = registry::Registry::new(&ctx.env);
+    match reference::parse(text) {
+        Ok(parsed) if insecure => registry.with_insecure(parsed.registry()),
+        _ => registry,
     }
 }
 
@@ -180,13 +206,7 @@ fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> 
         request.live.branches = Some(live.branches);
         request.live.requests = Some(live.open_requests);
     }
-    let mut registry = registry::Registry::new(env);
-    if request.insecure {
-        if let Ok(reference) = reference::parse(&request.repository) {
-            registry = registry.with_insecure(reference.registry());
-        }
-    }
-    let outcome = registry.prune(
+    let outcome = registry_for(ctx, &request.repository, request.insecure).prune(
         &request.repository,
         &request.backend,
         &request.live,

@@ -151,6 +151,39 @@ fn newest_created(layers: &[&Blob<'_>]) -> Option<(OffsetDateTime, String)> {
         .max_by_key(|(at, _)| *at)
 }
 
+/// One blob a cache lists, as verify reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlobRef {
+    pub digest: String,
+    pub media_type: String,
+    pub size: u64,
+    pub compression: &'static str,
+    /// `containerd.io/uncompressed`: the digest of the layer's content (None for the config).
+    pub uncompressed: Option<String>,
+}
+
+/// Every distinct blob of a cache manifest, layers first, then the config.
+pub fn blobs(manifest_bytes: &[u8]) -> Result<Vec<BlobRef>, String> {
+    let stored = parse(manifest_bytes)?;
+    let (_, layers, config) = split_manifest(&stored)?;
+    let mut seen = HashSet::new();
+    Ok(layers
+        .iter()
+        .map(|l| (l, true))
+        .chain(std::iter::once((&config, false)))
+        .filter(|(b, _)| seen.insert(b.digest))
+        .map(|(b, is_layer)| BlobRef {
+            digest: b.digest.to_owned(),
+            media_type: b.media_type.to_owned(),
+            size: b.size,
+            compression: compression_of(b),
+            uncompressed: is_layer
+                .then(|| b.annotations?.get("containerd.io/uncompressed").cloned())
+                .flatten(),
+        })
+        .collect())
+}
+
 /// Any manifest as prune sees it: a cache (either form) or not, the manifests an image index
 /// lists, its `subject`, and when a cache last changed.
 pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, String> {

@@ -7,8 +7,11 @@ mod cache;
 mod distribution;
 mod packages;
 mod prune;
+mod verify;
 
 use std::net::IpAddr;
+
+use futures::StreamExt;
 
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -17,6 +20,7 @@ use oci_client::{Client, Reference};
 
 pub use cache::{CacheInfo, StoredSize, summarize};
 pub use prune::{Backend, Outcome};
+pub use verify::Verification;
 
 use crate::error::Error;
 use crate::platform::Env;
@@ -231,6 +235,109 @@ impl Registry<'_> {
             crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)?;
         outcome.repository = repository.to_owned();
         Ok(outcome)
+    }
+}
+
+impl Registry<'_> {
+    /// Whether every blob `text`'s cache lists is there (HEAD), and with `deep` whether each
+    /// layer's content is what its annotations say.
+    pub fn verify(&self, text: &str, deep: bool) -> Result<Verification, Error> {
+        let reference = Self::parse(text)?;
+        let client = self.client([reference.registry()]);
+        let auth = self.auth(&reference);
+        let failed = |message: String| Error::Registry {
+            reference: reference.whole(),
+            message,
+        };
+        crate::block_on(async {
+            let (manifest_bytes, _digest) = client
+                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+            let blobs = cache::blobs(&manifest_bytes)
+                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
+            let checks: Vec<verify::BlobCheck> = if deep {
+                let mut checks = Vec::new();
+                for blob in &blobs {
+                    checks.push(deep_check(&client, &reference, blob).await);
+                }
+                checks
+            } else {
+                futures::stream::iter(blobs.iter().map(|blob| {
+                    let (client, reference) = (&client, &reference);
+                    async move {
+                        let found = client.blob_exists(reference, &blob.digest).await;
+                        let (status, problem) = match found {
+                            Ok(true) => ("ok", None),
+                            Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
+                            Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
+                        };
+                        verify::BlobCheck {
+                            digest: blob.digest.clone(),
+                            media_type: blob.media_type.clone(),
+                            size: blob.size,
+                            status,
+                            problem,
+                            uncompressed_bytes: None,
+                        }
+                    }
+                }))
+                .buffered(8)
+                .collect()
+                .await
+            };
+            Ok(Verification::new(&reference.whole(), deep, checks))
+        })
+    }
+}
+
+/// Stream one blob through the checks: oci-client verifies the compressed digest as the
+/// stream ends; a layer is decompressed and hashed on the way.
+async fn deep_check(
+    client: &Client,
+    reference: &Reference,
+    blob: &cache::BlobRef,
+) -> verify::BlobCheck {
+    let result = async {
+        let mut layer = match &blob.uncompressed {
+            Some(expected) => Some(verify::LayerCheck::new(blob.compression, expected).map_err(|p| ("corrupt", p))?),
+            None => None,
+        };
+        let mut stream = client
+            .pull_blob_stream(reference, blob.digest.as_str())
+            .await
+            .map_err(|e| match e {
+                OciDistributionError::ServerError { code: 404, .. } => ("missing", e.to_string()),
+                OciDistributionError::RegistryError { ref envelope, .. }
+                    if envelope.errors.iter().any(|e| e.code == OciErrorCode::BlobUnknown) =>
+                {
+                    ("missing", e.to_string())
+                }
+                other => ("corrupt", format!("could not be read: {other}")),
+            })?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| ("corrupt", format!("its bytes do not match its digest: {e}")))?;
+            if let Some(layer) = &mut layer {
+                layer.update(&chunk).map_err(|p| ("corrupt", p))?;
+            }
+        }
+        match layer {
+            Some(layer) => layer.finish().map(Some).map_err(|p| ("corrupt", p)),
+            None => Ok(None),
+        }
+    }
+    .await;
+    let (status, problem, uncompressed_bytes) = match result {
+        Ok(bytes) => ("ok", None, bytes),
+        Err((status, problem)) => (status, Some(problem), None),
+    };
+    verify::BlobCheck {
+        digest: blob.digest.clone(),
+        media_type: blob.media_type.clone(),
+        size: blob.size,
+        status,
+        problem,
+        uncompressed_bytes,
     }
 }
 
