@@ -6,6 +6,8 @@
 #  2. parsing a 100 MB rawjson stream: throughput and peak RSS of `regcache stats`.
 #  3. an event trace (bench/trace.py): cached steps, build time and cache pollution of four
 #     cache strategies over the same CI events.
+#  4. `verify --deep` throughput against sha256sum over the same uncompressed bytes, and its
+#     peak RSS (bench/verify.py).
 # usage: bench/run.sh [RUNS]   (default 10 of each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,3 +18,4 @@ eval "$(bash scripts/engine.sh env)"
 cargo build --release --locked --quiet
 python3 bench/bench.py "$runs"
 python3 bench/trace.py
+python3 bench/verify.py

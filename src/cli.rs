@@ -170,7 +170,7 @@ fn prune_command() -> Command {
                 .help("The cache repository, without a tag: ghcr.io/owner/app"),
         )
         .arg(flag("branches", "REGCACHE_BRANCHES", "The live branches, comma or newline separated: the caches of other branches are stale"))
-        .arg(flag("pull-requests", "REGCACHE_PULL_REQUESTS", "The open pull (merge) request numbers: the caches of other requests are stale"))
+        .arg(flag("pull-requests", "REGCACHE_PULL_REQUESTS", "The open pull (merge) request numbers (`none` when none is open): the caches of other requests are stale"))
         .arg(
             flag("older-than", "REGCACHE_OLDER_THAN", "Caches not written for longer are stale: 36h, 14d, 2w")
                 // So that `-3d` reaches the age check and its message.
@@ -235,14 +235,19 @@ pub struct PruneFlags {
 }
 
 fn prune_flags(m: &ArgMatches) -> PruneFlags {
-    let text = |name: &str| m.get_one::<String>(name).cloned();
+    // An empty value is not given: the prune action passes every input, set or not.
+    let text = |name: &str| {
+        m.get_one::<String>(name)
+            .filter(|v| !v.trim().is_empty())
+            .cloned()
+    };
     PruneFlags {
         repository: text("repository").unwrap_or_default(),
         branches: text("branches"),
         pull_requests: text("pull-requests"),
         older_than: text("older-than"),
         default_branch: text("default-branch"),
-        prefix: text("prefix").unwrap_or_default(),
+        prefix: text("prefix").unwrap_or_else(|| crate::reference::DEFAULT_CACHE_TAG.to_owned()),
         live_from_github: m.get_one::<bool>("live-from-github").copied().unwrap_or(false),
         delete: m.get_one::<bool>("delete").copied().unwrap_or(false),
         backend: text("backend").unwrap_or_default(),

@@ -200,11 +200,12 @@ fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> 
         let live = platform::github_api::live_refs(env, repository).map_err(|e| {
             Error::GitHubApi(format!("{e}; nothing was deleted. The token needs contents: read and pull-requests: read"))
         })?;
-        if flags.default_branch.is_none() {
+        // What the flags say stands; GitHub fills in the rest.
+        if flags.default_branch.is_none() && request.live.default_branch.is_empty() {
             request.live.default_branch = live.default_branch;
         }
-        request.live.branches = Some(live.branches);
-        request.live.requests = Some(live.open_requests);
+        request.live.branches.get_or_insert(live.branches);
+        request.live.requests.get_or_insert(live.open_requests);
     }
     let outcome = registry_for(ctx, &request.repository, request.insecure).prune(
         &request.repository,

@@ -165,6 +165,7 @@ impl Request {
         let requests = flags.pull_requests.as_deref().map(|text| {
             list(text)
                 .into_iter()
+                .filter(|n| n != "none")
                 .filter_map(|n| match n.trim_start_matches(['#', '!']).parse::<u64>() {
                     Ok(number) if number > 0 => Some(number),
                     _ => {

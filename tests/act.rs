@@ -477,3 +477,57 @@ fn the_launcher_refuses_an_unsupported_runner_and_a_bad_binary_path() {
         "{stdout}"
     );
 }
+
+/// The prune sub-action, through the runner: its inputs reach regcache as the action passes
+/// them (every default a real value, empty ones included), the default branch comes from the
+/// event, and its outputs reach the next step.
+#[test]
+fn the_prune_action_deletes_a_closed_pull_requests_cache_through_the_runner() {
+    use common::registry::{Remote, synthetic_cache, variant};
+    let _engine = common::engine_lock();
+    let server = Server::files(common::release_archives());
+    let remote = Remote {
+        base: format!("http://{}", common::registry()),
+        user: None,
+    };
+    let full = common::fresh_repo("prune-action");
+    let name = full.split_once('/').unwrap().1;
+    let cache = synthetic_cache(&remote, name, "prune-action");
+    remote.put_manifest(name, "buildcache-main", &cache);
+    remote.put_manifest(name, "buildcache-pr-7", &variant(&cache, "7"));
+    remote.put_manifest(name, "buildcache-pr-8", &variant(&cache, "8"));
+    let workflow = format!(
+        r#"on: push
+permissions: {{}}
+jobs:
+  prune:
+    runs-on: ubuntu-latest
+    steps:
+      # act copies the repository (and so ./prune) into the workspace at checkout.
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2
+      - id: prune
+        uses: ./prune
+        with:
+          cache-repository: {full}
+          branches: main
+          pull-requests: "7"
+          live-from-github: false
+          download-url: {url}
+      - env:
+          DELETED: ${{{{ steps.prune.outputs.deleted }}}}
+          KEPT: ${{{{ steps.prune.outputs.kept }}}}
+        run: echo "prune deleted $DELETED and kept $KEPT"
+"#,
+        url = server.url
+    );
+    let action = std::fs::read_to_string(common::repo_root().join("prune/action.yml")).unwrap();
+    let repo = repository(&[
+        ("prune/action.yml", &action),
+        (".github/workflows/prune.yml", &workflow),
+    ]);
+    let run = Machine::new().run(repo.path(), ".github/workflows/prune.yml");
+    assert_succeeded(&run);
+    assert_logged(&run, "prune deleted 1 and kept 2");
+    assert_logged(&run, "pull request #8 is closed");
+    assert_eq!(remote.tags(name), ["buildcache-main", "buildcache-pr-7"]);
+}

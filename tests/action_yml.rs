@@ -201,3 +201,51 @@ fn the_readme_tables_list_every_input_and_output() {
         );
     }
 }
+
+/// The prune sub-action: every input reaches a variable that `regcache prune` reads (a flag's
+/// `REGCACHE_*` variable, the launcher's, the password or the token), and every variable the
+/// step sets comes from an input.
+#[test]
+fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prune/action.yml"))
+        .unwrap();
+    let action: Value = yaml_serde::from_str(&text).unwrap();
+    let prune = regcache::cli::command()
+        .find_subcommand("prune")
+        .unwrap()
+        .clone();
+    let mut readable: BTreeSet<String> = prune
+        .get_arguments()
+        .filter_map(|a| a.get_env())
+        .map(|e| e.to_str().unwrap().to_owned())
+        .collect();
+    readable.extend(LAUNCHER_ENV.iter().map(|s| s.to_string()));
+    readable.extend(["REGCACHE_PASSWORD".to_owned(), "GITHUB_TOKEN".to_owned()]);
+    let step = &action["runs"]["steps"][0];
+    let env = step["env"].as_mapping().unwrap();
+    let mut mapped = BTreeSet::new();
+    for (name, value) in env {
+        let name = name.as_str().unwrap();
+        assert!(readable.contains(name), "{name} is read by nobody");
+        let value = value.as_str().unwrap();
+        // `${{ inputs.name }}`, or an expression that starts with the input.
+        let input = value
+            .strip_prefix("${{ inputs.")
+            .and_then(|v| v.split([' ', '}']).next())
+            .unwrap_or_else(|| panic!("{name} is not an input: {value}"));
+        mapped.insert(input.to_owned());
+    }
+    assert_eq!(mapped, keys(&action["inputs"]));
+    // The step's outputs are the ones prune writes.
+    let outcome = regcache::registry::Outcome {
+        repository: String::new(),
+        dry_run: true,
+        deleted: Vec::new(),
+        would_delete: Vec::new(),
+        kept: Vec::new(),
+        failed: Vec::new(),
+        blocked: None,
+    };
+    let written: BTreeSet<String> = outcome.outputs().iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(keys(&action["outputs"]), written);
+}

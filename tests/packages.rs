@@ -7,13 +7,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use common::registry::sha256;
 use common::*;
 use serde_json::{Value, json};
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
 
 fn fixture_text(name: &str) -> String {
     std::fs::read_to_string(fixture(&format!("github/{name}"))).unwrap()

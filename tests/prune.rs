@@ -8,133 +8,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::process::Command;
 
+use common::registry::*;
 use common::*;
 use serde_json::{Value, json};
-
-const INDEX: &str = "application/vnd.oci.image.index.v1+json";
-const IMAGE: &str = "application/vnd.oci.image.manifest.v1+json";
-
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
-
-/// A registry at `base` (`http://127.0.0.1:port`), reached with curl.
-struct Remote {
-    base: String,
-    user: Option<(&'static str, &'static str)>,
-}
-
-impl Remote {
-    fn curl(&self, args: &[&str]) -> std::process::Output {
-        let mut command = Command::new("curl");
-        command.args(["-s", "-S", "-f"]);
-        if let Some((user, password)) = self.user {
-            command.args(["-u", &format!("{user}:{password}")]);
-        }
-        let out = command.args(args).output().expect("curl runs");
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    }
-
-    fn put_manifest(&self, repo: &str, tag: &str, manifest: &Value) -> String {
-        let bytes = serde_json::to_vec(manifest).unwrap();
-        let media_type = manifest["mediaType"].as_str().unwrap();
-        let body = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(body.path(), &bytes).unwrap();
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            &format!("Content-Type: {media_type}"),
-            "--data-binary",
-            &format!("@{}", body.path().display()),
-            &format!("{}/v2/{repo}/manifests/{tag}", self.base),
-        ]);
-        sha256(&bytes)
-    }
-
-    fn get_manifest(&self, repo: &str, tag: &str) -> Value {
-        let out = self.curl(&[
-            "-H",
-            &format!("Accept: {INDEX}, {IMAGE}"),
-            &format!("{}/v2/{repo}/manifests/{tag}", self.base),
-        ]);
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    fn push_blob(&self, repo: &str, bytes: &[u8]) -> Value {
-        let digest = sha256(bytes);
-        let out = self.curl(&[
-            "-X",
-            "POST",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            &format!("{}/v2/{repo}/blobs/uploads/", self.base),
-        ]);
-        let headers = String::from_utf8_lossy(&out.stdout).into_owned();
-        let location = headers
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .starts_with("location:")
-                    .then(|| l["location:".len()..].trim().to_owned())
-            })
-            .expect("an upload location");
-        let location = if location.starts_with("http") {
-            location
-        } else {
-            format!("{}{location}", self.base)
-        };
-        let separator = if location.contains('?') { '&' } else { '?' };
-        let body = tempfile::NamedTempFile::new().unwrap();
-        std::fs::write(body.path(), bytes).unwrap();
-        self.curl(&[
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            &format!("@{}", body.path().display()),
-            &format!("{location}{separator}digest={digest}"),
-        ]);
-        json!({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest, "size": bytes.len()})
-    }
-
-    fn tags(&self, repo: &str) -> Vec<String> {
-        let out = self.curl(&[&format!("{}/v2/{repo}/tags/list", self.base)]);
-        let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut tags: Vec<String> = list["tags"]
-            .as_array()
-            .map(|t| t.iter().map(|t| t.as_str().unwrap().to_owned()).collect())
-            .unwrap_or_default();
-        tags.sort();
-        tags
-    }
-}
-
-/// The same cache under another digest: the same blobs, one annotation more.
-fn variant(manifest: &Value, name: &str) -> Value {
-    let mut copy = manifest.clone();
-    copy["annotations"] = json!({ "org.example.variant": name });
-    copy
-}
-
-/// A small cache made by hand (for registries the builder cannot log in to): one layer and a
-/// cache config, in BuildKit's index form.
-fn synthetic_cache(remote: &Remote, repo: &str, seed: &str) -> Value {
-    let layer = remote.push_blob(repo, format!("layer {seed}").as_bytes());
-    let config = remote.push_blob(repo, br#"{"layers":[],"records":[]}"#);
-    let mut config = config;
-    config["mediaType"] = json!("application/vnd.buildkit.cacheconfig.v0");
-    json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [layer, config]})
-}
 
 fn prune(args: &[&str], extra: &[(&str, &str)]) -> Run {
     let mut env: BTreeMap<String, String> = engine_env().clone();
@@ -400,7 +276,7 @@ fn a_registry_that_refuses_deletes_is_explained_and_loses_nothing() {
     remote.put_manifest(&repo, "buildcache-pr-2", &variant(&cache, "2"));
     let full = format!("127.0.0.1:{port}/{repo}");
     let run = prune(
-        &[&full, "--pull-requests", "", "--default-branch", "main", "--delete"],
+        &[&full, "--pull-requests", "none", "--default-branch", "main", "--delete"],
         &[],
     );
     assert_eq!(run.code, Some(1), "{}", run.log());
@@ -476,6 +352,8 @@ fn bad_flags_exit_2_and_touch_nothing() {
         (&["127.0.0.1:9/app", "--older-than", "fortnight", "--default-branch", "main"], "input `older-than`: `fortnight` is not an age", &[]),
         (&["127.0.0.1:9/app", "--pull-requests", "12,x", "--default-branch", "main"], "input `pull-requests`: `x` is not a pull request number", &[]),
         (&["127.0.0.1:9/app", "--default-branch", "main"], "nothing says which caches are stale", &[]),
+        // Empty variables are inputs not given (the prune action passes them all).
+        (&["127.0.0.1:9/app", "--default-branch", "main"], "nothing says which caches are stale", &[("REGCACHE_OLDER_THAN", ""), ("REGCACHE_BRANCHES", " ")]),
         (&["127.0.0.1:9/app", "--older-than", "14d"], "input `default-branch`: is not known", &[]),
         (&["127.0.0.1:9/app", "--older-than", "14d", "--default-branch", "main", "--username", "u"], "input `username`: is given but REGCACHE_PASSWORD is not set", &[]),
         (&["ghcr.io/acme/app", "--older-than", "14d", "--default-branch", "main"], "input `backend`: GHCR is pruned through GitHub's Packages API, which needs a token", &[]),

@@ -7,6 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
+use common::registry::Remote;
 use common::*;
 use serde_json::Value;
 
@@ -166,17 +167,11 @@ fn a_layer_that_does_not_decompress_to_its_annotation_is_corrupt() {
                 Value::from(format!("sha256:{}", "0".repeat(64)));
         }
     }
-    let name = repo.split_once('/').unwrap().1;
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), serde_json::to_vec(&manifest).unwrap()).unwrap();
-    let out = std::process::Command::new("curl")
-        .args(["-s", "-f", "-X", "PUT", "-H", "Content-Type: application/vnd.oci.image.index.v1+json"])
-        .arg("--data-binary")
-        .arg(format!("@{}", file.path().display()))
-        .arg(format!("http://{}/v2/{name}/manifests/relabelled", registry()))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let remote = Remote {
+        base: format!("http://{}", registry()),
+        user: None,
+    };
+    remote.put_manifest(repo.split_once('/').unwrap().1, "relabelled", &manifest);
     let (run, result) = verify(&[&format!("{repo}:relabelled"), "--deep"]);
     assert_eq!(run.code, Some(1), "{}", run.log());
     assert_eq!(status_of(&result, &digest), "corrupt");
