@@ -248,7 +248,10 @@ fn prune_flags(m: &ArgMatches) -> PruneFlags {
         older_than: text("older-than"),
         default_branch: text("default-branch"),
         prefix: text("prefix").unwrap_or_else(|| crate::reference::DEFAULT_CACHE_TAG.to_owned()),
-        live_from_github: m.get_one::<bool>("live-from-github").copied().unwrap_or(false),
+        live_from_github: m
+            .get_one::<bool>("live-from-github")
+            .copied()
+            .unwrap_or(false),
         delete: m.get_one::<bool>("delete").copied().unwrap_or(false),
         backend: text("backend").unwrap_or_default(),
         username: text("username"),

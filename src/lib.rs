@@ -198,7 +198,9 @@ fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> 
     }
     if let Some(repository) = &request.live_from_github {
         let live = platform::github_api::live_refs(env, repository).map_err(|e| {
-            Error::GitHubApi(format!("{e}; nothing was deleted. The token needs contents: read and pull-requests: read"))
+            Error::GitHubApi(format!(
+                "{e}; nothing was deleted. The token needs contents: read and pull-requests: read"
+            ))
         })?;
         // What the flags say stands; GitHub fills in the rest.
         if flags.default_branch.is_none() && request.live.default_branch.is_empty() {
@@ -215,7 +217,10 @@ fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> 
         request.credentials.clone(),
     )?;
     let text = if request.json {
-        format!("{:#}\n", serde_json::to_value(&outcome).expect("the outcome serialises"))
+        format!(
+            "{:#}\n",
+            serde_json::to_value(&outcome).expect("the outcome serialises")
+        )
     } else {
         outcome.human()
     };

@@ -149,19 +149,32 @@ impl Request {
         let repository = flags.repository.trim().to_owned();
         let host = match crate::reference::parse(&repository) {
             _ if crate::reference::has_tag(&repository) || repository.contains('@') => {
-                bad("repository", format!("`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"));
+                bad(
+                    "repository",
+                    format!(
+                        "`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"
+                    ),
+                );
                 None
             }
             Ok(reference) => Some(reference.registry().to_owned()),
             Err(e) => {
-                bad("repository", format!("`{repository}` is not a repository: {e}"));
+                bad(
+                    "repository",
+                    format!("`{repository}` is not a repository: {e}"),
+                );
                 None
             }
         };
-        let older_than = flags.older_than.as_deref().map(parse_age).transpose().unwrap_or_else(|problem| {
-            bad("older-than", problem);
-            None
-        });
+        let older_than = flags
+            .older_than
+            .as_deref()
+            .map(parse_age)
+            .transpose()
+            .unwrap_or_else(|problem| {
+                bad("older-than", problem);
+                None
+            });
         let requests = flags.pull_requests.as_deref().map(|text| {
             list(text)
                 .into_iter()
@@ -177,20 +190,31 @@ impl Request {
         });
         let branches = flags.branches.as_deref().map(list);
         if flags.prefix.trim().is_empty() {
-            bad("prefix", "is empty: give the cache tag prefix the builds use (default buildcache)".into());
+            bad(
+                "prefix",
+                "is empty: give the cache tag prefix the builds use (default buildcache)".into(),
+            );
         }
         let live_from_github = if flags.live_from_github {
             match &around.github_repository {
                 Some(repository) if repository.contains('/') => Some(repository.clone()),
                 _ => {
-                    bad("live-from-github", "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it".into());
+                    bad(
+                        "live-from-github",
+                        "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it".into(),
+                    );
                     None
                 }
             }
         } else {
             None
         };
-        if older_than.is_none() && requests.is_none() && branches.is_none() && !flags.live_from_github && flags.older_than.is_none() {
+        if older_than.is_none()
+            && requests.is_none()
+            && branches.is_none()
+            && !flags.live_from_github
+            && flags.older_than.is_none()
+        {
             bad("older-than", "nothing says which caches are stale: give --older-than, --branches, --pull-requests or --live-from-github".into());
         }
         let default_branch = flags
@@ -248,7 +272,11 @@ impl Request {
 
 /// `14d`, `36h`, `2w`: a positive whole number and a unit.
 pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let problem = || format!("`{text}` is not an age: use a positive whole number of hours, days or weeks, e.g. 36h, 14d, 2w");
+    let problem = || {
+        format!(
+            "`{text}` is not an age: use a positive whole number of hours, days or weeks, e.g. 36h, 14d, 2w"
+        )
+    };
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -322,11 +350,13 @@ fn judge(live: &Liveness, tag: &str, written: Option<OffsetDateTime>) -> Verdict
             ));
         }
     }
-    Verdict::Keep(owner_is_live.unwrap_or_else(|| match (live.older_than, written) {
-        (Some(_), Some(_)) => "written recently".into(),
-        (Some(_), None) => "its age is unknown".into(),
-        (None, _) => "nothing says it is stale".into(),
-    }))
+    Verdict::Keep(
+        owner_is_live.unwrap_or_else(|| match (live.older_than, written) {
+            (Some(_), Some(_)) => "written recently".into(),
+            (Some(_), None) => "its age is unknown".into(),
+            (None, _) => "nothing says it is stale".into(),
+        }),
+    )
 }
 
 /// Every manifest the kept digests need, each with the kept tag that reaches it; or the
@@ -336,10 +366,8 @@ fn reachable(
     roots: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, (String, String)> {
     let mut reached: BTreeMap<String, String> = BTreeMap::new();
-    let mut queue: Vec<(String, String)> = roots
-        .iter()
-        .map(|(d, t)| (d.clone(), t.clone()))
-        .collect();
+    let mut queue: Vec<(String, String)> =
+        roots.iter().map(|(d, t)| (d.clone(), t.clone())).collect();
     loop {
         while let Some((digest, root)) = queue.pop() {
             if reached.contains_key(&digest) {
@@ -377,7 +405,13 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
     let verdicts: Vec<(&str, &str, Verdict)> = inventory
         .tags
         .iter()
-        .map(|(tag, digest)| (tag.as_str(), digest.as_str(), judge(live, tag, written(digest))))
+        .map(|(tag, digest)| {
+            (
+                tag.as_str(),
+                digest.as_str(),
+                judge(live, tag, written(digest)),
+            )
+        })
         .collect();
     let mut roots: BTreeMap<String, String> = BTreeMap::new();
     for (tag, digest, verdict) in &verdicts {
@@ -451,9 +485,10 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
                     .collect::<Vec<_>>()
                     .join("; "),
             }),
-            Err(reason) => plan
-                .keep
-                .extend(tags.iter().map(|(tag, _)| keep_tag(tag, digest, reason.clone()))),
+            Err(reason) => plan.keep.extend(
+                tags.iter()
+                    .map(|(tag, _)| keep_tag(tag, digest, reason.clone())),
+            ),
         }
     }
     for digest in &inventory.untagged {
@@ -565,11 +600,20 @@ mod tests {
             plan.delete[0].why,
             "its branch is gone (not among 2 live branches)"
         );
-        assert_eq!(reason_of(&plan, "buildcache-main"), "the default branch (main)'s cache");
+        assert_eq!(
+            reason_of(&plan, "buildcache-main"),
+            "the default branch (main)'s cache"
+        );
         assert_eq!(reason_of(&plan, &feature_a), "branch feature/a exists");
-        assert_eq!(reason_of(&plan, "buildcache-pr-7"), "pull request #7 is open");
+        assert_eq!(
+            reason_of(&plan, "buildcache-pr-7"),
+            "pull request #7 is open"
+        );
         assert_eq!(reason_of(&plan, "buildcache"), "the shared cache");
-        assert_eq!(reason_of(&plan, "latest"), "not a cache tag (no `buildcache` prefix)");
+        assert_eq!(
+            reason_of(&plan, "latest"),
+            "not a cache tag (no `buildcache` prefix)"
+        );
         assert!(plan.blocked.is_none());
     }
 
@@ -587,7 +631,13 @@ mod tests {
                 ("d1", cache(30)),
                 ("d2", cache(20)),
                 ("d3", cache(3)),
-                ("d4", Manifest { written: None, ..cache(0) }),
+                (
+                    "d4",
+                    Manifest {
+                        written: None,
+                        ..cache(0)
+                    },
+                ),
                 ("d5", cache(40)),
             ],
         );
@@ -663,7 +713,10 @@ mod tests {
         inv.untagged = vec!["attestation".into(), "orphan".into()];
         let plan = plan(&inv, &live());
         assert_eq!(
-            plan.delete.iter().map(|d| d.digest.as_str()).collect::<Vec<_>>(),
+            plan.delete
+                .iter()
+                .map(|d| d.digest.as_str())
+                .collect::<Vec<_>>(),
             ["orphan"]
         );
         assert_eq!(
@@ -693,7 +746,10 @@ mod tests {
         assert!(plan.delete.is_empty());
         assert_eq!(plan.keep.len(), 2);
         let blocked = plan.blocked.unwrap();
-        assert!(blocked.contains("d1") && blocked.contains("401 Unauthorized"), "{blocked}");
+        assert!(
+            blocked.contains("d1") && blocked.contains("401 Unauthorized"),
+            "{blocked}"
+        );
         // A child a kept index lists but nobody could read blocks too.
         let index = Manifest {
             children: vec!["missing".into()],
@@ -746,7 +802,17 @@ mod tests {
         assert_eq!(parse_age("14d"), Ok(Duration::days(14)));
         assert_eq!(parse_age("36h"), Ok(Duration::hours(36)));
         assert_eq!(parse_age("2w"), Ok(Duration::weeks(2)));
-        for bad in ["", "14", "-3d", "0d", "1.5d", "d", "14 days", "99999999999999999999d", "99999999999999w"] {
+        for bad in [
+            "",
+            "14",
+            "-3d",
+            "0d",
+            "1.5d",
+            "d",
+            "14 days",
+            "99999999999999999999d",
+            "99999999999999w",
+        ] {
             let problem = parse_age(bad).unwrap_err();
             assert!(problem.contains("36h, 14d, 2w"), "{bad}: {problem}");
         }

@@ -207,8 +207,8 @@ fn the_readme_tables_list_every_input_and_output() {
 /// step sets comes from an input.
 #[test]
 fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prune/action.yml"))
-        .unwrap();
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prune/action.yml")).unwrap();
     let action: Value = yaml_serde::from_str(&text).unwrap();
     let prune = regcache::cli::command()
         .find_subcommand("prune")
@@ -246,6 +246,10 @@ fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
         failed: Vec::new(),
         blocked: None,
     };
-    let written: BTreeSet<String> = outcome.outputs().iter().map(|(n, _)| n.to_string()).collect();
+    let written: BTreeSet<String> = outcome
+        .outputs()
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .collect();
     assert_eq!(keys(&action["outputs"]), written);
 }

@@ -121,7 +121,10 @@ fn fake_github(owner_path: &'static str, deletes: Deletes) -> Fake {
                         .with_header("Docker-Content-Digest", digest)
                         .with_header("Content-Type", &media_type)
                 }
-                None => Reply::json("404 Not Found", r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#),
+                None => Reply::json(
+                    "404 Not Found",
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#,
+                ),
             };
         }
         if path.starts_with("/v2/solo/app/manifests/") {
@@ -196,10 +199,17 @@ fn accepted(_: u64) -> (&'static str, &'static str) {
 fn ghcr_versions_that_are_stale_or_left_untagged_go_and_what_kept_tags_need_stays() {
     // Version 107 is the kind GitHub keeps: its DELETE answers 400.
     let fake = fake_github("orgs/acme", |id| match id {
-        107 => ("400 Bad Request", "You cannot delete the last tagged version of a package. You must delete the package instead."),
+        107 => (
+            "400 Bad Request",
+            "You cannot delete the last tagged version of a package. You must delete the package instead.",
+        ),
         _ => ("204 No Content", ""),
     });
-    let run = run_prune(&fake, "acme", &["--live-from-github", "--older-than", "14d", "--delete"]);
+    let run = run_prune(
+        &fake,
+        "acme",
+        &["--live-from-github", "--older-than", "14d", "--delete"],
+    );
     assert_eq!(run.code, Some(0), "{}", run.log());
     let outcome: Value = serde_json::from_str(&run.stdout).unwrap();
     let mut ids = deleted_ids(&fake, "orgs/acme");
@@ -213,7 +223,10 @@ fn ghcr_versions_that_are_stale_or_left_untagged_go_and_what_kept_tags_need_stay
         .map(|d| d["digest"].as_str().unwrap())
         .collect();
     for key in ["pr8", "overwritten", "old"] {
-        assert!(deleted.contains(&fake.digests[key].as_str()), "{key}: {outcome:#}");
+        assert!(
+            deleted.contains(&fake.digests[key].as_str()),
+            "{key}: {outcome:#}"
+        );
     }
     let kept = outcome["kept"].as_array().unwrap();
     let reason = |digest: &str| {
@@ -241,15 +254,29 @@ fn ghcr_versions_that_are_stale_or_left_untagged_go_and_what_kept_tags_need_stay
         .iter()
         .filter(|r| !r.path.starts_with("/v2/"))
         .collect();
-    assert!(api.iter().all(|r| r.authorization == "Bearer ghs_prune_token"), "{api:#?}");
-    assert!(api.iter().any(|r| r.path.ends_with("versions?per_page=100&page=2")));
-    assert!(api.iter().any(|r| r.path.contains("/branches?per_page=100&page=2")));
+    assert!(
+        api.iter()
+            .all(|r| r.authorization == "Bearer ghs_prune_token"),
+        "{api:#?}"
+    );
+    assert!(
+        api.iter()
+            .any(|r| r.path.ends_with("versions?per_page=100&page=2"))
+    );
+    assert!(
+        api.iter()
+            .any(|r| r.path.contains("/branches?per_page=100&page=2"))
+    );
 }
 
 #[test]
 fn a_dry_run_asks_github_nothing_but_lists() {
     let fake = fake_github("orgs/acme", accepted);
-    let run = run_prune(&fake, "acme", &["--pull-requests", "7", "--default-branch", "main"]);
+    let run = run_prune(
+        &fake,
+        "acme",
+        &["--pull-requests", "7", "--default-branch", "main"],
+    );
     assert_eq!(run.code, Some(0), "{}", run.log());
     let outcome: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(deleted_ids(&fake, "orgs/acme").is_empty());
@@ -273,7 +300,17 @@ fn a_dry_run_asks_github_nothing_but_lists() {
 #[test]
 fn a_user_package_is_found_after_the_organization_answers_404() {
     let fake = fake_github("users/solo", accepted);
-    let run = run_prune(&fake, "solo", &["--pull-requests", "7", "--default-branch", "main", "--delete"]);
+    let run = run_prune(
+        &fake,
+        "solo",
+        &[
+            "--pull-requests",
+            "7",
+            "--default-branch",
+            "main",
+            "--delete",
+        ],
+    );
     assert_eq!(run.code, Some(0), "{}", run.log());
     let mut ids = deleted_ids(&fake, "users/solo");
     ids.sort();
@@ -282,8 +319,20 @@ fn a_user_package_is_found_after_the_organization_answers_404() {
 
 #[test]
 fn a_token_without_the_scope_fails_each_deletion_with_the_scope_to_add() {
-    let fake = fake_github("orgs/acme", |_| ("403 Forbidden", "Must have admin rights to Repository."));
-    let run = run_prune(&fake, "acme", &["--pull-requests", "7", "--default-branch", "main", "--delete"]);
+    let fake = fake_github("orgs/acme", |_| {
+        ("403 Forbidden", "Must have admin rights to Repository.")
+    });
+    let run = run_prune(
+        &fake,
+        "acme",
+        &[
+            "--pull-requests",
+            "7",
+            "--default-branch",
+            "main",
+            "--delete",
+        ],
+    );
     assert_eq!(run.code, Some(1), "{}", run.log());
     let outcome: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(outcome["failed"].as_array().unwrap().len(), 3);
@@ -300,10 +349,21 @@ fn a_token_without_the_scope_fails_each_deletion_with_the_scope_to_add() {
 #[test]
 fn a_package_nobody_has_is_an_error_that_deletes_nothing() {
     let fake = fake_github("orgs/acme", accepted);
-    let run = run_prune(&fake, "nobody", &["--pull-requests", "7", "--default-branch", "main", "--delete"]);
+    let run = run_prune(
+        &fake,
+        "nobody",
+        &[
+            "--pull-requests",
+            "7",
+            "--default-branch",
+            "main",
+            "--delete",
+        ],
+    );
     assert_eq!(run.code, Some(1), "{}", run.log());
     assert!(
-        run.stderr.contains("no container package app under the organization or user nobody"),
+        run.stderr
+            .contains("no container package app under the organization or user nobody"),
         "{}",
         run.log()
     );

@@ -69,7 +69,11 @@ fn seed_repository() -> (Remote, String, BTreeMap<&'static str, String>) {
         &format!("type=registry,ref={full}:buildcache-main,mode=max"),
         example.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let main = remote.get_manifest(&repo, "buildcache-main");
     let mut digests = BTreeMap::new();
     digests.insert("main", sha256(&serde_json::to_vec(&main).unwrap()));
@@ -91,8 +95,14 @@ fn seed_repository() -> (Remote, String, BTreeMap<&'static str, String>) {
         remote.put_manifest(&repo, "buildcache-pr-7", &variant(&main, "7")),
     );
     let closed = variant(&main, "closed");
-    digests.insert("pr-8", remote.put_manifest(&repo, "buildcache-pr-8", &closed));
-    digests.insert("pr-9", remote.put_manifest(&repo, "buildcache-pr-9", &closed));
+    digests.insert(
+        "pr-8",
+        remote.put_manifest(&repo, "buildcache-pr-8", &closed),
+    );
+    digests.insert(
+        "pr-9",
+        remote.put_manifest(&repo, "buildcache-pr-9", &closed),
+    );
     // An image index `v1` that lists pr-10's manifest as its child.
     let child = variant(&main, "child");
     let child_digest = remote.put_manifest(&repo, "buildcache-pr-10", &child);
@@ -181,11 +191,11 @@ fn prune_deletes_exactly_the_stale_tags_and_nothing_a_kept_tag_needs() {
         kept_reason(&plan, "buildcache-pr-11"),
         "stale, but kept tag v1 needs this manifest"
     );
-    assert_eq!(kept_reason(&plan, "buildcache-pr-7"), "pull request #7 is open");
     assert_eq!(
-        kept_reason(&plan, &feature_a),
-        "branch feature/a exists"
+        kept_reason(&plan, "buildcache-pr-7"),
+        "pull request #7 is open"
     );
+    assert_eq!(kept_reason(&plan, &feature_a), "branch feature/a exists");
     // pr-8 and pr-9 share one digest: one deletion carrying both tags.
     let shared = plan["would_delete"]
         .as_array()
@@ -193,7 +203,10 @@ fn prune_deletes_exactly_the_stale_tags_and_nothing_a_kept_tag_needs() {
         .iter()
         .find(|d| d["digest"] == digests["pr-8"])
         .unwrap();
-    assert_eq!(shared["tags"], json!(["buildcache-pr-8", "buildcache-pr-9"]));
+    assert_eq!(
+        shared["tags"],
+        json!(["buildcache-pr-8", "buildcache-pr-9"])
+    );
 
     // The same plan, carried out.
     args.push("--delete");
@@ -249,7 +262,11 @@ fn a_kept_tag_that_cannot_be_read_stops_every_deletion() {
         blocked.contains(&digests["v1"]) || blocked.contains("unresolved tag v1"),
         "{blocked}"
     );
-    assert!(run.stderr.contains("nothing is deleted in this repository"), "{}", run.log());
+    assert!(
+        run.stderr.contains("nothing is deleted in this repository"),
+        "{}",
+        run.log()
+    );
     assert_eq!(remote.tags(repo), before);
 }
 
@@ -264,7 +281,11 @@ fn a_registry_that_refuses_deletes_is_explained_and_loses_nothing() {
         .envs(engine_env())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let remote = Remote {
         base: format!("http://127.0.0.1:{port}"),
         user: None,
@@ -276,7 +297,14 @@ fn a_registry_that_refuses_deletes_is_explained_and_loses_nothing() {
     remote.put_manifest(&repo, "buildcache-pr-2", &variant(&cache, "2"));
     let full = format!("127.0.0.1:{port}/{repo}");
     let run = prune(
-        &[&full, "--pull-requests", "none", "--default-branch", "main", "--delete"],
+        &[
+            &full,
+            "--pull-requests",
+            "none",
+            "--default-branch",
+            "main",
+            "--delete",
+        ],
         &[],
     );
     assert_eq!(run.code, Some(1), "{}", run.log());
@@ -300,7 +328,12 @@ fn basic_auth_comes_from_the_flags_or_the_docker_config_and_wrong_credentials_de
         .expect("htpasswd (apache2-utils) runs");
     std::fs::write(&htpasswd, &out.stdout).unwrap();
     let port = "5062";
-    engine_script(&["registry-start", "prune-auth", port, htpasswd.to_str().unwrap()]);
+    engine_script(&[
+        "registry-start",
+        "prune-auth",
+        port,
+        htpasswd.to_str().unwrap(),
+    ]);
     let remote = Remote {
         base: format!("http://127.0.0.1:{port}"),
         user: Some(("pruner", "s3cret")),
@@ -325,7 +358,11 @@ fn basic_auth_comes_from_the_flags_or_the_docker_config_and_wrong_credentials_de
     let wrong = prune(&args, &[("REGCACHE_PASSWORD", "wrong")]);
     assert_eq!(wrong.code, Some(1), "{}", wrong.log());
     assert!(wrong.log().contains("401"), "{}", wrong.log());
-    assert!(!wrong.log().contains("wrong"), "the password is never shown: {}", wrong.log());
+    assert!(
+        !wrong.log().contains("wrong"),
+        "the password is never shown: {}",
+        wrong.log()
+    );
     assert_eq!(remote.tags(&repo), ["buildcache-main", "buildcache-pr-3"]);
 
     let anonymous = prune(&args[..6], &[]);
@@ -345,19 +382,109 @@ fn basic_auth_comes_from_the_flags_or_the_docker_config_and_wrong_credentials_de
 #[test]
 fn bad_flags_exit_2_and_touch_nothing() {
     // Port 9 on loopback: nothing listens, and nothing may be asked anyway.
-    let cases: &[(&[&str], &str, &[(&str, &str)])] = &[
-        (&["127.0.0.1:9/app:buildcache", "--older-than", "14d", "--default-branch", "main"], "input `repository`: `127.0.0.1:9/app:buildcache` names a tag or digest", &[]),
-        (&["127.0.0.1:9/App", "--older-than", "14d", "--default-branch", "main"], "input `repository`: `127.0.0.1:9/App` is not a repository", &[]),
-        (&["127.0.0.1:9/app", "--older-than", "-3d", "--default-branch", "main"], "input `older-than`: `-3d` is not an age", &[]),
-        (&["127.0.0.1:9/app", "--older-than", "fortnight", "--default-branch", "main"], "input `older-than`: `fortnight` is not an age", &[]),
-        (&["127.0.0.1:9/app", "--pull-requests", "12,x", "--default-branch", "main"], "input `pull-requests`: `x` is not a pull request number", &[]),
-        (&["127.0.0.1:9/app", "--default-branch", "main"], "nothing says which caches are stale", &[]),
+    // (flags, the line expected, extra variables)
+    type Case<'a> = (&'a [&'a str], &'a str, &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
+        (
+            &[
+                "127.0.0.1:9/app:buildcache",
+                "--older-than",
+                "14d",
+                "--default-branch",
+                "main",
+            ],
+            "input `repository`: `127.0.0.1:9/app:buildcache` names a tag or digest",
+            &[],
+        ),
+        (
+            &[
+                "127.0.0.1:9/App",
+                "--older-than",
+                "14d",
+                "--default-branch",
+                "main",
+            ],
+            "input `repository`: `127.0.0.1:9/App` is not a repository",
+            &[],
+        ),
+        (
+            &[
+                "127.0.0.1:9/app",
+                "--older-than",
+                "-3d",
+                "--default-branch",
+                "main",
+            ],
+            "input `older-than`: `-3d` is not an age",
+            &[],
+        ),
+        (
+            &[
+                "127.0.0.1:9/app",
+                "--older-than",
+                "fortnight",
+                "--default-branch",
+                "main",
+            ],
+            "input `older-than`: `fortnight` is not an age",
+            &[],
+        ),
+        (
+            &[
+                "127.0.0.1:9/app",
+                "--pull-requests",
+                "12,x",
+                "--default-branch",
+                "main",
+            ],
+            "input `pull-requests`: `x` is not a pull request number",
+            &[],
+        ),
+        (
+            &["127.0.0.1:9/app", "--default-branch", "main"],
+            "nothing says which caches are stale",
+            &[],
+        ),
         // Empty variables are inputs not given (the prune action passes them all).
-        (&["127.0.0.1:9/app", "--default-branch", "main"], "nothing says which caches are stale", &[("REGCACHE_OLDER_THAN", ""), ("REGCACHE_BRANCHES", " ")]),
-        (&["127.0.0.1:9/app", "--older-than", "14d"], "input `default-branch`: is not known", &[]),
-        (&["127.0.0.1:9/app", "--older-than", "14d", "--default-branch", "main", "--username", "u"], "input `username`: is given but REGCACHE_PASSWORD is not set", &[]),
-        (&["ghcr.io/acme/app", "--older-than", "14d", "--default-branch", "main"], "input `backend`: GHCR is pruned through GitHub's Packages API, which needs a token", &[]),
-        (&["127.0.0.1:9/app", "--live-from-github"], "input `live-from-github`: needs GITHUB_REPOSITORY", &[]),
+        (
+            &["127.0.0.1:9/app", "--default-branch", "main"],
+            "nothing says which caches are stale",
+            &[("REGCACHE_OLDER_THAN", ""), ("REGCACHE_BRANCHES", " ")],
+        ),
+        (
+            &["127.0.0.1:9/app", "--older-than", "14d"],
+            "input `default-branch`: is not known",
+            &[],
+        ),
+        (
+            &[
+                "127.0.0.1:9/app",
+                "--older-than",
+                "14d",
+                "--default-branch",
+                "main",
+                "--username",
+                "u",
+            ],
+            "input `username`: is given but REGCACHE_PASSWORD is not set",
+            &[],
+        ),
+        (
+            &[
+                "ghcr.io/acme/app",
+                "--older-than",
+                "14d",
+                "--default-branch",
+                "main",
+            ],
+            "input `backend`: GHCR is pruned through GitHub's Packages API, which needs a token",
+            &[],
+        ),
+        (
+            &["127.0.0.1:9/app", "--live-from-github"],
+            "input `live-from-github`: needs GITHUB_REPOSITORY",
+            &[],
+        ),
     ];
     for (args, expected, env) in cases {
         let run = prune(args, env);
@@ -366,10 +493,21 @@ fn bad_flags_exit_2_and_touch_nothing() {
     }
     // An unreachable registry is a clear error, not a plan.
     let run = prune(
-        &["127.0.0.1:9/app", "--older-than", "14d", "--default-branch", "main", "--delete"],
+        &[
+            "127.0.0.1:9/app",
+            "--older-than",
+            "14d",
+            "--default-branch",
+            "main",
+            "--delete",
+        ],
         &[],
     );
     assert_eq!(run.code, Some(1), "{}", run.log());
-    assert!(run.stderr.contains("listing the tags of app"), "{}", run.log());
+    assert!(
+        run.stderr.contains("listing the tags of app"),
+        "{}",
+        run.log()
+    );
     assert!(run.stdout.is_empty(), "{}", run.log());
 }

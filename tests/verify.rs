@@ -33,7 +33,11 @@ fn export(reference: &str, cache_options: &str) {
         &format!("type=registry,ref={reference},mode=max{cache_options}"),
         dir.path().to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn verify(args: &[&str]) -> (Run, Value) {
@@ -88,13 +92,20 @@ fn whole_caches_verify_in_every_form_and_compression() {
     for (tag, options, compression) in [
         ("gzip", "", "gzip"),
         ("zstd", ",compression=zstd,force-compression=true", "zstd"),
-        ("image-manifest", ",image-manifest=true,oci-mediatypes=true", "gzip"),
+        (
+            "image-manifest",
+            ",image-manifest=true,oci-mediatypes=true",
+            "gzip",
+        ),
     ] {
         let reference = format!("{repo}:{tag}");
         export(&reference, options);
         let (run, shallow) = verify(&[&reference]);
         assert_eq!(run.code, Some(0), "{tag}: {}", run.log());
-        assert_eq!((shallow["missing"].as_u64(), shallow["corrupt"].as_u64()), (Some(0), Some(0)));
+        assert_eq!(
+            (shallow["missing"].as_u64(), shallow["corrupt"].as_u64()),
+            (Some(0), Some(0))
+        );
         let (run, deep) = verify(&[&reference, "--deep"]);
         assert_eq!(run.code, Some(0), "{tag}: {}", run.log());
         // Every layer was decompressed and hashed: at least the 3,000,000 random bytes.
@@ -108,9 +119,16 @@ fn whole_caches_verify_in_every_form_and_compression() {
         let info: Value = serde_json::from_str(&inspect.stdout).unwrap();
         assert_eq!(
             info["form"],
-            if tag == "image-manifest" { "image-manifest" } else { "index" }
+            if tag == "image-manifest" {
+                "image-manifest"
+            } else {
+                "index"
+            }
         );
-        assert!(info["compression"][compression].as_u64().unwrap() >= 2, "{tag}: {info:#}");
+        assert!(
+            info["compression"][compression].as_u64().unwrap() >= 2,
+            "{tag}: {info:#}"
+        );
         assert_eq!(info["warnings"], serde_json::json!([]));
     }
 }
@@ -128,7 +146,11 @@ fn a_missing_layer_and_a_tampered_one_are_found_and_named() {
     let (digest, data) = own_layer(&missing);
     std::fs::remove_file(&data).unwrap();
     for deep in [false, true] {
-        let args: Vec<&str> = if deep { vec![&missing, "--deep"] } else { vec![&missing] };
+        let args: Vec<&str> = if deep {
+            vec![&missing, "--deep"]
+        } else {
+            vec![&missing]
+        };
         let (run, result) = verify(&args);
         assert_eq!(run.code, Some(1), "{}", run.log());
         assert_eq!(status_of(&result, &digest), "missing", "{result:#}");

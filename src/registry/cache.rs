@@ -200,10 +200,14 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, Strin
         config: Option<Descriptor>,
         subject: Option<Descriptor>,
     }
-    let any: Any = serde_json::from_slice(manifest_bytes)
-        .map_err(|e| format!("not a manifest: {e}"))?;
-    let is_cache = any.config.as_ref().map(|c| c.media_type.as_str()) == Some(CACHE_CONFIG_MEDIA_TYPE)
-        || any.manifests.iter().any(|m| m.media_type == CACHE_CONFIG_MEDIA_TYPE);
+    let any: Any =
+        serde_json::from_slice(manifest_bytes).map_err(|e| format!("not a manifest: {e}"))?;
+    let is_cache = any.config.as_ref().map(|c| c.media_type.as_str())
+        == Some(CACHE_CONFIG_MEDIA_TYPE)
+        || any
+            .manifests
+            .iter()
+            .any(|m| m.media_type == CACHE_CONFIG_MEDIA_TYPE);
     let written = if is_cache {
         let stored = parse(manifest_bytes)?;
         let (_, layers, _) = split_manifest(&stored)?;
@@ -293,8 +297,7 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
     } else {
         config_bytes.len() as u64
     };
-    let warnings =
-        import_limit_warnings(manifest_bytes.len() as u64, config_bytes.len() as u64);
+    let warnings = import_limit_warnings(manifest_bytes.len() as u64, config_bytes.len() as u64);
     Ok(CacheInfo {
         media_type,
         form,
@@ -524,7 +527,9 @@ mod tests {
         let size = stored_size(described.as_bytes()).unwrap();
         assert_eq!(
             size.warnings,
-            ["the cache config is 2097152 bytes; BuildKit imports at most 1048576, so this cache exports but never imports (try mode=min or fewer stages)"]
+            [
+                "the cache config is 2097152 bytes; BuildKit imports at most 1048576, so this cache exports but never imports (try mode=min or fewer stages)"
+            ]
         );
         assert_eq!(
             (size.layers, size.total_bytes),

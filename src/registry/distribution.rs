@@ -203,8 +203,11 @@ impl Distribution {
             codes: Vec::new(),
             message,
         };
-        let challenge = parse_challenge(challenge)
-            .ok_or_else(|| failed(format!("unreadable WWW-Authenticate challenge `{challenge}`")))?;
+        let challenge = parse_challenge(challenge).ok_or_else(|| {
+            failed(format!(
+                "unreadable WWW-Authenticate challenge `{challenge}`"
+            ))
+        })?;
         let param = |key: &str| {
             challenge
                 .params
@@ -401,7 +404,9 @@ impl Distribution {
             return Err(Failure {
                 status: None,
                 codes: Vec::new(),
-                message: format!("GET {digest}: the registry sent a manifest whose digest is {actual}"),
+                message: format!(
+                    "GET {digest}: the registry sent a manifest whose digest is {actual}"
+                ),
             });
         }
         Ok(body.to_vec())
@@ -462,7 +467,10 @@ mod tests {
             HeaderValue::from_static(r#"<https://x/prev>; rel="prev", <https://x/next>; rel=next"#),
         );
         assert_eq!(next_link(&headers).as_deref(), Some("https://x/next"));
-        headers.insert(LINK, HeaderValue::from_static(r#"<https://x/prev>; rel="prev""#));
+        headers.insert(
+            LINK,
+            HeaderValue::from_static(r#"<https://x/prev>; rel="prev""#),
+        );
         assert_eq!(next_link(&headers), None);
     }
 

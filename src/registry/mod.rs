@@ -219,7 +219,8 @@ impl Registry<'_> {
         };
         let reference = Self::parse(repository)?;
         let registry_host = reference.resolve_registry().to_owned();
-        let plain = is_loopback(reference.registry()) || self.insecure.iter().any(|i| i == reference.registry());
+        let plain = is_loopback(reference.registry())
+            || self.insecure.iter().any(|i| i == reference.registry());
         let mut credentials = prune::credentials(explicit, self.auth(&reference));
         if let (Backend::GitHubPackages { token, .. }, None) = (backend, &credentials.basic) {
             // GHCR takes the GitHub token as a password, with any user name.
@@ -269,7 +270,9 @@ impl Registry<'_> {
                         let found = client.blob_exists(reference, &blob.digest).await;
                         let (status, problem) = match found {
                             Ok(true) => ("ok", None),
-                            Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
+                            Ok(false) => {
+                                ("missing", Some("the registry has no such blob".to_owned()))
+                            }
                             Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
                         };
                         verify::BlobCheck {
@@ -300,7 +303,9 @@ async fn deep_check(
 ) -> verify::BlobCheck {
     let result = async {
         let mut layer = match &blob.uncompressed {
-            Some(expected) => Some(verify::LayerCheck::new(blob.compression, expected).map_err(|p| ("corrupt", p))?),
+            Some(expected) => Some(
+                verify::LayerCheck::new(blob.compression, expected).map_err(|p| ("corrupt", p))?,
+            ),
             None => None,
         };
         let mut stream = client
@@ -309,14 +314,18 @@ async fn deep_check(
             .map_err(|e| match e {
                 OciDistributionError::ServerError { code: 404, .. } => ("missing", e.to_string()),
                 OciDistributionError::RegistryError { ref envelope, .. }
-                    if envelope.errors.iter().any(|e| e.code == OciErrorCode::BlobUnknown) =>
+                    if envelope
+                        .errors
+                        .iter()
+                        .any(|e| e.code == OciErrorCode::BlobUnknown) =>
                 {
                     ("missing", e.to_string())
                 }
                 other => ("corrupt", format!("could not be read: {other}")),
             })?;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| ("corrupt", format!("its bytes do not match its digest: {e}")))?;
+            let chunk = chunk
+                .map_err(|e| ("corrupt", format!("its bytes do not match its digest: {e}")))?;
             if let Some(layer) = &mut layer {
                 layer.update(&chunk).map_err(|p| ("corrupt", p))?;
             }

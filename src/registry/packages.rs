@@ -36,7 +36,10 @@ fn describe(route: &str, e: octocrab::Error) -> (u16, String) {
     match e {
         octocrab::Error::GitHub { source, .. } => (
             source.status_code.as_u16(),
-            format!("{route} answered {}: {}", source.status_code, source.message),
+            format!(
+                "{route} answered {}: {}",
+                source.status_code, source.message
+            ),
         ),
         other => (0, format!("{route} failed: {}", super::error_chain(&other))),
     }

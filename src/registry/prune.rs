@@ -25,7 +25,10 @@ const PACKAGES_DELETE_INTERVAL: Duration = Duration::from_millis(350);
 pub enum Backend {
     Registry,
     /// GHCR: the Packages API at `api_url` (GitHub Enterprise keeps its `/api/v3`).
-    GitHubPackages { api_url: String, token: String },
+    GitHubPackages {
+        api_url: String,
+        token: String,
+    },
 }
 
 /// A deletion that was tried and failed.
@@ -156,7 +159,8 @@ async fn packages_inventory(
 
 /// The explanation for a registry that refuses deletes.
 fn deletes_refused(status: Option<reqwest::StatusCode>, codes: &[String]) -> bool {
-    status == Some(reqwest::StatusCode::METHOD_NOT_ALLOWED) || codes.iter().any(|c| c == "UNSUPPORTED")
+    status == Some(reqwest::StatusCode::METHOD_NOT_ALLOWED)
+        || codes.iter().any(|c| c == "UNSUPPORTED")
 }
 
 const DELETES_DISABLED: &str = "the registry does not allow deletes (405/UNSUPPORTED): a distribution registry needs `storage: delete: enabled: true` in its configuration; GHCR refuses registry deletes and is pruned through GitHub's Packages API (regcache uses it for ghcr.io, or give --backend github-packages); nothing more was tried";
@@ -177,7 +181,10 @@ pub async fn prune(
         Backend::Registry => None,
     };
     let mut package = client.as_ref().map(|client| {
-        let (owner, name) = registry.name().split_once('/').unwrap_or((registry.name(), ""));
+        let (owner, name) = registry
+            .name()
+            .split_once('/')
+            .unwrap_or((registry.name(), ""));
         Package::new(client, owner, name)
     });
     let (inventory, ids) = match &mut package {
@@ -262,7 +269,10 @@ fn kept_by_github(deletion: &Deletion, reason: &str) -> Vec<Kept> {
 }
 
 /// Credentials in the order a user expects: explicit ones, then the docker config.
-pub fn credentials(explicit: Option<(String, String)>, docker: oci_client::secrets::RegistryAuth) -> Credentials {
+pub fn credentials(
+    explicit: Option<(String, String)>,
+    docker: oci_client::secrets::RegistryAuth,
+) -> Credentials {
     use oci_client::secrets::RegistryAuth;
     Credentials {
         basic: explicit.or(match docker {
@@ -339,8 +349,16 @@ impl Outcome {
         }
         text += &format!(
             "{} {}, {} kept, {} failed\n",
-            if self.dry_run { self.would_delete.len() } else { self.deleted.len() },
-            if self.dry_run { "would be deleted" } else { "deleted" },
+            if self.dry_run {
+                self.would_delete.len()
+            } else {
+                self.deleted.len()
+            },
+            if self.dry_run {
+                "would be deleted"
+            } else {
+                "deleted"
+            },
             self.kept.len(),
             self.failed.len()
         );
@@ -354,7 +372,10 @@ impl Outcome {
             ("would-delete", self.would_delete.len().to_string()),
             ("kept", self.kept.len().to_string()),
             ("failed", self.failed.len().to_string()),
-            ("result", serde_json::to_string(self).expect("the outcome serialises")),
+            (
+                "result",
+                serde_json::to_string(self).expect("the outcome serialises"),
+            ),
         ]
     }
 
@@ -365,8 +386,16 @@ impl Outcome {
             .deleted
             .iter()
             .map(|d| ("deleted", d, d.why.as_str()))
-            .chain(self.would_delete.iter().map(|d| ("would delete", d, d.why.as_str())))
-            .chain(self.failed.iter().map(|f| ("failed", &f.deletion, f.error.as_str())))
+            .chain(
+                self.would_delete
+                    .iter()
+                    .map(|d| ("would delete", d, d.why.as_str())),
+            )
+            .chain(
+                self.failed
+                    .iter()
+                    .map(|f| ("failed", &f.deletion, f.error.as_str())),
+            )
             .collect();
         if !rows.is_empty() {
             md += "| result | tags | digest | age | why |\n|---|---|---|---|---|\n";

@@ -186,7 +186,9 @@ mod tests {
 
     #[test]
     fn gzip_zstd_and_plain_layers_check_against_their_uncompressed_digest() {
-        let content: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let content: Vec<u8> = (0..100_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(&content).unwrap();
         let gz = gz.finish().unwrap();
@@ -200,7 +202,10 @@ mod tests {
         let wrong = digest(b"other");
         for (compression, bytes) in [("gzip", &gz), ("zstd", &zst)] {
             let problem = check(compression, bytes, &wrong).unwrap_err();
-            assert!(problem.contains(&right) && problem.contains(&wrong), "{problem}");
+            assert!(
+                problem.contains(&right) && problem.contains(&wrong),
+                "{problem}"
+            );
         }
         // A flipped byte inside the compressed stream.
         let mut bad = gz.clone();
@@ -224,9 +229,16 @@ mod tests {
             uncompressed_bytes: Some(5),
         };
         let fine = Verification::new("r", true, vec![blob("ok"), blob("ok")]);
-        assert_eq!((fine.missing, fine.corrupt, fine.uncompressed_bytes), (0, 0, 10));
+        assert_eq!(
+            (fine.missing, fine.corrupt, fine.uncompressed_bytes),
+            (0, 0, 10)
+        );
         assert!(fine.problem().is_none());
-        let broken = Verification::new("r", true, vec![blob("ok"), blob("missing"), blob("corrupt")]);
+        let broken = Verification::new(
+            "r",
+            true,
+            vec![blob("ok"), blob("missing"), blob("corrupt")],
+        );
         assert_eq!((broken.missing, broken.corrupt), (1, 1));
         assert!(broken.problem().unwrap().contains("Re-export"));
     }

@@ -299,7 +299,11 @@ impl Server {
                     head += &format!("{name}: {value}\r\n");
                 }
                 head += "\r\n";
-                let body: &[u8] = if request.method == "HEAD" { &[] } else { &answer.body };
+                let body: &[u8] = if request.method == "HEAD" {
+                    &[]
+                } else {
+                    &answer.body
+                };
                 let _ = stream
                     .write_all(head.as_bytes())
                     .and_then(|()| stream.write_all(body));

@@ -128,4 +128,3 @@ pub fn synthetic_cache(remote: &Remote, repo: &str, seed: &str) -> Value {
     config["mediaType"] = json!("application/vnd.buildkit.cacheconfig.v0");
     json!({"schemaVersion": 2, "mediaType": INDEX, "manifests": [layer, config]})
 }
-
