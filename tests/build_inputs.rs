@@ -282,15 +282,17 @@ fn the_default_context_is_the_commit_fetched_with_the_github_token() {
         "fetched from the Git context\n"
     );
     // BuildKit sends the GIT_AUTH_TOKEN.<host> secret as basic auth for that host (the
-    // server records the header as sent).
+    // scheme is case-insensitive, RFC 9110 §11.1; BuildKit writes `basic`).
     let expected = format!(
-        "Basic {}",
+        "basic {}",
         base64_encode(b"x-access-token:ghs_token_for_git")
     );
     let requests = server.requests();
     assert!(!requests.is_empty());
     assert!(
-        requests.iter().all(|r| r.authorization == expected),
+        requests
+            .iter()
+            .all(|r| r.authorization.eq_ignore_ascii_case(&expected)),
         "{requests:#?}"
     );
     assert!(

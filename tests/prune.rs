@@ -320,8 +320,9 @@ fn a_registry_that_refuses_deletes_is_explained_and_loses_nothing() {
 #[test]
 fn basic_auth_comes_from_the_flags_or_the_docker_config_and_wrong_credentials_delete_nothing() {
     let _turn = engine_lock();
-    let work = tempfile::tempdir().unwrap();
-    let htpasswd = work.path().join("htpasswd");
+    // In the engine's directory, as the registry outlives this test and reads it again.
+    let htpasswd =
+        std::path::Path::new(&engine_env()["REGCACHE_ENGINE_DIR"]).join("prune-auth.htpasswd");
     let out = Command::new("htpasswd")
         .args(["-Bbn", "pruner", "s3cret"])
         .output()
