@@ -369,3 +369,172 @@ fn a_package_nobody_has_is_an_error_that_deletes_nothing() {
     );
     assert!(deleted_ids(&fake, "orgs/acme").is_empty());
 }
+
+/// A registry that speaks the distribution token protocol (docs/spec/auth/token.md): a 401
+/// with a Bearer challenge, tokens per scope from its realm, tag lists in pages of two joined
+/// by `Link`, and a 429 with `Retry-After` on the first DELETE. Tokens for `pull` do not
+/// allow DELETE; only a `delete` scope does.
+#[test]
+fn the_registry_api_pages_tags_asks_a_delete_token_and_waits_when_told() {
+    let manifests = manifests();
+    let tags: Vec<(&str, String)> = vec![
+        ("buildcache-main", sha256(&manifests["main"])),
+        ("buildcache-pr-7", sha256(&manifests["pr8"])),
+        ("buildcache-pr-8", sha256(&manifests["pr9"])),
+        ("buildcache-pr-9", sha256(&manifests["old"])),
+        ("v1", sha256(&manifests["index"])),
+    ];
+    let by_digest: BTreeMap<String, Vec<u8>> =
+        manifests.values().map(|b| (sha256(b), b.clone())).collect();
+    let base: Arc<Mutex<String>> = Arc::default();
+    let url = base.clone();
+    let throttled = Arc::new(Mutex::new(false));
+    let server = Server::serve(move |request| {
+        let base = url.lock().unwrap().clone();
+        let path = request.path.as_str();
+        if let Some(query) = path.strip_prefix("/token?") {
+            // The scope asked for becomes the token, so the registry can check it.
+            let scope = query
+                .split('&')
+                .find_map(|p| p.strip_prefix("scope="))
+                .unwrap_or("")
+                .replace("%3A", ":")
+                .replace("%2F", "/");
+            return Reply::json(
+                "200 OK",
+                serde_json::to_vec(&json!({"token": scope})).unwrap(),
+            );
+        }
+        let needed = if request.method == "DELETE" {
+            "delete"
+        } else {
+            "pull"
+        };
+        if request.authorization != format!("Bearer repository:acme/app:{needed}") {
+            return Reply::json("401 Unauthorized", r#"{"errors":[{"code":"UNAUTHORIZED"}]}"#).with_header(
+                "WWW-Authenticate",
+                &format!(r#"Bearer realm="{base}/token",service="fake-registry",scope="repository:acme/app:{needed}""#),
+            );
+        }
+        if path.starts_with("/v2/acme/app/tags/list") {
+            let last = path
+                .split("last=")
+                .nth(1)
+                .map(|l| l.split('&').next().unwrap().to_owned());
+            let start = last.map_or(0, |l| tags.iter().position(|(t, _)| *t == l).unwrap() + 1);
+            let page: Vec<&str> = tags.iter().skip(start).take(2).map(|(t, _)| *t).collect();
+            let mut reply = Reply::json(
+                "200 OK",
+                serde_json::to_vec(&json!({"name": "acme/app", "tags": page})).unwrap(),
+            );
+            if start + 2 < tags.len() {
+                reply = reply.with_header(
+                    "Link",
+                    &format!(
+                        "</v2/acme/app/tags/list?last={}&n=2>; rel=\"next\"",
+                        page[1]
+                    ),
+                );
+            }
+            return reply;
+        }
+        if let Some(reference) = path.strip_prefix("/v2/acme/app/manifests/") {
+            let digest = tags
+                .iter()
+                .find(|(t, _)| *t == reference)
+                .map_or(reference.to_owned(), |(_, d)| d.clone());
+            if request.method == "DELETE" {
+                let mut throttled = throttled.lock().unwrap();
+                if !*throttled {
+                    *throttled = true;
+                    return Reply::json(
+                        "429 Too Many Requests",
+                        r#"{"errors":[{"code":"TOOMANYREQUESTS"}]}"#,
+                    )
+                    .with_header("Retry-After", "1");
+                }
+                return Reply::json("202 Accepted", "");
+            }
+            return match by_digest.get(&digest) {
+                Some(bytes) => Reply::json("200 OK", bytes.clone())
+                    .with_header("Docker-Content-Digest", &digest),
+                None => Reply::json(
+                    "404 Not Found",
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#,
+                ),
+            };
+        }
+        Reply::json("404 Not Found", "")
+    });
+    *base.lock().unwrap() = server.url.clone();
+    let host = server.url.trim_start_matches("http://");
+    let home = tempfile::tempdir().unwrap();
+    let env = BTreeMap::from([
+        ("HOME".to_owned(), home.path().display().to_string()),
+        ("PATH".to_owned(), std::env::var("PATH").unwrap()),
+    ]);
+    let repository = format!("{host}/acme/app");
+    let started = std::time::Instant::now();
+    let run = regcache(
+        &[
+            "prune",
+            &repository,
+            "--pull-requests",
+            "7",
+            "--default-branch",
+            "main",
+            "--delete",
+            "--format",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let outcome: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut deleted: Vec<String> = outcome["deleted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| {
+            d["tags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t.as_str().unwrap().to_owned())
+        })
+        .collect();
+    deleted.sort();
+    // Both pages past the first were read: pr-8 and pr-9 come from them.
+    assert_eq!(
+        deleted,
+        ["buildcache-pr-8", "buildcache-pr-9"],
+        "{outcome:#}"
+    );
+    let requests = server.requests();
+    let deletes: Vec<&Request> = requests.iter().filter(|r| r.method == "DELETE").collect();
+    // The first DELETE meets the challenge; then two deletions and one retry of the throttled
+    // one, each with the delete scope.
+    assert_eq!(deletes.len(), 4, "{deletes:#?}");
+    assert_eq!(deletes[0].authorization, "");
+    assert!(
+        deletes[1..]
+            .iter()
+            .all(|r| r.authorization == "Bearer repository:acme/app:delete")
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.path.starts_with("/token?") && r.path.contains("delete"))
+    );
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    let pages = requests
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("/v2/acme/app/tags/list") && r.authorization.starts_with("Bearer")
+        })
+        .count();
+    assert_eq!(pages, 3, "three pages of two tags");
+}
