@@ -28,13 +28,19 @@ echo
 echo "=== cache statistics"
 python3 - "$out" <<'PY'
 import json, sys
-print(f"{'build':6} {'cached/total':>12} {'ratio':>6} {'cache-hit':>9} {'import s':>9} {'export s':>9} {'build s':>8}  refs found / missing")
+print(f"{'build':6} {'cached/total':>12} {'ratio':>6} {'cache-hit':>9} {'import s':>9} {'export s':>9} {'build s':>8} {'cache bytes':>11}  refs found / missing")
 for run in ("cold", "warm"):
     o = json.load(open(f"{sys.argv[1]}/{run}.json"))
     print(f"{run:6} {o['cached-steps'] + '/' + o['total-steps']:>12} {o['cache-hit-ratio']:>6} {o['cache-hit']:>9} "
-          f"{o['cache-import-seconds']:>9} {o['cache-export-seconds']:>9} {o['build-seconds']:>8}  "
+          f"{o['cache-import-seconds']:>9} {o['cache-export-seconds']:>9} {o['build-seconds']:>8} {o['cache-size']:>11}  "
           f"{o['cache-refs-found'] or '-'} / {o['cache-refs-missing'] or '-'}")
 PY
 echo
 echo "=== the cache in the registry"
 "$regcache" inspect "$cache_ref"
+echo
+echo "=== every layer of it downloaded, decompressed and checked"
+"$regcache" verify --deep "$cache_ref"
+echo
+echo "=== what prune would delete in the demo repository (a dry run)"
+"$regcache" prune "${cache_ref%:*}" --older-than 14d --default-branch main
