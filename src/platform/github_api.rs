@@ -7,19 +7,9 @@ use super::github::{Answer, Lookup, PullRequest, Repository};
 /// `GITHUB_API_URL` (GHES keeps its `/api/v3`), and the token from the `github-token` input
 /// or `GITHUB_TOKEN`. One answer per lookup, or why there is none.
 pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> {
-    let url = env
-        .get("GITHUB_API_URL")
-        .unwrap_or("https://api.github.com");
-    let token = super::github::token(env);
     // Built inside the runtime: octocrab's HTTP stack expects one.
     crate::block_on(async {
-        let client = octocrab::Octocrab::builder()
-            .base_uri(url)
-            .and_then(|builder| match token {
-                Some(token) => builder.personal_token(token.to_owned()).build(),
-                None => builder.build(),
-            })
-            .map_err(|e| format!("the GitHub API at {url} could not be used: {e}"));
+        let client = client(env);
         let mut answers = Vec::new();
         for lookup in lookups {
             let answer = match &client {
@@ -32,15 +22,44 @@ pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> 
     })
 }
 
-async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, String> {
-    // octocrab shows an error answer as just "GitHub": the status and message say more.
-    let failed = |route: &str, e: octocrab::Error| match e {
+/// The client for `GITHUB_API_URL` with the token, built inside the runtime.
+fn client(env: &Env) -> Result<octocrab::Octocrab, String> {
+    let url = env
+        .get("GITHUB_API_URL")
+        .unwrap_or("https://api.github.com");
+    octocrab::Octocrab::builder()
+        .base_uri(url)
+        .and_then(|builder| match super::github::token(env) {
+            Some(token) => builder.personal_token(token.to_owned()).build(),
+            None => builder.build(),
+        })
+        .map_err(|e| format!("the GitHub API at {url} could not be used: {e}"))
+}
+
+/// octocrab shows an error answer as just "GitHub": the status and message say more.
+fn failed(route: &str, e: octocrab::Error) -> String {
+    match e {
         octocrab::Error::GitHub { source, .. } => format!(
             "GET {route} answered {}: {}",
             source.status_code, source.message
         ),
         other => format!("GET {route} failed: {other}"),
-    };
+    }
+}
+
+/// Every item of a listing, page after page (`Link: rel="next"`).
+async fn all_pages<T: serde::de::DeserializeOwned>(
+    client: &octocrab::Octocrab,
+    route: &str,
+) -> Result<Vec<T>, String> {
+    let first: octocrab::Page<T> = client
+        .get(route, None::<&()>)
+        .await
+        .map_err(|e| failed(route, e))?;
+    client.all_pages(first).await.map_err(|e| failed(route, e))
+}
+
+async fn ask(client: &octocrab::Octocrab, lookup: &Lookup) -> Result<Answer, String> {
     match lookup {
         Lookup::PullRequest { repository, number } => {
             let route = format!("/repos/{repository}/pulls/{number}");
@@ -78,72 +97,39 @@ pub struct LiveRefs {
 
 /// The live refs of `repository` (`owner/name`), every page read.
 pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
-    let url = env
-        .get("GITHUB_API_URL")
-        .unwrap_or("https://api.github.com");
-    let token = super::github::token(env);
+    // Only the names and numbers are read: small shapes, every page.
+    #[derive(serde::Deserialize)]
+    struct Named {
+        name: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Numbered {
+        number: u64,
+    }
     crate::block_on(async {
-        let client = octocrab::Octocrab::builder()
-            .base_uri(url)
-            .and_then(|builder| match token {
-                Some(token) => builder.personal_token(token.to_owned()).build(),
-                None => builder.build(),
-            })
-            .map_err(|e| format!("the GitHub API at {url} could not be used: {e}"))?;
-        let failed = |route: String| {
-            move |e: octocrab::Error| match e {
-                octocrab::Error::GitHub { source, .. } => format!(
-                    "GET {route} answered {}: {}",
-                    source.status_code, source.message
-                ),
-                other => format!("GET {route} failed: {other}"),
-            }
-        };
+        let client = client(env)?;
         let route = format!("/repos/{repository}");
         let default_branch = client
             .get::<Repository, _, ()>(&route, None)
             .await
-            .map_err(failed(route.clone()))?
+            .map_err(|e| failed(&route, e))?
             .default_branch()
             .map(str::to_owned)
             .ok_or_else(|| format!("GET {route} named no default branch"))?;
-        // Only the names and numbers are read: small shapes, every page.
-        #[derive(serde::Deserialize)]
-        struct Named {
-            name: String,
-        }
-        #[derive(serde::Deserialize)]
-        struct Numbered {
-            number: u64,
-        }
-        let route = format!("/repos/{repository}/branches?per_page=100");
-        let first: octocrab::Page<Named> = client
-            .get(&route, None::<&()>)
-            .await
-            .map_err(failed(route.clone()))?;
-        let branches = client
-            .all_pages(first)
-            .await
-            .map_err(failed(route))?
-            .into_iter()
-            .map(|b| b.name)
-            .collect();
-        let route = format!("/repos/{repository}/pulls?state=open&per_page=100");
-        let first: octocrab::Page<Numbered> = client
-            .get(&route, None::<&()>)
-            .await
-            .map_err(failed(route.clone()))?;
-        let open_requests = client
-            .all_pages(first)
-            .await
-            .map_err(failed(route))?
-            .into_iter()
-            .map(|p| p.number)
-            .collect();
+        let branches: Vec<Named> = all_pages(
+            &client,
+            &format!("/repos/{repository}/branches?per_page=100"),
+        )
+        .await?;
+        let pulls: Vec<Numbered> = all_pages(
+            &client,
+            &format!("/repos/{repository}/pulls?state=open&per_page=100"),
+        )
+        .await?;
         Ok(LiveRefs {
             default_branch,
-            branches,
-            open_requests,
+            branches: branches.into_iter().map(|b| b.name).collect(),
+            open_requests: pulls.into_iter().map(|p| p.number).collect(),
         })
     })
 }

@@ -155,20 +155,25 @@ impl<'a> Registry<'a> {
         Ok(crate::block_on(futures::future::join_all(probes)))
     }
 
-    /// What a cache ref holds: the manifest as stored and the cache config blob.
-    pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
+    /// A cache ref, its client and the credentials for it.
+    fn open(&self, text: &str) -> Result<(Reference, Client, RegistryAuth), Error> {
         let reference = Self::parse(text)?;
         let client = self.client([reference.registry()]);
         let auth = self.auth(&reference);
+        Ok((reference, client, auth))
+    }
+
+    /// What a cache ref holds: the manifest as stored and the cache config blob.
+    pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
+        let (reference, client, auth) = self.open(text)?;
         let failed = |message: String| Error::Registry {
             reference: reference.whole(),
             message,
         };
         crate::block_on(async {
-            let (manifest_bytes, _digest) = client
-                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+            let manifest_bytes = stored_manifest(&client, &reference, &auth)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(failed)?;
             let config = cache::config_digest(&manifest_bytes)
                 .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
             let mut config_bytes = Vec::new();
@@ -185,18 +190,15 @@ impl<'a> Registry<'a> {
 impl Registry<'_> {
     /// The size of the cache at `text`, from its manifest alone (one request).
     pub fn stored_size(&self, text: &str) -> Result<StoredSize, Error> {
-        let reference = Self::parse(text)?;
-        let client = self.client([reference.registry()]);
-        let auth = self.auth(&reference);
+        let (reference, client, auth) = self.open(text)?;
         let failed = |message: String| Error::Registry {
             reference: reference.whole(),
             message,
         };
         crate::block_on(async {
-            let (manifest_bytes, _digest) = client
-                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+            let manifest_bytes = stored_manifest(&client, &reference, &auth)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(failed)?;
             cache::stored_size(&manifest_bytes)
                 .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
         })
@@ -243,18 +245,15 @@ impl Registry<'_> {
     /// Whether every blob `text`'s cache lists is there (HEAD), and with `deep` whether each
     /// layer's content is what its annotations say.
     pub fn verify(&self, text: &str, deep: bool) -> Result<Verification, Error> {
-        let reference = Self::parse(text)?;
-        let client = self.client([reference.registry()]);
-        let auth = self.auth(&reference);
+        let (reference, client, auth) = self.open(text)?;
         let failed = |message: String| Error::Registry {
             reference: reference.whole(),
             message,
         };
         crate::block_on(async {
-            let (manifest_bytes, _digest) = client
-                .pull_manifest_raw(&reference, &auth, cache::MANIFEST_MEDIA_TYPES)
+            let manifest_bytes = stored_manifest(&client, &reference, &auth)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(failed)?;
             let blobs = cache::blobs(&manifest_bytes)
                 .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
             let checks: Vec<verify::BlobCheck> = if deep {
@@ -348,6 +347,19 @@ async fn deep_check(
         problem,
         uncompressed_bytes,
     }
+}
+
+/// The manifest as the registry stores it, in either cache form.
+async fn stored_manifest(
+    client: &Client,
+    reference: &Reference,
+    auth: &RegistryAuth,
+) -> Result<Vec<u8>, String> {
+    client
+        .pull_manifest_raw(reference, auth, cache::MANIFEST_MEDIA_TYPES)
+        .await
+        .map(|(bytes, _digest)| bytes.to_vec())
+        .map_err(|e| e.to_string())
 }
 
 fn sha256_digest(bytes: &[u8]) -> String {
