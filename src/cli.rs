@@ -178,24 +178,8 @@ fn prune_command() -> Command {
         )
         .arg(flag("default-branch", "REGCACHE_DEFAULT_BRANCH", "The default branch, whose cache is always kept (default: CI_DEFAULT_BRANCH, the GitHub event, or the GitHub API)"))
         .arg(flag("prefix", "REGCACHE_PREFIX", "The cache tag prefix").default_value(crate::reference::DEFAULT_CACHE_TAG))
-        .arg(
-            Arg::new("live-from-github")
-                .long("live-from-github")
-                .env("REGCACHE_LIVE_FROM_GITHUB")
-                .value_parser(clap::builder::BoolishValueParser::new())
-                .num_args(0..=1)
-                .default_missing_value("true")
-                .help("Ask the GitHub API for the branches, open pull requests and default branch of GITHUB_REPOSITORY"),
-        )
-        .arg(
-            Arg::new("delete")
-                .long("delete")
-                .env("REGCACHE_DELETE")
-                .value_parser(clap::builder::BoolishValueParser::new())
-                .num_args(0..=1)
-                .default_missing_value("true")
-                .help("Delete; without it, only print what would be deleted"),
-        )
+        .arg(switch(flag("live-from-github", "REGCACHE_LIVE_FROM_GITHUB", "Ask the GitHub API for the branches, open pull requests and default branch of GITHUB_REPOSITORY")))
+        .arg(switch(flag("delete", "REGCACHE_DELETE", "Delete; without it, only print what would be deleted")))
         .arg(
             flag("backend", "REGCACHE_BACKEND", "registry (the registry API), github-packages (GHCR, GitHub's Packages API), or auto: github-packages for ghcr.io")
                 .value_parser(["auto", "registry", "github-packages"])
@@ -216,6 +200,13 @@ fn prune_command() -> Command {
                 .default_value("human")
                 .help("How the plan and result are printed"),
         )
+}
+
+/// A flag that is on alone (`--delete`) or given a value (`REGCACHE_DELETE=false`).
+fn switch(arg: Arg) -> Arg {
+    arg.value_parser(clap::builder::BoolishValueParser::new())
+        .num_args(0..=1)
+        .default_missing_value("true")
 }
 
 /// `regcache prune`'s flags, as given (checked by `crate::prune::Request::check`).

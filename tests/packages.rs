@@ -191,6 +191,15 @@ fn deleted_ids(fake: &Fake, owner_path: &str) -> Vec<u64> {
         .collect()
 }
 
+/// Pull request 7 open, main the default branch, deleting.
+const OPEN_7_DELETE: &[&str] = &[
+    "--pull-requests",
+    "7",
+    "--default-branch",
+    "main",
+    "--delete",
+];
+
 fn accepted(_: u64) -> (&'static str, &'static str) {
     ("204 No Content", "")
 }
@@ -300,17 +309,7 @@ fn a_dry_run_asks_github_nothing_but_lists() {
 #[test]
 fn a_user_package_is_found_after_the_organization_answers_404() {
     let fake = fake_github("users/solo", accepted);
-    let run = run_prune(
-        &fake,
-        "solo",
-        &[
-            "--pull-requests",
-            "7",
-            "--default-branch",
-            "main",
-            "--delete",
-        ],
-    );
+    let run = run_prune(&fake, "solo", OPEN_7_DELETE);
     assert_eq!(run.code, Some(0), "{}", run.log());
     let mut ids = deleted_ids(&fake, "users/solo");
     ids.sort();
@@ -322,17 +321,7 @@ fn a_token_without_the_scope_fails_each_deletion_with_the_scope_to_add() {
     let fake = fake_github("orgs/acme", |_| {
         ("403 Forbidden", "Must have admin rights to Repository.")
     });
-    let run = run_prune(
-        &fake,
-        "acme",
-        &[
-            "--pull-requests",
-            "7",
-            "--default-branch",
-            "main",
-            "--delete",
-        ],
-    );
+    let run = run_prune(&fake, "acme", OPEN_7_DELETE);
     assert_eq!(run.code, Some(1), "{}", run.log());
     let outcome: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(outcome["failed"].as_array().unwrap().len(), 3);
@@ -349,17 +338,7 @@ fn a_token_without_the_scope_fails_each_deletion_with_the_scope_to_add() {
 #[test]
 fn a_package_nobody_has_is_an_error_that_deletes_nothing() {
     let fake = fake_github("orgs/acme", accepted);
-    let run = run_prune(
-        &fake,
-        "nobody",
-        &[
-            "--pull-requests",
-            "7",
-            "--default-branch",
-            "main",
-            "--delete",
-        ],
-    );
+    let run = run_prune(&fake, "nobody", OPEN_7_DELETE);
     assert_eq!(run.code, Some(1), "{}", run.log());
     assert!(
         run.stderr

@@ -163,26 +163,34 @@ impl<'a> Registry<'a> {
         Ok((reference, client, auth))
     }
 
-    /// What a cache ref holds: the manifest as stored and the cache config blob.
-    pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
+    /// Read the manifest stored at `text` and go on with `then`; any problem becomes one
+    /// error naming the ref.
+    fn with_manifest<T>(
+        &self,
+        text: &str,
+        then: impl AsyncFnOnce(&Client, &Reference, Vec<u8>) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let (reference, client, auth) = self.open(text)?;
-        let failed = |message: String| Error::Registry {
+        crate::block_on(async {
+            let manifest_bytes = stored_manifest(&client, &reference, &auth).await?;
+            then(&client, &reference, manifest_bytes).await
+        })
+        .map_err(|message| Error::Registry {
             reference: reference.whole(),
             message,
-        };
-        crate::block_on(async {
-            let manifest_bytes = stored_manifest(&client, &reference, &auth)
-                .await
-                .map_err(failed)?;
-            let config = cache::config_digest(&manifest_bytes)
-                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
+        })
+    }
+
+    /// What a cache ref holds: the manifest as stored and the cache config blob.
+    pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
+        self.with_manifest(text, async |client, reference, manifest_bytes| {
+            let config = cache::config_digest(&manifest_bytes).map_err(not_a_cache)?;
             let mut config_bytes = Vec::new();
             client
-                .pull_blob(&reference, config.as_str(), &mut config_bytes)
+                .pull_blob(reference, config.as_str(), &mut config_bytes)
                 .await
-                .map_err(|e| failed(e.to_string()))?;
-            summarize(&manifest_bytes, &config_bytes)
-                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
+                .map_err(|e| e.to_string())?;
+            summarize(&manifest_bytes, &config_bytes).map_err(not_a_cache)
         })
     }
 }
@@ -190,17 +198,8 @@ impl<'a> Registry<'a> {
 impl Registry<'_> {
     /// The size of the cache at `text`, from its manifest alone (one request).
     pub fn stored_size(&self, text: &str) -> Result<StoredSize, Error> {
-        let (reference, client, auth) = self.open(text)?;
-        let failed = |message: String| Error::Registry {
-            reference: reference.whole(),
-            message,
-        };
-        crate::block_on(async {
-            let manifest_bytes = stored_manifest(&client, &reference, &auth)
-                .await
-                .map_err(failed)?;
-            cache::stored_size(&manifest_bytes)
-                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))
+        self.with_manifest(text, async |_, _, manifest_bytes| {
+            cache::stored_size(&manifest_bytes).map_err(not_a_cache)
         })
     }
 }
@@ -245,43 +244,29 @@ impl Registry<'_> {
     /// Whether every blob `text`'s cache lists is there (HEAD), and with `deep` whether each
     /// layer's content is what its annotations say.
     pub fn verify(&self, text: &str, deep: bool) -> Result<Verification, Error> {
-        let (reference, client, auth) = self.open(text)?;
-        let failed = |message: String| Error::Registry {
-            reference: reference.whole(),
-            message,
-        };
-        crate::block_on(async {
-            let manifest_bytes = stored_manifest(&client, &reference, &auth)
-                .await
-                .map_err(failed)?;
-            let blobs = cache::blobs(&manifest_bytes)
-                .map_err(|problem| failed(format!("not a BuildKit cache: {problem}")))?;
+        self.with_manifest(text, async |client, reference, manifest_bytes| {
+            let blobs = cache::blobs(&manifest_bytes).map_err(not_a_cache)?;
             let checks: Vec<verify::BlobCheck> = if deep {
                 let mut checks = Vec::new();
                 for blob in &blobs {
-                    checks.push(deep_check(&client, &reference, blob).await);
+                    checks.push(deep_check(client, reference, blob).await);
                 }
                 checks
             } else {
-                futures::stream::iter(blobs.iter().map(|blob| {
-                    let (client, reference) = (&client, &reference);
-                    async move {
-                        let found = client.blob_exists(reference, &blob.digest).await;
-                        let (status, problem) = match found {
-                            Ok(true) => ("ok", None),
-                            Ok(false) => {
-                                ("missing", Some("the registry has no such blob".to_owned()))
-                            }
-                            Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
-                        };
-                        verify::BlobCheck {
-                            digest: blob.digest.clone(),
-                            media_type: blob.media_type.clone(),
-                            size: blob.size,
-                            status,
-                            problem,
-                            uncompressed_bytes: None,
-                        }
+                futures::stream::iter(blobs.iter().map(|blob| async move {
+                    let found = client.blob_exists(reference, &blob.digest).await;
+                    let (status, problem) = match found {
+                        Ok(true) => ("ok", None),
+                        Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
+                        Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
+                    };
+                    verify::BlobCheck {
+                        digest: blob.digest.clone(),
+                        media_type: blob.media_type.clone(),
+                        size: blob.size,
+                        status,
+                        problem,
+                        uncompressed_bytes: None,
                     }
                 }))
                 .buffered(8)
@@ -347,6 +332,10 @@ async fn deep_check(
         problem,
         uncompressed_bytes,
     }
+}
+
+fn not_a_cache(problem: String) -> String {
+    format!("not a BuildKit cache: {problem}")
 }
 
 /// The manifest as the registry stores it, in either cache form.
