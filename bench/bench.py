@@ -5,7 +5,7 @@ import json, os, statistics, sys, tempfile, time
 from common import sh, timed, wipe
 
 RUNS = int(sys.argv[1])
-REGCACHE = os.path.abspath("target/release/regcache")
+REGCACHE = os.path.abspath(os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "regcache"))
 REGISTRY = os.environ["REGCACHE_REGISTRY"]
 REPO = f"{REGISTRY}/bench/app"
 CACHE_REF = f"{REPO}:buildcache-{int(time.time())}"

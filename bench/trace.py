@@ -19,7 +19,7 @@ import json, os, subprocess, sys, tempfile, time, urllib.request
 
 from common import sh, wipe
 
-REGCACHE = os.path.abspath("target/release/regcache")
+REGCACHE = os.path.abspath(os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "regcache"))
 REGISTRY = os.environ["REGCACHE_REGISTRY"]
 STAMP = int(time.time())
 WORK = tempfile.mkdtemp(prefix="regcache-trace-")

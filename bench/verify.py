@@ -14,7 +14,7 @@ from common import sh, timed
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 registry = os.environ["REGCACHE_REGISTRY"]
-binary = "target/release/regcache"
+binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "regcache")
 ref = f"{registry}/bench/verify:buildcache-{time.time_ns()}"
 
 with tempfile.TemporaryDirectory() as work:

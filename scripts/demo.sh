@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/engine.sh start
 eval "$(bash scripts/engine.sh env)"
 cargo build --release --locked --quiet
-regcache=target/release/regcache
+# CARGO_TARGET_DIR moves the build output; the binary is where cargo put it.
+regcache=${CARGO_TARGET_DIR:-target}/release/regcache
 repo=$REGCACHE_REGISTRY/demo/app
 cache_ref=$repo:buildcache-$(date +%s)   # a new ref each run, so the first build really is cold
 out=$(mktemp -d)

@@ -37,10 +37,10 @@ cmd_package() {
   local triple=${target:-$host} binary
   if [ -n "$target" ]; then
     cargo build --release --locked --target "$target"
-    binary=target/$target/release/regcache
+    binary=${CARGO_TARGET_DIR:-target}/$target/release/regcache
   else
     cargo build --release --locked
-    binary=target/release/regcache
+    binary=${CARGO_TARGET_DIR:-target}/release/regcache
   fi
   cmd_archive "$out" "$binary" "$(platform_of "$triple")"
 }
