@@ -4,7 +4,7 @@
 # containerd, runc, the buildx plugin, a distribution registry with delete enabled, and a
 # busybox base image pushed to that registry. Nothing outside $REGCACHE_ENGINE_DIR is changed
 # except installing Debian packages from the machine's own suite (docker-registry, runc,
-# busybox-static, apache2-utils for htpasswd, curl) and, when no other engine has it, the
+# busybox-static, apache2-utils for htpasswd, curl, buildah for the daemonless engine) and, when no other engine has it, the
 # default socket /var/run/docker.sock as a link to ours: act's host mode empties DOCKER_HOST,
 # and hosted runners serve their engine there, so the action is tested against that path.
 #
@@ -22,7 +22,7 @@ BRIDGE=regcache0
 BRIDGE_ADDRESS=172.31.213.1/24
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
 TRIXIE_PACKAGES=(docker.io containerd docker-cli docker-buildx)
-LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl iproute2)
+LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl iproute2 buildah)
 
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }

@@ -9,6 +9,7 @@ use oci_client::Reference;
 use thiserror::Error;
 
 use crate::cache_options::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
+use crate::engine::Engine;
 use crate::inputs::RawInputs;
 use crate::policy::PolicyKind;
 use crate::policy_file;
@@ -107,6 +108,7 @@ pub struct PolicyInputs {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
+    pub engine: Engine,
     /// Where cache tags live; its tag is meaningless unless `pinned_tag` is set. None when
     /// neither cache-ref nor a tag names one: the build then runs without a registry cache.
     pub cache_repository: Option<Reference>,
@@ -235,6 +237,66 @@ impl Checker<'_> {
     }
 }
 
+/// Inputs of BuildKit's cache format, which buildah's layer cache has no equivalent for.
+const CACHE_FORMAT_INPUTS: &[&str] = &[
+    "mode",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "oci-mediatypes",
+    "image-manifest",
+];
+
+/// Build inputs buildah has no flag for (buildah v1.28 `docs/buildah-build.1.md`), each with
+/// what it would have meant.
+const BUILDX_ONLY_INPUTS: &[(&str, &str)] = &[
+    ("allow", "BuildKit entitlements"),
+    ("attests", "BuildKit attestations"),
+    ("builder", "the buildx builder"),
+    ("buildx-args", "docker buildx build flags"),
+    (
+        "cache-from",
+        "BuildKit cache entries; regcache's cache-ref sets buildah's",
+    ),
+    (
+        "cache-to",
+        "BuildKit cache entries; regcache's cache-ref sets buildah's",
+    ),
+    ("call", "BuildKit's frontend method"),
+    (
+        "load",
+        "docker's image store (buildah keeps the image in its own storage)",
+    ),
+    ("no-cache-filters", "BuildKit's per-stage cache filters"),
+    ("outputs", "BuildKit exporters"),
+    ("provenance", "BuildKit attestations"),
+    ("sbom", "BuildKit attestations"),
+];
+
+/// buildah and podman cannot honour every input: one written is refused, never ignored. A
+/// build input counts as written when it differs from its default (the runner passes the
+/// declared defaults); the cache format's inputs declare none, so any value is written.
+fn refuse_for_buildah(c: &mut Checker<'_>, engine: Engine) {
+    let name = engine.program();
+    for input in CACHE_FORMAT_INPUTS {
+        if c.raw.is_given(input) {
+            c.fail(input, format!("engine {name} keeps buildah's layer cache, which has no cache mode, compression or manifest format; remove it, or use engine: buildx"));
+        }
+    }
+    for (input, meaning) in BUILDX_ONLY_INPUTS {
+        let spec = crate::inputs::spec(input).expect("a known input");
+        if c.raw.is_given(input) && c.raw.get(input) != spec.default {
+            c.fail(
+                input,
+                format!("engine {name} has no {meaning}; remove it, or use engine: buildx"),
+            );
+        }
+    }
+    if c.raw.list("platforms").len() > 1 {
+        c.fail("platforms", format!("engine {name} builds one platform per run; give one, or use engine: buildx for a multi-platform image"));
+    }
+}
+
 pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let mut c = Checker {
         raw,
@@ -243,6 +305,10 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
 
     for input in &raw.not_utf8 {
         c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
+    }
+    let engine = c.typed("engine", str::parse::<Engine>, Engine::Buildx);
+    if engine != Engine::Buildx {
+        refuse_for_buildah(&mut c, engine);
     }
     let mode = c.typed("mode", str::parse::<Mode>, Mode::Max);
     let compression = c.typed("compression", str::parse::<Compression>, Compression::Gzip);
@@ -397,6 +463,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         (true, Some(repository)) => {
             let (cache_repository, pinned_tag) = repository.unzip();
             Ok(Config {
+                engine,
                 cache_repository,
                 pinned_tag: pinned_tag.flatten(),
                 policy,

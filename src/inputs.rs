@@ -45,7 +45,9 @@ pub struct InputSpec {
     pub default: &'static str,
     /// Whether `action.yml` declares `default`. The runner passes a declared default as if the
     /// workflow had written it, so an input that the policy file can set (or that names the
-    /// policy file) declares none: a written input must stay distinguishable from a left-out one.
+    /// policy file), or that an engine refuses when written (the cache format's, which buildah
+    /// has no use for), declares none: a written input must stay distinguishable from a
+    /// left-out one.
     pub declared_in_action: bool,
     pub description: &'static str,
     pub short: Option<char>,
@@ -89,6 +91,12 @@ const fn with_flag(spec: InputSpec, short: Option<char>, alias: Option<&'static 
 use Kind::{Bool, Text};
 
 pub const INPUTS: &[InputSpec] = &[
+    input(
+        "engine",
+        Text,
+        "buildx",
+        "Build engine: `buildx` (docker buildx build, BuildKit's registry cache), `buildah` or `podman` (no daemon; buildah's layer cache, one repository per cache tag: `<cache repository>/buildcache-main`).",
+    ),
     // Registry cache, named as in BuildKit's registry cache options.
     layered(input(
         "cache-policy",
@@ -120,42 +128,42 @@ pub const INPUTS: &[InputSpec] = &[
         "",
         "Cache repository (e.g. ghcr.io/owner/app), where cache-policy picks the tags; with a tag, that one tag is used (never an image tag). Default: the first tag's repository.",
     ),
-    input(
+    layered(input(
         "mode",
         Text,
         "max",
-        "Cache mode: `max` exports every stage's layers, `min` only the final image's.",
-    ),
-    input(
+        "Cache mode: `max` exports every stage's layers, `min` only the final image's. Default: `max` (buildx only).",
+    )),
+    layered(input(
         "compression",
         Text,
         "gzip",
-        "Cache layer compression: uncompressed, gzip, estargz or zstd.",
-    ),
+        "Cache layer compression: uncompressed, gzip, estargz or zstd. Default: `gzip` (buildx only).",
+    )),
     input(
         "compression-level",
         Text,
         "",
-        "Compression level: 0-9 for gzip and estargz, 0-22 for zstd.",
+        "Compression level: 0-9 for gzip and estargz, 0-22 for zstd (buildx only).",
     ),
-    input(
+    layered(input(
         "force-compression",
         Bool,
         "false",
-        "Recompress layers already compressed otherwise.",
-    ),
-    input(
+        "Recompress layers already compressed otherwise. Default: `false` (buildx only).",
+    )),
+    layered(input(
         "oci-mediatypes",
         Bool,
         "true",
-        "Use OCI media types in the cache manifest (needed for zstd, estargz and image-manifest).",
-    ),
-    input(
+        "Use OCI media types in the cache manifest (needed for zstd, estargz and image-manifest). Default: `true` (buildx only).",
+    )),
+    layered(input(
         "image-manifest",
         Bool,
         "true",
-        "Store the cache as an image manifest instead of an index (what ECR, Harbor and Quay accept).",
-    ),
+        "Store the cache as an image manifest instead of an index (what ECR, Harbor and Quay accept). Default: `true` (buildx only).",
+    )),
     input(
         "ignore-error",
         Bool,

@@ -19,7 +19,6 @@ use crate::platform::{Env, Level, Log, Platform, github};
 use crate::policy::{self, Decision, PolicySettings};
 use crate::policy_file;
 use crate::probe::{self, Selection};
-use crate::reference;
 use crate::registry::Registry;
 use crate::report::{OutputFormat, Report};
 use crate::stats::{ImportOutcome, Location};
@@ -54,9 +53,6 @@ impl Context {
             .unwrap_or_else(|| PathBuf::from("."))
     }
 }
-
-/// The engine every build uses (the `engine` input comes with the next engine).
-const ENGINE: Engine = Engine::Buildx;
 
 /// Everything before the engine: the validated config, the decision and the probed refs.
 pub struct Prepared {
@@ -115,7 +111,7 @@ pub fn prepare<W: Write>(
     let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
     let decision = policy::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
-    let full_ref = |tag: &String| reference::with_tag(repository, tag).whole();
+    let full_ref = |tag: &String| config.engine.cache_location(repository, tag);
     let read = decision.read.iter().map(full_ref).collect();
     let write = decision.write.as_ref().map(full_ref);
     let started = Instant::now();
@@ -125,6 +121,7 @@ pub fn prepare<W: Write>(
         read,
         write,
         probe,
+        config.engine.caches_are_repositories(),
         config.cache.ignore_error,
     )?
     .with_reasons(&decision.why);
@@ -185,12 +182,23 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .prefix("regcache-")
         .tempdir_in(&temp_root)
         .map_err(Error::file("creating a temporary directory", &temp_root))?;
-    let github_run = ctx.platform.github_run(&ctx.env, &ctx.payload);
-    let buildx_version = github_run
-        .as_ref()
-        .filter(|run| run.needs_buildx_version(&config.build))
-        .and_then(|_| ENGINE.version());
-    let derived = build_push::derive(&config.build, github_run.as_ref(), buildx_version);
+    let engine = config.engine;
+    let cache_entries = prepared.cache_entries();
+    let github_run = ctx
+        .platform
+        .github_run(&ctx.env, &ctx.payload)
+        .filter(|_| engine == Engine::Buildx);
+    // Asked only when an argument depends on it: buildx's Git context form, and whether
+    // buildah reads more than one cache repository.
+    let engine_version = match engine {
+        Engine::Buildx => github_run
+            .as_ref()
+            .filter(|run| run.needs_buildx_version(&config.build))
+            .and_then(|_| engine.version()),
+        Engine::Buildah | Engine::Podman if cache_entries.from.len() > 1 => engine.version(),
+        Engine::Buildah | Engine::Podman => None,
+    };
+    let derived = build_push::derive(&config.build, github_run.as_ref(), engine_version);
     let given = config
         .build
         .secrets
@@ -221,22 +229,34 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         iidfile: temp.path().join("iid"),
         secrets,
     };
-    let argv = ENGINE.argv(config, &derived, &prepared.cache_entries(), &files);
+    let argv = engine.argv(config, &derived, &cache_entries, &files, engine_version);
 
     log.start_group("regcache setup")?;
     describe_setup(config, &derived, log)?;
     log.debug(&format!(
-        "argv: docker {}",
+        "argv: {} {}",
+        engine.program(),
         shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
     ))?;
     log.end_group()?;
     log.start_group("Cache decision")?;
     describe_decision(prepared, log)?;
+    // buildah before 1.29 takes one `--cache-from`: the chain is cut to its first ref.
+    let passed = argv.iter().filter(|a| *a == "--cache-from").count();
+    if let (Some(first), Some((major, minor))) = (
+        cache_entries.from.first().and_then(|e| e.get("ref")),
+        engine_version.filter(|_| passed < cache_entries.from.len()),
+    ) {
+        log.line(&format!(
+            "regcache: {} {major}.{minor} reads one cache repository (1.29 and later read several): reading {first}",
+            engine.program()
+        ))?;
+    }
     log.end_group()?;
     // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
     let mut log_error = None;
-    let finished = ENGINE.run(config, &argv, |line| {
+    let finished = engine.run(config, &argv, &files, |line| {
         if log_error.is_none() {
             log_error = log.line(line).err();
         }
@@ -345,10 +365,17 @@ fn describe_decision<W: Write>(prepared: &Prepared, log: &mut Log<W>) -> Result<
         .write
         .iter()
         .map(|write| {
-            format!(
-                "{write} (mode={}, compression={}, image-manifest={}, ignore-error={})",
-                c.mode, c.compression, c.image_manifest, c.ignore_error
-            )
+            if config.engine.caches_are_repositories() {
+                format!(
+                    "{write} (a tag per step's layer, ignore-error={})",
+                    c.ignore_error
+                )
+            } else {
+                format!(
+                    "{write} (mode={}, compression={}, image-manifest={}, ignore-error={})",
+                    c.mode, c.compression, c.image_manifest, c.ignore_error
+                )
+            }
         })
         .collect();
     writing.extend(
@@ -498,16 +525,19 @@ pub fn stats_of_log(path: &Path) -> Result<Report, Error> {
         path: shown.clone(),
         problem: e.to_string(),
     };
-    let stats = if path.as_os_str() == "-" {
-        ENGINE.read_log(std::io::BufReader::new(std::io::stdin().lock()))
+    let mut text = Vec::new();
+    if path.as_os_str() == "-" {
+        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text)
     } else {
-        fs::File::open(path).and_then(|f| ENGINE.read_log(std::io::BufReader::new(f)))
+        fs::File::open(path).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut text))
     }
     .map_err(read)?;
+    let engine = Engine::of_log(&text);
+    let stats = engine.read_log(text.as_slice()).map_err(read)?;
     if stats.vertices.total == 0 && stats.final_error.is_none() {
         return Err(Error::NotProgress {
             path: shown,
-            problem: "holds no BuildKit progress; give a log saved from `docker buildx build --progress=rawjson` (or `plain`)".into(),
+            problem: "holds no build progress; give a log saved from `docker buildx build --progress=rawjson` (or `plain`), or buildah's or podman's build output".into(),
         });
     }
     Ok(Report::from_log(stats))

@@ -204,10 +204,11 @@ pub fn run(
     read: Vec<String>,
     write: Option<String>,
     probe: bool,
+    repositories: bool,
     ignore_error: bool,
 ) -> Result<Selection, Error> {
     let probes = if probe && !read.is_empty() {
-        Some(registry.probe_all(&read)?)
+        Some(registry.probe_all(&read, repositories)?)
     } else {
         None
     };
@@ -313,16 +314,25 @@ mod tests {
         let env = crate::platform::Env::default();
         let registry = Registry::new(&env);
         let chain = vec!["127.0.0.1:1/app:main".to_owned()];
-        let probed = run(&registry, "127.0.0.1:1", chain.clone(), None, true, true).unwrap();
+        let probed = run(
+            &registry,
+            "127.0.0.1:1",
+            chain.clone(),
+            None,
+            true,
+            false,
+            true,
+        )
+        .unwrap();
         assert!(
             matches!(probed.candidates[0].probe, Some(Probe::Unreachable(_))),
             "{probed:?}"
         );
         assert_eq!(probed.warnings[0].title, "registry unreachable");
-        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false, true).unwrap();
+        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false, false, true).unwrap();
         assert_eq!(unprobed.candidates[0].probe, None);
         assert_eq!(unprobed.refs.read, ["127.0.0.1:1/app:main"]);
-        let empty = run(&registry, "127.0.0.1:1", vec![], None, true, true).unwrap();
+        let empty = run(&registry, "127.0.0.1:1", vec![], None, true, false, true).unwrap();
         assert_eq!(empty, Selection::default());
     }
 

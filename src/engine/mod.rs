@@ -4,9 +4,12 @@
 //! (for `regcache plan` too), a run that streams readable lines and ends in `Finished`, and
 //! the statistics of a saved log. Adding an engine is a folder and a variant.
 
+mod buildah;
 mod buildx;
 
 use std::io::{self, BufRead};
+
+use std::str::FromStr;
 
 use crate::build_push::Derived;
 use crate::config::Config;
@@ -18,6 +21,29 @@ use crate::stats::BuildStats;
 pub enum Engine {
     /// `docker buildx build`, BuildKit's registry cache.
     Buildx,
+    /// `buildah build`: no daemon, buildah's layer cache in the registry.
+    Buildah,
+    /// `podman build`: buildah's build code, started by podman.
+    Podman,
+}
+
+/// The `engine` input's values.
+pub const ENGINES: &[&str] = &["buildx", "buildah", "podman"];
+
+impl FromStr for Engine {
+    type Err = crate::cache_options::BadValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "buildx" => Ok(Engine::Buildx),
+            "buildah" => Ok(Engine::Buildah),
+            "podman" => Ok(Engine::Podman),
+            other => Err(crate::cache_options::BadValue {
+                value: other.to_owned(),
+                accepted: ENGINES.join(", "),
+            }),
+        }
+    }
 }
 
 /// How a build ended, in engine-neutral terms.
@@ -33,16 +59,55 @@ pub struct Finished {
 }
 
 impl Engine {
-    /// The arguments the engine's program is started with.
+    /// The program started.
+    pub fn program(self) -> &'static str {
+        match self {
+            Engine::Buildx => "docker",
+            Engine::Buildah => "buildah",
+            Engine::Podman => "podman",
+        }
+    }
+
+    /// Where the cache named `tag` lives in `repository`: a tag for BuildKit's cache, one
+    /// manifest per cache; a repository of its own for buildah's, whose tags are the steps'
+    /// content hashes (`ghcr.io/o/app/buildcache-main`).
+    pub fn cache_location(self, repository: &oci_client::Reference, tag: &str) -> String {
+        match self {
+            Engine::Buildx => crate::reference::with_tag(repository, tag).whole(),
+            Engine::Buildah | Engine::Podman => {
+                format!(
+                    "{}/{}/{tag}",
+                    repository.registry(),
+                    repository.repository()
+                )
+            }
+        }
+    }
+
+    /// Whether a cache is a whole repository (it exists when it has a tag), not a tag.
+    pub fn caches_are_repositories(self) -> bool {
+        self != Engine::Buildx
+    }
+
+    /// The arguments the engine's program is started with. `version` is the engine's, when an
+    /// argument depends on it.
     pub fn argv(
         self,
         config: &Config,
         derived: &Derived,
         cache: &CacheEntries,
         files: &RunFiles,
+        version: Option<(u64, u64)>,
     ) -> Vec<String> {
         match self {
             Engine::Buildx => buildx::argv(config, derived, cache, files),
+            Engine::Buildah | Engine::Podman => {
+                let reference =
+                    |e: &crate::cache_options::CacheEntry| e.get("ref").map(str::to_owned);
+                let sources: Vec<String> = cache.from.iter().filter_map(reference).collect();
+                let target = cache.to.iter().find_map(reference);
+                buildah::argv(config, &sources, target.as_deref(), files, version)
+            }
         }
     }
 
@@ -51,6 +116,7 @@ impl Engine {
     pub fn version(self) -> Option<(u64, u64)> {
         match self {
             Engine::Buildx => buildx::version(),
+            Engine::Buildah | Engine::Podman => buildah::version(self.program()),
         }
     }
 
@@ -59,10 +125,32 @@ impl Engine {
         self,
         config: &Config,
         argv: &[String],
-        on_line: impl FnMut(&str),
+        files: &RunFiles,
+        mut on_line: impl FnMut(&str),
     ) -> Result<Finished, Error> {
         match self {
             Engine::Buildx => buildx::run(config, argv, on_line),
+            Engine::Buildah | Engine::Podman => {
+                buildah::run(self.program(), config, argv, files, &mut on_line)
+            }
+        }
+    }
+
+    /// The engine that wrote a saved log: buildah's and podman's number their steps
+    /// `STEP k/m:`, BuildKit's never do.
+    pub fn of_log(text: &[u8]) -> Engine {
+        let buildah = String::from_utf8_lossy(text).lines().take(200).any(|line| {
+            let line = line.trim_start();
+            let after_stage = line
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once("] "))
+                .map_or(line, |(_, rest)| rest);
+            after_stage.starts_with("STEP ") && after_stage.contains(':')
+        });
+        if buildah {
+            Engine::Buildah
+        } else {
+            Engine::Buildx
         }
     }
 
@@ -70,6 +158,7 @@ impl Engine {
     pub fn read_log(self, source: impl BufRead) -> io::Result<BuildStats> {
         match self {
             Engine::Buildx => buildx::read_log(source),
+            Engine::Buildah | Engine::Podman => buildah::read_log(source),
         }
     }
 }

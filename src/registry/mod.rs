@@ -36,7 +36,7 @@ const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A host served over plain HTTP without being asked: a real loopback address (127.0.0.0/8,
 /// `::1`, `localhost`), as dockerd treats them as insecure by default. `127.example.com` is not.
-fn is_loopback(registry: &str) -> bool {
+pub(crate) fn is_loopback(registry: &str) -> bool {
     let host = match registry.rsplit_once(':') {
         Some((host, port))
             if !host.is_empty() && !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) =>
@@ -133,8 +133,14 @@ impl<'a> Registry<'a> {
         })
     }
 
-    /// Whether each ref exists, all asked at once (HEAD), credentials per registry.
-    pub fn probe_all(&self, references: &[String]) -> Result<Vec<Probe>, Error> {
+    /// Whether each ref exists, all asked at once (HEAD), credentials per registry. With
+    /// `repositories`, each names a whole repository (buildah's cache), which exists when it
+    /// lists a tag.
+    pub fn probe_all(
+        &self,
+        references: &[String],
+        repositories: bool,
+    ) -> Result<Vec<Probe>, Error> {
         let references: Vec<Reference> = references
             .iter()
             .map(|r| Self::parse(r))
@@ -144,7 +150,12 @@ impl<'a> Registry<'a> {
         let probes = references.iter().zip(&auths).map(|(reference, auth)| {
             let client = &client;
             async move {
-                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, auth)).await {
+                match tokio::time::timeout(
+                    PROBE_TIMEOUT,
+                    probe(client, reference, auth, repositories),
+                )
+                .await
+                {
                     Ok(result) => result,
                     Err(_) => {
                         Probe::Unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
@@ -356,10 +367,27 @@ fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{:x}", sha2::Sha256::digest(bytes))
 }
 
-async fn probe(client: &Client, reference: &Reference, auth: &RegistryAuth) -> Probe {
+async fn probe(
+    client: &Client,
+    reference: &Reference,
+    auth: &RegistryAuth,
+    repository: bool,
+) -> Probe {
     use OciDistributionError as E;
-    match client.fetch_manifest_digest(reference, auth).await {
-        Ok(_digest) => Probe::Exists,
+    let asked = if repository {
+        client
+            .list_tags(reference, auth, Some(1), None)
+            .await
+            .map(|list| !list.tags.is_empty())
+    } else {
+        client
+            .fetch_manifest_digest(reference, auth)
+            .await
+            .map(|_digest| true)
+    };
+    match asked {
+        Ok(true) => Probe::Exists,
+        Ok(false) => Probe::Missing,
         Err(E::ImageManifestNotFoundError(_)) => Probe::Missing,
         Err(E::ServerError { code: 404, .. }) => Probe::Missing,
         Err(E::RegistryError { envelope, .. })
