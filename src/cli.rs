@@ -44,6 +44,10 @@ fn build_command() -> Command {
         if let Some(short) = spec.short {
             arg = arg.short(short);
         }
+        // An image sets its engine (regcache's buildah image: REGCACHE_ENGINE=buildah).
+        if spec.name == "engine" {
+            arg = arg.env("REGCACHE_ENGINE");
+        }
         if let Some(alias) = spec.alias {
             arg = arg.visible_alias(alias);
         }

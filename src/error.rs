@@ -21,10 +21,12 @@ pub enum Error {
     InvalidInputs(InvalidInputs),
     #[error("input `policy-file`: {0}")]
     PolicyFile(#[from] PolicyFileError),
-    #[error(
-        "could not start `{program}`: {source}. Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH"
-    )]
+    #[error("could not start `{program}`: {source}. {}", install_hint(.program))]
     EngineStart { program: String, source: io::Error },
+    #[error(
+        "no Docker engine at {host}: the socket does not exist. Mount the engine's socket (docker run -v /var/run/docker.sock:/var/run/docker.sock …), set DOCKER_HOST (GitLab: tcp://docker:2376 with a docker:dind service), or use engine: buildah"
+    )]
+    EngineMissing { host: String },
     #[error("reading the build's progress from `{program}` failed: {source}")]
     EngineRead { program: String, source: io::Error },
     /// The build ran and failed; the log already says why.
@@ -55,6 +57,17 @@ pub enum Error {
     /// The report is printed; this says what is left to fix.
     #[error("{0}")]
     PruneIncomplete(String),
+}
+
+/// How to get the engine's program.
+fn install_hint(program: &str) -> &'static str {
+    if program.ends_with("buildah") {
+        "Install buildah (Debian/Ubuntu: apt-get install buildah) or use regcache's buildah image"
+    } else if program.ends_with("podman") {
+        "Install podman (Debian/Ubuntu: apt-get install podman)"
+    } else {
+        "Install the Docker CLI with the buildx plugin (Debian/Ubuntu: docker.io and docker-buildx; GitHub: docker/setup-buildx-action) or put `docker` on PATH"
+    }
 }
 
 impl From<InvalidInputs> for Error {

@@ -118,7 +118,7 @@ fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Res
             bake_target,
             probe,
         } => {
-            let prepared = pipeline::prepare(ctx, &raw, probe, log)?;
+            let prepared = pipeline::prepare(ctx, &raw, probe, false, log)?;
             let text = cli::plan_text(&prepared, &format, bake_target.as_deref());
             Ok(io::stdout().write_all(text.as_bytes())?)
         }

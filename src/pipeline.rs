@@ -74,9 +74,14 @@ pub fn prepare<W: Write>(
     ctx: &Context,
     raw: &RawInputs,
     probe: bool,
+    needs_engine: bool,
     log: &mut Log<W>,
 ) -> Result<Prepared, Error> {
     let config = config::validate(raw)?;
+    // A build needs its engine: checked before anything is asked or printed.
+    if needs_engine {
+        config.engine.preflight(&config, &ctx.env)?;
+    }
     let file = policy_file::load(
         &config.policy.file,
         config.policy.file_required,
@@ -157,7 +162,11 @@ pub fn build<W: Write>(
     output: Option<(OutputFormat, Option<&Path>)>,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
-    let prepared = prepare(ctx, raw, true, log)?;
+    let prepared = prepare(ctx, raw, true, true, log)?;
+    prepared
+        .config
+        .engine
+        .preflight(&prepared.config, &ctx.env)?;
     let report = run(ctx, &prepared, log)?;
     log.flush()?;
     ctx.platform.publish(&report, &ctx.env)?;

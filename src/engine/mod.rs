@@ -84,6 +84,29 @@ impl Engine {
         }
     }
 
+    /// What must be there before a build starts, checked without starting anything: buildx
+    /// with the default builder needs the daemon's socket, and in a container the missing
+    /// socket is the usual mistake (the build would only fail later, less clearly).
+    pub fn preflight(self, config: &Config, env: &crate::platform::Env) -> Result<(), Error> {
+        let set = |name: &str| env.get(name).filter(|v| !v.is_empty());
+        if self != Engine::Buildx
+            || config.build.builder.is_some()
+            || set("DOCKER_CONTEXT").is_some()
+        {
+            return Ok(());
+        }
+        let host = set("DOCKER_HOST").unwrap_or("unix:///var/run/docker.sock");
+        let Some(socket) = host.strip_prefix("unix://") else {
+            return Ok(());
+        };
+        if std::path::Path::new(socket).exists() {
+            return Ok(());
+        }
+        Err(Error::EngineMissing {
+            host: host.to_owned(),
+        })
+    }
+
     /// Whether a cache is a whole repository (it exists when it has a tag), not a tag.
     pub fn caches_are_repositories(self) -> bool {
         self != Engine::Buildx

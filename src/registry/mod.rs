@@ -69,7 +69,7 @@ impl<'a> Registry<'a> {
         self
     }
 
-    fn client<'r>(&self, registries: impl IntoIterator<Item = &'r str>) -> Client {
+    fn client<'r>(&self, registries: impl IntoIterator<Item = &'r str>) -> Result<Client, Error> {
         let registries: Vec<&str> = registries.into_iter().collect();
         let plain: Vec<String> = registries
             .iter()
@@ -87,10 +87,17 @@ impl<'a> Registry<'a> {
         } else {
             Vec::new()
         };
-        Client::new(ClientConfig {
+        let names = registries.join(", ");
+        // `Client::new` would fall back to a default client, which panics where the system has
+        // no CA certificates (a slim container image without ca-certificates).
+        Client::try_from(ClientConfig {
             protocol: ClientProtocol::HttpsExcept(plain),
             tls_certs_only,
             ..Default::default()
+        })
+        .map_err(|e| Error::Registry {
+            reference: names,
+            message: format!("cannot set up the registry client: {e}. Install the system's CA certificates (Debian/Ubuntu: ca-certificates)"),
         })
     }
 
@@ -145,7 +152,7 @@ impl<'a> Registry<'a> {
             .iter()
             .map(|r| Self::parse(r))
             .collect::<Result<_, _>>()?;
-        let client = self.client(references.iter().map(|r| r.registry()));
+        let client = self.client(references.iter().map(|r| r.registry()))?;
         let auths: Vec<RegistryAuth> = references.iter().map(|r| self.auth(r)).collect();
         let probes = references.iter().zip(&auths).map(|(reference, auth)| {
             let client = &client;
@@ -169,7 +176,7 @@ impl<'a> Registry<'a> {
     /// A cache ref, its client and the credentials for it.
     fn open(&self, text: &str) -> Result<(Reference, Client, RegistryAuth), Error> {
         let reference = Self::parse(text)?;
-        let client = self.client([reference.registry()]);
+        let client = self.client([reference.registry()])?;
         let auth = self.auth(&reference);
         Ok((reference, client, auth))
     }
