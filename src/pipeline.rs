@@ -15,7 +15,7 @@ use crate::engine::{Engine, Finished};
 use crate::error::Error;
 use crate::inputs::RawInputs;
 use crate::plan::{self, CacheEntries, RunFiles};
-use crate::platform::{Env, Level, Log, Platform, github};
+use crate::platform::{Env, Level, Log, Platform, github, gitlab};
 use crate::policy::{self, Decision, PolicySettings};
 use crate::policy_file;
 use crate::probe::{self, Selection};
@@ -113,6 +113,9 @@ pub fn prepare<W: Write>(
             settings,
         });
     };
+    if ctx.platform == Platform::GitLab && needs_engine {
+        gitlab_login(&ctx.env, log)?;
+    }
     let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
     let decision = policy::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
@@ -154,6 +157,40 @@ pub fn prepare<W: Write>(
     })
 }
 
+/// GitLab's job credentials for its registry, written as a docker config when the job has
+/// none (as GitLab's docs have jobs run `docker login`), so that buildx, buildah and regcache's
+/// own registry client all find them. An existing config is never touched.
+fn gitlab_login<W: Write>(env: &Env, log: &mut Log<W>) -> Result<(), Error> {
+    let Some(login) = gitlab::login(env) else {
+        return Ok(());
+    };
+    let dir = match (env.get("DOCKER_CONFIG"), env.get("HOME")) {
+        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
+        (_, Some(home)) if !home.is_empty() => Path::new(home).join(".docker"),
+        _ => return Ok(()),
+    };
+    let path = dir.join("config.json");
+    if path.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(&dir).map_err(Error::file("creating the docker config directory", &dir))?;
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(Error::file("writing the docker config", &path))?;
+    file.write_all(gitlab::docker_config(&login).as_bytes())
+        .map_err(Error::file("writing the docker config", &path))?;
+    log.line(&format!(
+        "regcache: logged in to {} as {} (CI_REGISTRY_USER), written to {}",
+        login.registry,
+        login.user,
+        path.display()
+    ))?;
+    Ok(())
+}
+
 /// The whole build: prepare, plan, run the engine, report; then the outputs go where the
 /// platform and `output` say. A failed build is `Error::BuildFailed`, after its report.
 pub fn build<W: Write>(
@@ -168,6 +205,26 @@ pub fn build<W: Write>(
         .engine
         .preflight(&prepared.config, &ctx.env)?;
     let report = run(ctx, &prepared, log)?;
+    if ctx.platform == Platform::GitLab {
+        // GitLab has no step outputs or job summary: the summary goes to the log, the
+        // outputs to a dotenv report and a JSON artifact.
+        log.start_group("Cache summary")?;
+        for line in report.summary_markdown().lines() {
+            log.line(line)?;
+        }
+        log.end_group()?;
+        // The job's working directory, where `artifacts:` paths start on a runner (the
+        // project directory unless the script changed directory).
+        let dir = PathBuf::from(".");
+        write_output(
+            &report.render(OutputFormat::Dotenv)?,
+            Some(&dir.join(gitlab::DOTENV_FILE)),
+        )?;
+        write_output(
+            &report.render(OutputFormat::Json)?,
+            Some(&dir.join(gitlab::JSON_FILE)),
+        )?;
+    }
     log.flush()?;
     ctx.platform.publish(&report, &ctx.env)?;
     if let Some((format, file)) = output {

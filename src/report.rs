@@ -267,7 +267,8 @@ impl Report {
     }
 
     /// The outputs in `format`, for a file or stdout. GitLab refuses dotenv reports over
-    /// 5,120 bytes, so `metadata` stays in the JSON format.
+    /// 5,120 bytes or (self-managed, by default) 20 variables, so the JSON outputs
+    /// (`metadata`, `stats`) stay in the JSON format.
     pub fn render(&self, format: OutputFormat) -> Result<String, Error> {
         match format {
             OutputFormat::Json => Ok(format!("{:#}\n", self.outputs_json())),
@@ -275,7 +276,7 @@ impl Report {
                 let outputs: Vec<(&str, String)> = self
                     .outputs()
                     .into_iter()
-                    .filter(|(name, _)| *name != "metadata")
+                    .filter(|(name, _)| !matches!(*name, "metadata" | "stats"))
                     .collect();
                 let text = gitlab::dotenv(&outputs);
                 if text.len() > gitlab::DOTENV_LIMIT {
@@ -543,10 +544,15 @@ mod tests {
         );
         assert!(text.lines().all(|l| l.starts_with("REGCACHE_")));
         assert!(text.contains("REGCACHE_CACHED_STEPS=4\n"), "{text}");
-        assert!(
-            !text.contains("REGCACHE_METADATA="),
-            "metadata stays in the JSON format"
-        );
+        for json_output in ["REGCACHE_METADATA=", "REGCACHE_STATS="] {
+            assert!(
+                !text.contains(json_output),
+                "{json_output} stays in the JSON format"
+            );
+        }
+        assert!(text.lines().count() <= gitlab::DOTENV_MAX_VARIABLES);
+        let name = regex::Regex::new(r"^[A-Za-z0-9_]+=[^\n]*$").unwrap();
+        assert!(text.lines().all(|l| name.is_match(l)), "{text}");
         let json: Value =
             serde_json::from_str(&report.render(OutputFormat::Json).unwrap()).unwrap();
         assert_eq!(json["metadata"]["containerimage.digest"], "sha256:def");

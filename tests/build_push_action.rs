@@ -174,6 +174,8 @@ fn run_with_fake_docker(extra: &[(&str, &str)]) -> (common::Run, tempfile::TempD
         ("GITHUB_OUTPUT".into(), path("output")),
         ("GITHUB_STEP_SUMMARY".into(), path("summary")),
         ("RUNNER_TEMP".into(), path("")),
+        // A path that exists: regcache checks the engine's socket before the build.
+        ("DOCKER_HOST".into(), format!("unix://{}", path(""))),
         ("FAKE_ARGV".into(), path("argv")),
         ("FAKE_BUILDX_VERSION".into(), "0.13.1".into()),
         ("INPUT_CONTEXT".into(), ".".into()),

@@ -67,7 +67,7 @@ fn build(
     ];
     args.extend_from_slice(extra);
     args.push(context.to_str().unwrap());
-    regcache(&args, &storage.env(branch))
+    regcache_in(storage.dir.path(), &args, &storage.env(branch))
 }
 
 fn steps(o: &serde_json::Value) -> (String, String, String) {
@@ -280,7 +280,8 @@ fn a_registry_failing_the_push_follows_ignore_error() {
 #[test]
 fn inputs_buildah_cannot_honour_are_refused_before_anything_runs() {
     let storage = Storage::new();
-    let run = regcache(
+    let run = regcache_in(
+        storage.dir.path(),
         &[
             "build",
             "--engine",

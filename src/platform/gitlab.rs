@@ -28,8 +28,40 @@ pub fn variable_name(output: &str) -> String {
     format!("REGCACHE_{}", output.to_ascii_uppercase().replace('-', "_"))
 }
 
-/// GitLab's limit for a dotenv report (`artifacts: reports: dotenv`).
+/// GitLab's limits for a dotenv report (`artifacts: reports: dotenv`): 5 KB, and 20
+/// variables on self-managed instances by default (GitLab docs, "artifacts:reports:dotenv").
 pub const DOTENV_LIMIT: usize = 5_120;
+pub const DOTENV_MAX_VARIABLES: usize = 20;
+
+/// The files a build writes into the job's working directory on GitLab, for the job's
+/// `artifacts:reports:dotenv` and `artifacts:paths` (the template declares both).
+pub const DOTENV_FILE: &str = "regcache.env";
+pub const JSON_FILE: &str = "regcache.json";
+
+/// The job's registry login, from GitLab's predefined variables, when all three are set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Login {
+    pub registry: String,
+    pub user: String,
+    pub password: String,
+}
+
+pub fn login(env: &super::Env) -> Option<Login> {
+    let var = |name: &str| env.get(name).filter(|v| !v.is_empty()).map(str::to_owned);
+    Some(Login {
+        registry: var("CI_REGISTRY")?,
+        user: var("CI_REGISTRY_USER")?,
+        password: var("CI_REGISTRY_PASSWORD")?,
+    })
+}
+
+/// A docker config holding only `login`, as `docker login` writes it.
+pub fn docker_config(login: &Login) -> String {
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", login.user, login.password));
+    serde_json::json!({ "auths": { &login.registry: { "auth": auth } } }).to_string()
+}
 
 /// Values are single lines: a value with a newline would end its variable early.
 pub fn dotenv(outputs: &[(&str, String)]) -> String {
@@ -114,10 +146,15 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
     } else {
         Trigger::Local
     };
+    // A team that lets only protected branches and tags write the cache says so with
+    // REGCACHE_WRITE_PROTECTED_ONLY; GitLab marks each pipeline's ref.
+    let read_only = (env.is_true("REGCACHE_WRITE_PROTECTED_ONLY")
+        && var("CI_COMMIT_REF_PROTECTED") != Some("true"))
+    .then(|| "the ref is not protected and REGCACHE_WRITE_PROTECTED_ONLY is true".to_owned());
     CiEvent {
         trigger,
         default_branch: var("CI_DEFAULT_BRANCH").map(str::to_owned),
-        read_only: None,
+        read_only,
     }
 }
 
@@ -132,6 +169,48 @@ mod tests {
             "REGCACHE_CACHE_HIT=true\nREGCACHE_STATS={ }\n"
         );
         assert_eq!(section_name("Build progress"), "regcache_build_progress");
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> super::super::Env {
+        super::super::Env::from_os(pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())))
+    }
+
+    #[test]
+    fn the_job_login_is_written_as_docker_login_writes_it() {
+        let vars = [
+            ("CI_REGISTRY", "registry.gitlab.com"),
+            ("CI_REGISTRY_USER", "gitlab-ci-token"),
+            ("CI_REGISTRY_PASSWORD", "s3cret"),
+        ];
+        let login = login(&env(&vars)).unwrap();
+        let config: serde_json::Value = serde_json::from_str(&docker_config(&login)).unwrap();
+        // base64("gitlab-ci-token:s3cret")
+        assert_eq!(
+            config["auths"]["registry.gitlab.com"]["auth"],
+            "Z2l0bGFiLWNpLXRva2VuOnMzY3JldA=="
+        );
+        assert_eq!(
+            super::login(&env(&vars[..2])),
+            None,
+            "no password, no login"
+        );
+    }
+
+    #[test]
+    fn unprotected_refs_are_read_only_when_the_team_asks() {
+        let branch = [
+            ("CI_COMMIT_BRANCH", "feature"),
+            ("CI_COMMIT_REF_PROTECTED", "false"),
+        ];
+        assert_eq!(event(&env(&branch)).read_only, None, "not asked");
+        let asked = [&branch[..], &[("REGCACHE_WRITE_PROTECTED_ONLY", "true")]].concat();
+        assert!(event(&env(&asked)).read_only.is_some());
+        let protected = [
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_COMMIT_REF_PROTECTED", "true"),
+            ("REGCACHE_WRITE_PROTECTED_ONLY", "true"),
+        ];
+        assert_eq!(event(&env(&protected)).read_only, None);
     }
 
     #[test]

@@ -134,7 +134,13 @@ impl Run {
 
 /// Run the regcache binary with exactly `env` (plus nothing from the test process).
 pub fn regcache(args: &[&str], env: &BTreeMap<String, String>) -> Run {
+    regcache_in(Path::new("."), args, env)
+}
+
+/// `regcache` in the working directory `dir` (where a GitLab build writes its reports).
+pub fn regcache_in(dir: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_regcache"))
+        .current_dir(dir)
         .args(args)
         .env_clear()
         .envs(env)
