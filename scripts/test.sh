@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The test command: provisions and starts the real engine and registry (scripts/engine.sh),
-# installs the real clients the action is tested through (scripts/tools.sh: act, zizmor,
-# actionlint), then runs every test: unit, property, fixture, action.yml, lint, bad-input,
-# end-to-end, and the action through act.
+# The test command: provisions and starts the real engine and registry, and installs buildah
+# (scripts/engine.sh), installs the real clients regcache is tested through (scripts/tools.sh:
+# act, zizmor, actionlint, gitlab-ci-local), then runs every test: unit, property, fixture,
+# action.yml, lint, bad-input, end-to-end on buildx and buildah, the container image, the action
+# through act and the GitLab pipeline through gitlab-ci-local.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/engine.sh start

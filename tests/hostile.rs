@@ -109,6 +109,60 @@ ERROR: failed to solve: make failed
     );
 }
 
+/// A GitLab job without a docker config gets one holding the job's registry login, readable by
+/// its owner only; the password never reaches the log. A config that exists is left alone.
+#[test]
+fn a_gitlab_job_without_docker_config_logs_in_with_its_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_docker(dir.path(), "", 0);
+    let home = dir.path().join("home");
+    let env = BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/bin:/bin", dir.path().display()),
+        ),
+        ("GITLAB_CI".to_owned(), "true".to_owned()),
+        ("HOME".to_owned(), home.display().to_string()),
+        ("CI_REGISTRY".to_owned(), "127.0.0.1:1".to_owned()),
+        ("CI_REGISTRY_USER".to_owned(), "gitlab-ci-token".to_owned()),
+        (
+            "CI_REGISTRY_PASSWORD".to_owned(),
+            "job-password-9f3".to_owned(),
+        ),
+        fake_engine_socket(dir.path()),
+    ]);
+    let build = ["build", "--cache-ref", "127.0.0.1:1/app", "."];
+    let run = common::regcache_in(dir.path(), &build, &env);
+    let config = home.join(".docker/config.json");
+    let written: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(&config).unwrap_or_else(|e| panic!("{e}\n{}", run.log())),
+    )
+    .unwrap();
+    let auth = base64::engine::general_purpose::STANDARD
+        .decode(written["auths"]["127.0.0.1:1"]["auth"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(auth, b"gitlab-ci-token:job-password-9f3");
+    let mode = std::fs::metadata(&config).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        run.stdout
+            .contains("regcache: logged in to 127.0.0.1:1 as gitlab-ci-token (CI_REGISTRY_USER)"),
+        "{}",
+        run.log()
+    );
+    assert!(!run.log().contains("job-password-9f3"), "{}", run.log());
+
+    std::fs::write(&config, "{}").unwrap();
+    let again = common::regcache_in(dir.path(), &build, &env);
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        "{}",
+        "{}",
+        again.log()
+    );
+    assert!(!again.stdout.contains("logged in"), "{}", again.log());
+}
+
 #[test]
 fn plain_logs_keep_build_text_on_its_own_line() {
     let dir = tempfile::tempdir().unwrap();
