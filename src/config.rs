@@ -697,6 +697,59 @@ mod tests {
         raw
     }
 
+    /// The runner passes every default `action.yml` declares; with `engine: buildah` none of
+    /// them may count as written, while each refused input, written, is refused by name.
+    #[test]
+    fn buildah_refuses_written_inputs_but_not_the_runners_defaults() {
+        let mut defaults = raw(&[("engine", "buildah"), ("tags", "r.io/app:1")]);
+        for spec in crate::inputs::INPUTS
+            .iter()
+            .filter(|s| s.declared_in_action)
+        {
+            if !defaults.is_given(spec.name) {
+                defaults.set(spec.name, spec.default);
+            }
+        }
+        let config = validate(&defaults).unwrap();
+        assert_eq!(config.engine, Engine::Buildah);
+        let written: Vec<(&str, &str)> = CACHE_FORMAT_INPUTS
+            .iter()
+            .map(|name| (*name, crate::inputs::spec(name).unwrap().default))
+            .filter(|(_, default)| !default.is_empty())
+            .chain([
+                ("compression-level", "3"),
+                ("load", "true"),
+                ("builder", "remote"),
+                ("outputs", "type=local,dest=out"),
+                ("platforms", "linux/amd64,linux/arm64"),
+            ])
+            .collect();
+        for (name, value) in written {
+            let mut one = raw(&[("engine", "buildah"), ("tags", "r.io/app:1")]);
+            one.set(name, value);
+            let errors = validate(&one).unwrap_err().0;
+            assert_eq!(
+                errors.iter().map(|e| e.input).collect::<Vec<_>>(),
+                [name],
+                "{name}={value}"
+            );
+            assert!(
+                errors[0].problem.contains("engine buildah"),
+                "{}",
+                errors[0]
+            );
+        }
+        // The same inputs are buildx's, and podman is buildah's build code.
+        assert!(validate(&raw(&[("tags", "r.io/app:1"), ("mode", "min")])).is_ok());
+        let podman = validate(&raw(&[("engine", "podman"), ("mode", "min")])).unwrap_err();
+        assert!(podman.0[0].problem.starts_with("engine podman"), "{podman}");
+        let unknown = validate(&raw(&[("engine", "kaniko")])).unwrap_err();
+        assert_eq!(
+            unknown.to_string(),
+            "input `engine`: `kaniko` is not accepted; accepted values: buildx, buildah, podman"
+        );
+    }
+
     fn errors(pairs: &[(&str, &str)]) -> Vec<String> {
         validate(&raw(pairs))
             .unwrap_err()

@@ -73,6 +73,11 @@ impl BuildahLog {
         if let Some(started) = self.last_push_at.take() {
             self.pushing_seconds += at - started;
         }
+        // buildah's own lines after an `Error:` line mean the build went on: that line was a
+        // RUN step's output, not buildah's closing error.
+        if line.starts_with("--> ") || line.contains("STEP ") || line.contains("COMMIT") {
+            self.failure = None;
+        }
         if let Some(c) = STEP.captures(line) {
             let number = |i: usize| c.get(i).map_or(1, |m| m.as_str().parse().unwrap_or(1));
             let stage = number(1);
@@ -371,6 +376,16 @@ mod tests {
         assert_eq!(step.error, "building at STEP \"RUN false\": exit status 1");
         assert_eq!((s.total_steps, s.failed_steps, s.rebuilt_steps), (2, 1, 1));
         assert!(!s.log_succeeded());
+    }
+
+    #[test]
+    fn a_step_printing_error_is_no_failure_when_the_build_goes_on() {
+        let log = read(
+            "STEP 1/3: FROM a\nSTEP 2/3: RUN ./check\nError: not configured (expected)\n--> 1a2b3c\nSTEP 3/3: RUN echo\nCOMMIT app\n--> 4d5e6f\n",
+        );
+        let s = log.stats(&[], None);
+        assert_eq!((s.failed_steps, s.rebuilt_steps), (0, 2));
+        assert!(s.log_succeeded());
     }
 
     #[test]
