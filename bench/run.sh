@@ -8,6 +8,8 @@
 #     cache strategies over the same CI events.
 #  4. `verify --deep` throughput against sha256sum over the same uncompressed bytes, and its
 #     peak RSS (bench/verify.py).
+#  5. the daemonless warm path: `regcache build --engine buildah` against the bare `buildah
+#     build` with the same cache flags, each on new storage (bench/buildah.py).
 # usage: bench/run.sh [RUNS]   (default 10 of each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,3 +21,4 @@ cargo build --release --locked --quiet
 python3 bench/bench.py "$runs"
 python3 bench/trace.py
 python3 bench/verify.py
+python3 bench/buildah.py "$runs"

@@ -342,13 +342,14 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .filter(|s| !s.is_empty());
     // What the registry now holds under the written tag: its size against BuildKit's import
     // limit (a cache over it exports fine and is never imported). One manifest read, after the
-    // build; a failure only loses the numbers.
+    // build; a failure only loses the numbers. buildah's cache is a repository of step layers,
+    // with no one manifest to size.
     let exported_cache = match prepared
         .selection
         .refs
         .write
         .as_ref()
-        .filter(|_| finished.stats.cache_exported())
+        .filter(|_| finished.stats.cache_exported() && !engine.caches_are_repositories())
     {
         Some(written) => match Registry::new(&ctx.env).stored_size(written) {
             Ok(info) => Some(info),
