@@ -83,6 +83,26 @@ pub struct Location {
     pub line: u32,
 }
 
+/// Seconds and ratios are reported to the millisecond.
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Cached steps over cacheable steps, 0 when there were none.
+pub fn hit_ratio(cached: usize, total: usize) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        round3(cached as f64 / total as f64)
+    }
+}
+
+/// A sum of seconds, rounded; 0.0 for none (`Sum for f64` starts from -0.0, which would print
+/// as "-0.000").
+pub fn total_seconds(seconds: impl IntoIterator<Item = f64>) -> f64 {
+    round3(seconds.into_iter().fold(0.0, |sum, s| sum + s))
+}
+
 impl BuildStats {
     pub fn refs(&self, wanted: fn(&ImportOutcome) -> bool) -> Vec<&str> {
         self.imports

@@ -27,6 +27,15 @@ pub enum Engine {
     Podman,
 }
 
+/// `name value` for each value (none for an empty list or an unset option): how both engines'
+/// argv repeat a flag.
+fn flags<S: AsRef<str>>(argv: &mut Vec<String>, name: &str, values: impl IntoIterator<Item = S>) {
+    for value in values {
+        argv.push(name.to_owned());
+        argv.push(value.as_ref().to_owned());
+    }
+}
+
 /// The `engine` input's values.
 pub const ENGINES: &[&str] = &["buildx", "buildah", "podman"];
 

@@ -4,6 +4,7 @@
 //! refused by `config::validate` before this runs.
 
 use crate::config::{Config, SecretSource};
+use crate::engine::flags;
 use crate::plan::RunFiles;
 
 /// buildah reads several `--cache-from` repositories from v1.29 on (containers/buildah#4443);
@@ -78,13 +79,6 @@ pub fn push_argv(tag: &str, digestfile: &str) -> Vec<String> {
     }
     argv.extend(["--digestfile".into(), digestfile.into(), tag.into()]);
     argv
-}
-
-fn flags<S: AsRef<str>>(argv: &mut Vec<String>, name: &str, values: impl IntoIterator<Item = S>) {
-    for value in values {
-        argv.push(name.to_owned());
-        argv.push(value.as_ref().to_owned());
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ use regex::Regex;
 
 use crate::stats::{
     BuildStats, CacheExport, CacheImport, FailedStep, ImportOutcome, StageStats, VertexCounts,
+    hit_ratio, round3, total_seconds,
 };
 
 static STEP: LazyLock<Regex> =
@@ -189,7 +190,7 @@ impl BuildahLog {
                         // no step of this build was still read.
                         _ => ImportOutcome::Found,
                     },
-                    seconds: round3(pulled.iter().fold(0.0, |sum, s| sum + s.pull_seconds)),
+                    seconds: total_seconds(pulled.iter().map(|s| s.pull_seconds)),
                 }
             })
             .collect();
@@ -215,14 +216,9 @@ impl BuildahLog {
             rebuilt_steps: rebuilt,
             failed_steps: failed,
             not_run_steps: not_run,
-            hit_ratio: if total == 0 {
-                0.0
-            } else {
-                round3(cached as f64 / total as f64)
-            },
-            // `Sum for f64` starts from -0.0, which would print as "-0.000".
-            import_seconds: round3(imports.iter().fold(0.0, |sum, i| sum + i.seconds)),
-            export_seconds: round3(exports.iter().fold(0.0, |sum, e| sum + e.seconds)),
+            hit_ratio: hit_ratio(cached, total),
+            import_seconds: total_seconds(imports.iter().map(|i| i.seconds)),
+            export_seconds: total_seconds(exports.iter().map(|e| e.seconds)),
             stages,
             imports,
             exports,
@@ -258,10 +254,6 @@ impl BuildahLog {
     pub fn only_the_push_failed(&self) -> bool {
         self.push_error.is_some()
     }
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

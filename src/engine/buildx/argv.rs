@@ -4,6 +4,7 @@
 use crate::build_push::Derived;
 use crate::cache_options::csv_line;
 use crate::config::{BuildOptions, Config, SecretSource};
+use crate::engine::flags;
 use crate::plan::{CacheEntries, RunFiles};
 
 /// The argv, in the order of build-push-action's `getArgs` (v7.3.0 `src/context.ts`), so the
@@ -75,14 +76,6 @@ pub fn argv(
     argv.extend(b.extra_args.iter().cloned());
     argv.push(derived.context.clone());
     argv
-}
-
-/// `name value` for each value (none for an empty list or an unset option).
-fn flags<S: AsRef<str>>(argv: &mut Vec<String>, name: &str, values: impl IntoIterator<Item = S>) {
-    for value in values {
-        argv.push(name.to_owned());
-        argv.push(value.as_ref().to_owned());
-    }
 }
 
 /// A `local` or `tar` exporter writes files, not an image: build-push-action passes no

@@ -11,6 +11,7 @@ use regex::Regex;
 use super::progress::{Progress, VertexRecord};
 use crate::stats::{
     BuildStats, CacheExport, CacheImport, FailedStep, ImportOutcome, StageStats, VertexCounts,
+    hit_ratio, round3, total_seconds,
 };
 
 static STEP: LazyLock<Regex> =
@@ -53,10 +54,6 @@ fn classify(name: &str) -> VertexKind<'_> {
         return VertexKind::ImageExport;
     }
     VertexKind::Internal
-}
-
-fn round3(x: f64) -> f64 {
-    (x * 1000.0).round() / 1000.0
 }
 
 pub fn compute(progress: &Progress) -> BuildStats {
@@ -115,21 +112,15 @@ pub fn compute(progress: &Progress) -> BuildStats {
             VertexKind::From | VertexKind::ImageExport | VertexKind::Internal => {}
         }
     }
-    let hit_ratio = if total == 0 {
-        0.0
-    } else {
-        round3(cached as f64 / total as f64)
-    };
     BuildStats {
         total_steps: total,
         cached_steps: cached,
         rebuilt_steps: rebuilt,
         failed_steps: failed,
         not_run_steps: not_run,
-        hit_ratio,
-        // `Sum for f64` starts from -0.0, which would print as "-0.000" for no imports.
-        import_seconds: round3(imports.iter().fold(0.0, |sum, i| sum + i.seconds)),
-        export_seconds: round3(exports.iter().fold(0.0, |sum, e| sum + e.seconds)),
+        hit_ratio: hit_ratio(cached, total),
+        import_seconds: total_seconds(imports.iter().map(|i| i.seconds)),
+        export_seconds: total_seconds(exports.iter().map(|e| e.seconds)),
         stages,
         imports,
         exports,
