@@ -531,3 +531,56 @@ jobs:
     assert_logged(&run, "pull request #8 is closed");
     assert_eq!(remote.tags(name), ["buildcache-main", "buildcache-pr-7"]);
 }
+
+/// `engine: buildah` through the runner, which passes every `action.yml` default as written:
+/// none of them may be refused. Each job makes its own buildah storage (vfs, chroot
+/// isolation), so the second job starts as empty as the first and pulls every step.
+#[test]
+fn the_action_builds_with_buildah_cold_then_warm_from_the_registry() {
+    let server = Server::files(common::release_archives());
+    let image = common::fresh_repo("act-buildah");
+    let workflow = format!(
+        r#"on: push
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
+      - name: buildah storage of this job
+        run: |
+          store="$RUNNER_TEMP/buildah-$GITHUB_RUN_ID-$RANDOM"
+          printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/root"\nrunroot = "%s/run"\n' "$store" "$store" > "$RUNNER_TEMP/storage.conf"
+          echo "CONTAINERS_STORAGE_CONF=$RUNNER_TEMP/storage.conf" >> "$GITHUB_ENV"
+          echo "BUILDAH_ISOLATION=chroot" >> "$GITHUB_ENV"
+      - id: build
+        uses: ./
+        with:
+          engine: buildah
+          tags: {image}:dev
+          build-args: BASE={base}
+          download-url: {url}
+      - env:
+          HIT: ${{{{ steps.build.outputs.cache-hit }}}}
+          CACHED: ${{{{ steps.build.outputs.cached-steps }}}}
+          REF: ${{{{ steps.build.outputs.cache-ref }}}}
+        run: echo "buildah cache-hit=$HIT, $CACHED steps cached, wrote [$REF]"
+"#,
+        base = common::engine_env()["REGCACHE_BASE_IMAGE"],
+        url = server.url
+    );
+    let repo = repository(&[(".github/workflows/buildah.yml", &workflow)]);
+    let machine = Machine::new();
+    let cold = machine.run(repo.path(), ".github/workflows/buildah.yml");
+    assert_succeeded(&cold);
+    assert_logged(
+        &cold,
+        &format!("buildah cache-hit=false, 0 steps cached, wrote [{image}/buildcache-main]"),
+    );
+    let warm = machine.run(repo.path(), ".github/workflows/buildah.yml");
+    assert_succeeded(&warm);
+    assert_logged(&warm, "buildah cache-hit=true, 6 steps cached");
+    assert_logged(
+        &warm,
+        &format!("--> Cache pulled from remote {image}/buildcache-main:"),
+    );
+}
