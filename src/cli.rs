@@ -29,6 +29,14 @@ fn output_args(command: Command) -> Command {
         )
 }
 
+/// `--insecure`, for the registry commands.
+fn insecure_arg() -> Arg {
+    Arg::new("insecure")
+        .long("insecure")
+        .action(ArgAction::SetTrue)
+        .help("Use plain HTTP for this registry (loopback addresses always do)")
+}
+
 fn build_command() -> Command {
     let mut command = Command::new("build")
         .about("Build an image with a registry cache and report what the cache did");
@@ -128,12 +136,7 @@ pub fn command() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Download every layer, decompress it and check it against its uncompressed digest"),
                 )
-                .arg(
-                    Arg::new("insecure")
-                        .long("insecure")
-                        .action(ArgAction::SetTrue)
-                        .help("Use plain HTTP for this registry (loopback addresses always do)"),
-                )
+                .arg(insecure_arg())
                 .arg(
                     Arg::new("format")
                         .long("format")
@@ -150,12 +153,7 @@ pub fn command() -> Command {
                         .required(true)
                         .help("The cache ref, e.g. ghcr.io/owner/app:buildcache"),
                 )
-                .arg(
-                    Arg::new("insecure")
-                        .long("insecure")
-                        .action(ArgAction::SetTrue)
-                        .help("Use plain HTTP for this registry (loopback addresses always do)"),
-                ),
+                .arg(insecure_arg()),
         )
 }
 
@@ -190,12 +188,7 @@ fn prune_command() -> Command {
                 .default_value("auto"),
         )
         .arg(flag("username", "REGCACHE_USERNAME", "Registry user; the password is read from REGCACHE_PASSWORD (default: the docker config)"))
-        .arg(
-            Arg::new("insecure")
-                .long("insecure")
-                .action(ArgAction::SetTrue)
-                .help("Use plain HTTP for this registry (loopback addresses always do)"),
-        )
+        .arg(insecure_arg())
         .arg(
             Arg::new("format")
                 .long("format")

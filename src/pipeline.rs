@@ -164,10 +164,8 @@ fn gitlab_login<W: Write>(env: &Env, log: &mut Log<W>) -> Result<(), Error> {
     let Some(login) = gitlab::login(env) else {
         return Ok(());
     };
-    let dir = match (env.get("DOCKER_CONFIG"), env.get("HOME")) {
-        (Some(dir), _) if !dir.is_empty() => PathBuf::from(dir),
-        (_, Some(home)) if !home.is_empty() => Path::new(home).join(".docker"),
-        _ => return Ok(()),
+    let Some(dir) = env.docker_config_dir() else {
+        return Ok(());
     };
     let path = dir.join("config.json");
     if path.exists() {

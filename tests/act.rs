@@ -104,22 +104,7 @@ fn repository(files: &[(&str, &str)]) -> tempfile::TempDir {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&["add", "-A"]);
-    git(&["commit", "-q", "-m", "test repository"]);
+    common::commit_all(dir.path());
     dir
 }
 
@@ -156,7 +141,7 @@ impl Machine {
         env.insert("HOME", self.home.path().to_str().unwrap());
         let home_cache = self.home.path().join("cache");
         env.insert("XDG_CACHE_HOME", home_cache.to_str().unwrap());
-        let output = Command::new(&common::tools_env()["REGCACHE_ACT"])
+        Command::new(&common::tools_env()["REGCACHE_ACT"])
             .args([
                 "push",
                 "-P",
@@ -170,12 +155,8 @@ impl Machine {
             .env_clear()
             .envs(env)
             .output()
-            .expect("act runs");
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+            .expect("act runs")
+            .into()
     }
 }
 

@@ -208,20 +208,7 @@ fn served_repository(dir: &Path) -> (common::Server, String) {
     )
     .unwrap();
     std::fs::write(work.join("hello.txt"), "fetched from the Git context\n").unwrap();
-    git(&["init", "-q", "-b", "main"], &work);
-    git(&["add", "."], &work);
-    git(
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "-qm",
-            "c",
-        ],
-        &work,
-    );
+    common::commit_all(&work);
     let sha = git(&["rev-parse", "HEAD"], &work).trim().to_owned();
     let bare = dir.join("app.git");
     git(

@@ -36,32 +36,19 @@ fn project() -> tempfile::TempDir {
         yaml_serde::to_string(&pipeline).unwrap(),
     )
     .unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@e",
-            "commit",
-            "-qm",
-            "example",
-        ],
-        &[
-            "remote",
-            "add",
-            "origin",
-            "https://gitlab.example.com/group/app.git",
-        ],
-    ] {
-        let out = Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    }
+    commit_all(root);
+    let remote = [
+        "remote",
+        "add",
+        "origin",
+        "https://gitlab.example.com/group/app.git",
+    ];
+    let out = Command::new("git")
+        .args(remote)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {remote:?}: {out:?}");
     dir
 }
 
@@ -100,12 +87,7 @@ fn pipeline(project: &Path, repo: &str, variables: &[(&str, &str)]) -> Run {
     for (name, value) in &all {
         command.args(["--variable", &format!("{name}={value}")]);
     }
-    let out = command.output().expect("gitlab-ci-local runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    command.output().expect("gitlab-ci-local runs").into()
 }
 
 /// The line the `report` job printed from the build job's dotenv variables.

@@ -46,12 +46,7 @@ fn run_image(mounts: &[String], args: &[&str]) -> Run {
     argv.extend(["-w".into(), "/src".into(), image().to_owned()]);
     argv.extend(args.iter().map(|a| a.to_string()));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let out = docker(&argv);
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    docker(&argv).into()
 }
 
 /// Build cache and images gone, as on a new runner, but for the image under test.

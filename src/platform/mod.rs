@@ -28,6 +28,14 @@ pub struct Env {
 }
 
 impl Env {
+    /// Where the docker CLI keeps its config: `$DOCKER_CONFIG`, else `~/.docker`.
+    pub fn docker_config_dir(&self) -> Option<std::path::PathBuf> {
+        let set = |name: &str| self.get(name).filter(|v| !v.is_empty());
+        set("DOCKER_CONFIG")
+            .map(std::path::PathBuf::from)
+            .or_else(|| set("HOME").map(|home| std::path::Path::new(home).join(".docker")))
+    }
+
     pub fn from_process() -> Self {
         Self::from_os(std::env::vars_os())
     }

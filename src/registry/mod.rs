@@ -104,15 +104,7 @@ impl<'a> Registry<'a> {
     /// The user's docker credentials for the registry (`$DOCKER_CONFIG/config.json`, per
     /// registry credential helpers included), or anonymous access.
     fn auth(&self, reference: &Reference) -> RegistryAuth {
-        let dir = self
-            .env
-            .get("DOCKER_CONFIG")
-            .map(std::path::PathBuf::from)
-            .or_else(|| {
-                self.env
-                    .get("HOME")
-                    .map(|h| std::path::Path::new(h).join(".docker"))
-            });
+        let dir = self.env.docker_config_dir();
         let Some(file) = dir.and_then(|d| std::fs::File::open(d.join("config.json")).ok()) else {
             return RegistryAuth::Anonymous;
         };
@@ -278,14 +270,7 @@ impl Registry<'_> {
                         Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
                         Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
                     };
-                    verify::BlobCheck {
-                        digest: blob.digest.clone(),
-                        media_type: blob.media_type.clone(),
-                        size: blob.size,
-                        status,
-                        problem,
-                        uncompressed_bytes: None,
-                    }
+                    verify::BlobCheck::of(blob, status, problem, None)
                 }))
                 .buffered(8)
                 .collect()
@@ -342,14 +327,7 @@ async fn deep_check(
         Ok(bytes) => ("ok", None, bytes),
         Err((status, problem)) => (status, Some(problem), None),
     };
-    verify::BlobCheck {
-        digest: blob.digest.clone(),
-        media_type: blob.media_type.clone(),
-        size: blob.size,
-        status,
-        problem,
-        uncompressed_bytes,
-    }
+    verify::BlobCheck::of(blob, status, problem, uncompressed_bytes)
 }
 
 fn not_a_cache(problem: String) -> String {

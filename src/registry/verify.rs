@@ -22,6 +22,25 @@ pub struct BlobCheck {
     pub uncompressed_bytes: Option<u64>,
 }
 
+impl BlobCheck {
+    /// What a check of `blob` found.
+    pub fn of(
+        blob: &super::cache::BlobRef,
+        status: &'static str,
+        problem: Option<String>,
+        uncompressed_bytes: Option<u64>,
+    ) -> Self {
+        Self {
+            digest: blob.digest.clone(),
+            media_type: blob.media_type.clone(),
+            size: blob.size,
+            status,
+            problem,
+            uncompressed_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     pub reference: String,

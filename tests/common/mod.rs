@@ -63,6 +63,27 @@ pub fn engine_script(args: &[&str]) {
     );
 }
 
+/// `git init` on branch main, then one commit of everything in `dir`, as a project's repository.
+pub fn commit_all(dir: &Path) {
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["add", "-A"],
+        &["commit", "-q", "-m", "test repository"],
+    ] {
+        let out = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 /// Builds share one builder, and wiping it between steps is part of what is tested, so the
 /// engine tests of one binary take turns.
 pub fn engine_lock() -> MutexGuard<'static, ()> {
@@ -123,6 +144,16 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 impl Run {
     pub fn log(&self) -> String {
         format!(
@@ -139,18 +170,14 @@ pub fn regcache(args: &[&str], env: &BTreeMap<String, String>) -> Run {
 
 /// `regcache` in the working directory `dir` (where a GitLab build writes its reports).
 pub fn regcache_in(dir: &Path, args: &[&str], env: &BTreeMap<String, String>) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_regcache"))
+    Command::new(env!("CARGO_BIN_EXE_regcache"))
         .current_dir(dir)
         .args(args)
         .env_clear()
         .envs(env)
         .output()
-        .expect("regcache runs");
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .expect("regcache runs")
+        .into()
 }
 
 /// The outputs `--output-format json` wrote.

@@ -31,12 +31,12 @@ pub fn argv(
     flags(&mut argv, "--cache-to", target);
     // regcache's registry client speaks plain HTTP to loopback registries (a local or CI
     // service registry); buildah must be told the same.
-    let plain_http = sources
+    if sources
         .iter()
         .map(String::as_str)
         .chain(target)
-        .any(|repo| crate::registry::is_loopback(repo.split('/').next().unwrap_or_default()));
-    if plain_http {
+        .any(on_loopback)
+    {
         argv.push("--tls-verify=false".into());
     }
     flags(&mut argv, "--iidfile", [files.iidfile.to_string_lossy()]);
@@ -74,11 +74,16 @@ pub fn argv(
 /// `buildah push` of one built tag, writing the pushed manifest's digest to `digestfile`.
 pub fn push_argv(tag: &str, digestfile: &str) -> Vec<String> {
     let mut argv = vec!["push".to_owned()];
-    if crate::registry::is_loopback(tag.split('/').next().unwrap_or_default()) {
+    if on_loopback(tag) {
         argv.push("--tls-verify=false".into());
     }
     argv.extend(["--digestfile".into(), digestfile.into(), tag.into()]);
     argv
+}
+
+/// Whether a repository or tag's registry is on loopback (spoken to in plain HTTP).
+fn on_loopback(name: &str) -> bool {
+    crate::registry::is_loopback(name.split('/').next().unwrap_or_default())
 }
 
 #[cfg(test)]
