@@ -426,20 +426,27 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
         digest: digest.to_owned(),
         reason,
     };
+    let blocked = |why: String| Plan {
+        delete: Vec::new(),
+        keep: verdicts
+            .iter()
+            .map(|(tag, digest, _)| keep_tag(tag, digest, why.clone()))
+            .collect(),
+        blocked: Some(why),
+    };
+    // Prune acts only on a complete view: a manifest it could not read may be the index or
+    // referrer that a deletion would break, whether or not a kept tag reaches it.
+    if let Some((digest, problem)) = inventory.unreadable.iter().next() {
+        return blocked(format!(
+            "nothing is deleted in this repository: {digest} could not be read ({problem}), and prune deletes only when it has read every tag and manifest; fix access to it and run again"
+        ));
+    }
     let reached = match reachable(inventory, &roots) {
         Ok(reached) => reached,
         Err((digest, problem)) => {
-            let why = format!(
+            return blocked(format!(
                 "nothing is deleted in this repository: {digest}, which a kept tag needs, could not be read ({problem}); fix access to it and run again"
-            );
-            return Plan {
-                delete: Vec::new(),
-                keep: verdicts
-                    .iter()
-                    .map(|(tag, digest, _)| keep_tag(tag, digest, why.clone()))
-                    .collect(),
-                blocked: Some(why),
-            };
+            ));
         }
     };
 

@@ -27,9 +27,19 @@ fn client(env: &Env) -> Result<octocrab::Octocrab, String> {
     let url = env
         .get("GITHUB_API_URL")
         .unwrap_or("https://api.github.com");
+    build_client(url, super::github::token(env))
+}
+
+/// The one way a GitHub API client is made: its base URL, the token (sent to that host only),
+/// and the deadlines every request has.
+pub(crate) fn build_client(url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, String> {
+    let deadline = Some(crate::registry::REQUEST_DEADLINE);
     octocrab::Octocrab::builder()
+        .set_connect_timeout(Some(std::time::Duration::from_secs(15)))
+        .set_read_timeout(deadline)
+        .set_write_timeout(deadline)
         .base_uri(url)
-        .and_then(|builder| match super::github::token(env) {
+        .and_then(|builder| match token {
             Some(token) => builder.personal_token(token.to_owned()).build(),
             None => builder.build(),
         })

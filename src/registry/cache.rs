@@ -83,8 +83,24 @@ struct Record {
     layers: Vec<serde::de::IgnoredAny>,
 }
 
-/// The form, the layer blobs and the config blob of a cache manifest.
+/// The form, the layer blobs and the config blob of a cache manifest, every digest checked to
+/// be one before anything uses it.
 fn split_manifest(stored: &Stored) -> Result<(&'static str, Vec<Blob<'_>>, Blob<'_>), String> {
+    let (form, layers, config) = split_unchecked(stored)?;
+    if let Some(bad) = layers
+        .iter()
+        .chain(std::iter::once(&config))
+        .find(|b| !super::is_digest(b.digest))
+    {
+        return Err(format!(
+            "it lists `{}`, which is not a sha256/sha512 digest",
+            bad.digest.escape_default()
+        ));
+    }
+    Ok((form, layers, config))
+}
+
+fn split_unchecked(stored: &Stored) -> Result<(&'static str, Vec<Blob<'_>>, Blob<'_>), String> {
     match stored {
         Stored::Index(index) => {
             let blobs = index.manifests.iter().map(|e| Blob {
@@ -118,11 +134,11 @@ fn parse(manifest_bytes: &[u8]) -> Result<Stored, String> {
         .map_err(|e| format!("the manifest is neither an image index nor an image manifest: {e}"))
 }
 
-/// The digest of the cache config blob a manifest lists.
-pub fn config_digest(manifest_bytes: &[u8]) -> Result<String, String> {
+/// The digest and size of the cache config blob a manifest lists.
+pub fn config_descriptor(manifest_bytes: &[u8]) -> Result<(String, u64), String> {
     let stored = parse(manifest_bytes)?;
     let (_, _, config) = split_manifest(&stored)?;
-    Ok(config.digest.to_owned())
+    Ok((config.digest.to_owned(), config.size))
 }
 
 fn compression_of(blob: &Blob<'_>) -> &'static str {
@@ -202,6 +218,19 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, Strin
     }
     let any: Any =
         serde_json::from_slice(manifest_bytes).map_err(|e| format!("not a manifest: {e}"))?;
+    // Children and subjects are followed and kept by digest: one that is not a digest makes
+    // the view incomplete.
+    if let Some(bad) = any
+        .manifests
+        .iter()
+        .chain(&any.subject)
+        .find(|d| !super::is_digest(&d.digest))
+    {
+        return Err(format!(
+            "it refers to `{}`, which is not a sha256/sha512 digest",
+            bad.digest.escape_default()
+        ));
+    }
     let is_cache = any.config.as_ref().map(|c| c.media_type.as_str())
         == Some(CACHE_CONFIG_MEDIA_TYPE)
         || any
@@ -549,5 +578,66 @@ mod tests {
                 .unwrap_err()
                 .contains("inline cache")
         );
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A manifest-shaped JSON document with arbitrary digests, sizes and media types.
+        fn manifest() -> impl Strategy<Value = String> {
+            let entry = (
+                prop_oneof![Just(CACHE_CONFIG_MEDIA_TYPE.to_owned()), "[a-z./+]{0,30}"],
+                prop_oneof![
+                    "sha256:[0-9a-f]{64}",
+                    "[ -~]{0,70}",
+                    Just("sha256:../../x".to_owned())
+                ],
+                any::<i64>(),
+            );
+            (proptest::collection::vec(entry, 0..6), any::<bool>()).prop_map(|(entries, index)| {
+                let entries: Vec<serde_json::Value> = entries
+                    .into_iter()
+                    .map(|(media_type, digest, size)| {
+                        serde_json::json!({"mediaType": media_type, "digest": digest, "size": size})
+                    })
+                    .collect();
+                if index {
+                    serde_json::json!({"schemaVersion": 2, "manifests": entries}).to_string()
+                } else {
+                    serde_json::json!({"schemaVersion": 2, "config": entries.first(), "layers": entries, "subject": entries.last()}).to_string()
+                }
+            })
+        }
+
+        proptest! {
+            /// Any bytes a registry sends as a manifest or config read to an end or an error.
+            #[test]
+            fn any_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+                let _ = summarize(&bytes, &bytes);
+                let _ = stored_size(&bytes);
+                let _ = blobs(&bytes);
+                let _ = prune_view(&bytes);
+                let _ = config_descriptor(&bytes);
+            }
+
+            /// What the readers hand on (digests to fetch, keep or delete) is only ever a
+            /// digest, and never more entries than the manifest held.
+            #[test]
+            fn only_valid_digests_are_handed_on(text in manifest()) {
+                let bytes = text.as_bytes();
+                if let Ok(found) = blobs(bytes) {
+                    prop_assert!(found.iter().all(|b| crate::registry::is_digest(&b.digest)));
+                    prop_assert!(found.len() <= text.matches("digest").count());
+                }
+                if let Ok(view) = prune_view(bytes) {
+                    prop_assert!(view.children.iter().chain(&view.subject).all(|d| crate::registry::is_digest(d)));
+                }
+                if let Ok((digest, _)) = config_descriptor(bytes) {
+                    prop_assert!(crate::registry::is_digest(&digest));
+                }
+                let _ = summarize(bytes, br#"{"records":[]}"#);
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
-//! The registry client: one runtime (`crate::block_on`), one auth path (the user's docker
-//! credentials), one rule for plain HTTP (real loopback addresses, and hosts the user names
-//! insecure). The commands that talk to a registry are methods here; what they compute from
-//! the answers is pure (`cache`).
+//! The registry client: one policy for every request (`distribution`: where credentials go,
+//! deadlines, size caps, complete listings, validated digests), one runtime
+//! (`crate::block_on`), one auth path (the user's docker credentials), one rule for plain HTTP
+//! (real loopback addresses, and hosts the user names insecure). The commands that talk to a
+//! registry are methods here; what they compute from the answers is pure (`cache`).
 
 mod cache;
 mod distribution;
@@ -10,15 +11,14 @@ mod prune;
 mod verify;
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use futures::StreamExt;
 
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
+use oci_client::Reference;
 
 pub use cache::{CacheInfo, StoredSize, summarize};
+pub use distribution::{REQUEST_DEADLINE, is_digest};
 pub use prune::{Backend, Outcome};
 pub use verify::Verification;
 
@@ -26,13 +26,16 @@ use crate::error::Error;
 use crate::platform::Env;
 use crate::probe::Probe;
 use crate::reference;
+use distribution::{Credentials, Distribution, Failure, MANIFEST_LIMIT};
 
 /// A self-signed root made for this (`openssl req -x509`, its private key destroyed): the
 /// only root a client trusts when it speaks no TLS at all.
 const PLAIN_HTTP_ROOT: &[u8] = include_bytes!("plain-http-root.pem");
 
 /// How long a probe waits for the registry before calling it unreachable.
-const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a build that already finished waits to read its exported cache back.
+const READ_BACK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A host served over plain HTTP without being asked: a real loopback address (127.0.0.0/8,
 /// `::1`, `localhost`), as dockerd treats them as insecure by default. `127.example.com` is not.
@@ -69,44 +72,31 @@ impl<'a> Registry<'a> {
         self
     }
 
-    fn client<'r>(&self, registries: impl IntoIterator<Item = &'r str>) -> Result<Client, Error> {
+    fn is_plain(&self, registry: &str) -> bool {
+        is_loopback(registry) || self.insecure.iter().any(|i| i == registry)
+    }
+
+    /// One HTTP client for the registries about to be asked. Loading the system's trust roots
+    /// is most of a client's start-up (about 11 ms of a 14 ms probe on loopback); when every
+    /// registry is plain HTTP none is loaded.
+    fn http<'r>(
+        &self,
+        registries: impl IntoIterator<Item = &'r str>,
+    ) -> Result<reqwest::Client, Error> {
         let registries: Vec<&str> = registries.into_iter().collect();
-        let plain: Vec<String> = registries
-            .iter()
-            .filter(|r| is_loopback(r) || self.insecure.iter().any(|i| i == *r))
-            .map(|r| (*r).to_owned())
-            .collect();
-        // Loading the system's trust roots is most of the client's start-up (about 11 ms of
-        // a 14 ms probe on loopback); when every registry is plain HTTP no TLS is spoken, so
-        // the client trusts one placeholder root whose key was destroyed when it was made.
-        let tls_certs_only = if plain.len() == registries.len() {
-            vec![Certificate {
-                encoding: CertificateEncoding::Pem,
-                data: PLAIN_HTTP_ROOT.to_vec(),
-            }]
-        } else {
-            Vec::new()
-        };
-        let names = registries.join(", ");
-        // `Client::new` would fall back to a default client, which panics where the system has
-        // no CA certificates (a slim container image without ca-certificates).
-        Client::try_from(ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain),
-            tls_certs_only,
-            ..Default::default()
-        })
-        .map_err(|e| Error::Registry {
-            reference: names,
-            message: format!("cannot set up the registry client: {e}. Install the system's CA certificates (Debian/Ubuntu: ca-certificates)"),
+        let plain_only = registries.iter().all(|r| self.is_plain(r));
+        distribution::http_client(plain_only).map_err(|message| Error::Registry {
+            reference: registries.join(", "),
+            message,
         })
     }
 
     /// The user's docker credentials for the registry (`$DOCKER_CONFIG/config.json`, per
     /// registry credential helpers included), or anonymous access.
-    fn auth(&self, reference: &Reference) -> RegistryAuth {
+    fn auth(&self, reference: &Reference) -> Credentials {
         let dir = self.env.docker_config_dir();
         let Some(file) = dir.and_then(|d| std::fs::File::open(d.join("config.json")).ok()) else {
-            return RegistryAuth::Anonymous;
+            return Credentials::default();
         };
         // Docker Hub's credentials are stored under its v1 address.
         let server = match reference.registry() {
@@ -115,14 +105,38 @@ impl<'a> Registry<'a> {
         };
         match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), server) {
             Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
-                RegistryAuth::Basic(user, password)
+                Credentials {
+                    basic: Some((user, password)),
+                    bearer: None,
+                }
             }
-            Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
-                RegistryAuth::Bearer(token)
-            }
+            Ok(docker_credential::DockerCredential::IdentityToken(token)) => Credentials {
+                basic: None,
+                bearer: Some(token),
+            },
             // The error can hold a helper's output: never shown.
-            Err(_) => RegistryAuth::Anonymous,
+            Err(_) => Credentials::default(),
         }
+    }
+
+    /// The policy client for `reference`'s repository.
+    fn distribution<'c>(
+        &self,
+        http: &'c reqwest::Client,
+        reference: &Reference,
+        credentials: Credentials,
+    ) -> Result<Distribution<'c>, Error> {
+        Distribution::new(
+            http,
+            self.is_plain(reference.registry()),
+            reference.resolve_registry(),
+            reference.repository(),
+            credentials,
+        )
+        .map_err(|message| Error::Registry {
+            reference: reference.whole(),
+            message,
+        })
     }
 
     fn parse(text: &str) -> Result<Reference, Error> {
@@ -144,46 +158,54 @@ impl<'a> Registry<'a> {
             .iter()
             .map(|r| Self::parse(r))
             .collect::<Result<_, _>>()?;
-        let client = self.client(references.iter().map(|r| r.registry()))?;
-        let auths: Vec<RegistryAuth> = references.iter().map(|r| self.auth(r)).collect();
-        let probes = references.iter().zip(&auths).map(|(reference, auth)| {
-            let client = &client;
-            async move {
-                match tokio::time::timeout(
-                    PROBE_TIMEOUT,
-                    probe(client, reference, auth, repositories),
-                )
-                .await
+        let http = self.http(references.iter().map(|r| r.registry()))?;
+        let clients: Vec<Distribution> = references
+            .iter()
+            .map(|r| self.distribution(&http, r, self.auth(r)))
+            .collect::<Result<_, _>>()?;
+        let probes = references
+            .iter()
+            .zip(&clients)
+            .map(|(reference, client)| async move {
+                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, repositories))
+                    .await
                 {
                     Ok(result) => result,
                     Err(_) => {
                         Probe::Unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
                     }
                 }
-            }
-        });
+            });
         Ok(crate::block_on(futures::future::join_all(probes)))
     }
 
-    /// A cache ref, its client and the credentials for it.
-    fn open(&self, text: &str) -> Result<(Reference, Client, RegistryAuth), Error> {
-        let reference = Self::parse(text)?;
-        let client = self.client([reference.registry()])?;
-        let auth = self.auth(&reference);
-        Ok((reference, client, auth))
-    }
-
-    /// Read the manifest stored at `text` and go on with `then`; any problem becomes one
-    /// error naming the ref.
+    /// Read the manifest stored at `text` and go on with `then`, all within `deadline` when one
+    /// is given; any problem becomes one error naming the ref.
     fn with_manifest<T>(
         &self,
         text: &str,
-        then: impl AsyncFnOnce(&Client, &Reference, Vec<u8>) -> Result<T, String>,
+        deadline: Option<Duration>,
+        then: impl AsyncFnOnce(&Distribution<'_>, Vec<u8>) -> Result<T, String>,
     ) -> Result<T, Error> {
-        let (reference, client, auth) = self.open(text)?;
+        let reference = Self::parse(text)?;
+        let http = self.http([reference.registry()])?;
+        let client = self.distribution(&http, &reference, self.auth(&reference))?;
+        let work = async {
+            let manifest_bytes = client
+                .manifest(&manifest_key(&reference))
+                .await
+                .map_err(|e| e.to_string())?;
+            then(&client, manifest_bytes).await
+        };
         crate::block_on(async {
-            let manifest_bytes = stored_manifest(&client, &reference, &auth).await?;
-            then(&client, &reference, manifest_bytes).await
+            match deadline {
+                Some(deadline) => tokio::time::timeout(deadline, work)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(format!("no complete answer within {}s", deadline.as_secs()))
+                    }),
+                None => work.await,
+            }
         })
         .map_err(|message| Error::Registry {
             reference: reference.whole(),
@@ -193,28 +215,23 @@ impl<'a> Registry<'a> {
 
     /// What a cache ref holds: the manifest as stored and the cache config blob.
     pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
-        self.with_manifest(text, async |client, reference, manifest_bytes| {
-            let config = cache::config_digest(&manifest_bytes).map_err(not_a_cache)?;
-            let mut config_bytes = Vec::new();
-            client
-                .pull_blob(reference, config.as_str(), &mut config_bytes)
+        self.with_manifest(text, None, async |client, manifest_bytes| {
+            let (config, size) = cache::config_descriptor(&manifest_bytes).map_err(not_a_cache)?;
+            let config_bytes = client
+                .small_blob(&config, size, MANIFEST_LIMIT)
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| format!("the cache config {config}: {e}"))?;
             summarize(&manifest_bytes, &config_bytes).map_err(not_a_cache)
         })
     }
-}
 
-impl Registry<'_> {
     /// The size of the cache at `text`, from its manifest alone (one request).
     pub fn stored_size(&self, text: &str) -> Result<StoredSize, Error> {
-        self.with_manifest(text, async |_, _, manifest_bytes| {
+        self.with_manifest(text, Some(READ_BACK_TIMEOUT), async |_, manifest_bytes| {
             cache::stored_size(&manifest_bytes).map_err(not_a_cache)
         })
     }
-}
 
-impl Registry<'_> {
     /// Prune the cache tags of `repository` (`host/name`, no tag) that `live` calls stale.
     pub fn prune(
         &self,
@@ -229,43 +246,40 @@ impl Registry<'_> {
             message,
         };
         let reference = Self::parse(repository)?;
-        let registry_host = reference.resolve_registry().to_owned();
-        let plain = is_loopback(reference.registry())
-            || self.insecure.iter().any(|i| i == reference.registry());
-        let mut credentials = prune::credentials(explicit, self.auth(&reference));
+        let mut credentials = match explicit {
+            Some(basic) => Credentials {
+                basic: Some(basic),
+                bearer: None,
+            },
+            None => self.auth(&reference),
+        };
         if let (Backend::GitHubPackages { token, .. }, None) = (backend, &credentials.basic) {
             // GHCR takes the GitHub token as a password, with any user name.
             credentials.basic = Some(("regcache".to_owned(), token.clone()));
         }
-        let client = distribution::Distribution::new(
-            plain,
-            &registry_host,
-            reference.repository(),
-            credentials,
-        );
+        let http = self.http([reference.registry()])?;
+        let client = self.distribution(&http, &reference, credentials)?;
         let mut outcome =
             crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)?;
         outcome.repository = repository.to_owned();
         Ok(outcome)
     }
-}
 
-impl Registry<'_> {
     /// Whether every blob `text`'s cache lists is there (HEAD), and with `deep` whether each
     /// layer's content is what its annotations say.
     pub fn verify(&self, text: &str, deep: bool) -> Result<Verification, Error> {
-        self.with_manifest(text, async |client, reference, manifest_bytes| {
+        let whole = Self::parse(text)?.whole();
+        self.with_manifest(text, None, async |client, manifest_bytes| {
             let blobs = cache::blobs(&manifest_bytes).map_err(not_a_cache)?;
             let checks: Vec<verify::BlobCheck> = if deep {
                 let mut checks = Vec::new();
                 for blob in &blobs {
-                    checks.push(deep_check(client, reference, blob).await);
+                    checks.push(deep_check(client, blob).await);
                 }
                 checks
             } else {
                 futures::stream::iter(blobs.iter().map(|blob| async move {
-                    let found = client.blob_exists(reference, &blob.digest).await;
-                    let (status, problem) = match found {
+                    let (status, problem) = match client.blob_exists(&blob.digest).await {
                         Ok(true) => ("ok", None),
                         Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
                         Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
@@ -276,18 +290,24 @@ impl Registry<'_> {
                 .collect()
                 .await
             };
-            Ok(Verification::new(&reference.whole(), deep, checks))
+            Ok(Verification::new(&whole, deep, checks))
         })
     }
 }
 
-/// Stream one blob through the checks: oci-client verifies the compressed digest as the
-/// stream ends; a layer is decompressed and hashed on the way.
-async fn deep_check(
-    client: &Client,
-    reference: &Reference,
-    blob: &cache::BlobRef,
-) -> verify::BlobCheck {
+/// What a manifest is asked for by: the ref's digest, else its tag (`latest` when it has none,
+/// as distribution reads a bare name).
+fn manifest_key(reference: &Reference) -> String {
+    reference
+        .digest()
+        .or(reference.tag())
+        .unwrap_or("latest")
+        .to_owned()
+}
+
+/// Stream one blob through the checks: its digest and size as it arrives, and for a layer its
+/// decompressed content against its annotation.
+async fn deep_check(client: &Distribution<'_>, blob: &cache::BlobRef) -> verify::BlobCheck {
     let result = async {
         let mut layer = match &blob.uncompressed {
             Some(expected) => Some(
@@ -295,28 +315,19 @@ async fn deep_check(
             ),
             None => None,
         };
-        let mut stream = client
-            .pull_blob_stream(reference, blob.digest.as_str())
+        client
+            .blob(&blob.digest, blob.size, |chunk| match &mut layer {
+                Some(layer) => layer.update(chunk),
+                None => Ok(()),
+            })
             .await
-            .map_err(|e| match e {
-                OciDistributionError::ServerError { code: 404, .. } => ("missing", e.to_string()),
-                OciDistributionError::RegistryError { ref envelope, .. }
-                    if envelope
-                        .errors
-                        .iter()
-                        .any(|e| e.code == OciErrorCode::BlobUnknown) =>
-                {
+            .map_err(|e: Failure| {
+                if e.is_not_found() {
                     ("missing", e.to_string())
+                } else {
+                    ("corrupt", e.to_string())
                 }
-                other => ("corrupt", format!("could not be read: {other}")),
             })?;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk
-                .map_err(|e| ("corrupt", format!("its bytes do not match its digest: {e}")))?;
-            if let Some(layer) = &mut layer {
-                layer.update(&chunk).map_err(|p| ("corrupt", p))?;
-            }
-        }
         match layer {
             Some(layer) => layer.finish().map(Some).map_err(|p| ("corrupt", p)),
             None => Ok(None),
@@ -334,59 +345,17 @@ fn not_a_cache(problem: String) -> String {
     format!("not a BuildKit cache: {problem}")
 }
 
-/// The manifest as the registry stores it, in either cache form.
-async fn stored_manifest(
-    client: &Client,
-    reference: &Reference,
-    auth: &RegistryAuth,
-) -> Result<Vec<u8>, String> {
-    client
-        .pull_manifest_raw(reference, auth, cache::MANIFEST_MEDIA_TYPES)
-        .await
-        .map(|(bytes, _digest)| bytes.to_vec())
-        .map_err(|e| e.to_string())
-}
-
-fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-}
-
-async fn probe(
-    client: &Client,
-    reference: &Reference,
-    auth: &RegistryAuth,
-    repository: bool,
-) -> Probe {
-    use OciDistributionError as E;
+async fn probe(client: &Distribution<'_>, reference: &Reference, repository: bool) -> Probe {
     let asked = if repository {
-        client
-            .list_tags(reference, auth, Some(1), None)
-            .await
-            .map(|list| !list.tags.is_empty())
+        client.has_tags().await
     } else {
-        client
-            .fetch_manifest_digest(reference, auth)
-            .await
-            .map(|_digest| true)
+        client.exists(&manifest_key(reference)).await
     };
     match asked {
         Ok(true) => Probe::Exists,
         Ok(false) => Probe::Missing,
-        Err(E::ImageManifestNotFoundError(_)) => Probe::Missing,
-        Err(E::ServerError { code: 404, .. }) => Probe::Missing,
-        Err(E::RegistryError { envelope, .. })
-            if envelope.errors.iter().all(|e| {
-                matches!(
-                    e.code,
-                    OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown
-                )
-            }) =>
-        {
-            Probe::Missing
-        }
-        Err(E::RequestError(e)) => Probe::Unreachable(error_chain(&e)),
-        Err(e) => Probe::Failed(e.to_string()),
+        Err(e) if e.unreachable => Probe::Unreachable(e.message),
+        Err(e) => Probe::Failed(e.message),
     }
 }
 

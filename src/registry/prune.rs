@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::distribution::{Credentials, Distribution};
+use super::distribution::Distribution;
 use super::packages::{Package, Refusal};
 use crate::prune::{Deletion, Inventory, Kept, Liveness, Plan};
 
@@ -54,7 +54,11 @@ pub struct Outcome {
 }
 
 /// Read every manifest the digests lead to (children, subjects), `CONCURRENCY` at a time.
-async fn read_manifests(registry: &Distribution, inventory: &mut Inventory, start: Vec<String>) {
+async fn read_manifests(
+    registry: &Distribution<'_>,
+    inventory: &mut Inventory,
+    start: Vec<String>,
+) {
     let mut queue: BTreeSet<String> = start.into_iter().collect();
     while !queue.is_empty() {
         let batch: Vec<String> = std::mem::take(&mut queue).into_iter().collect();
@@ -88,7 +92,7 @@ async fn read_manifests(registry: &Distribution, inventory: &mut Inventory, star
 }
 
 /// The registry backend's inventory: every tag resolved with HEAD, then the manifests.
-async fn registry_inventory(registry: &Distribution) -> Result<Inventory, String> {
+async fn registry_inventory(registry: &Distribution<'_>) -> Result<Inventory, String> {
     let tags = registry
         .tags()
         .await
@@ -127,10 +131,17 @@ async fn registry_inventory(registry: &Distribution) -> Result<Inventory, String
 /// The Packages backend's inventory: versions and their tags from the API, GitHub's own
 /// update time as each one's age, the manifests from the registry.
 async fn packages_inventory(
-    registry: &Distribution,
+    registry: &Distribution<'_>,
     package: &mut Package<'_>,
 ) -> Result<(Inventory, BTreeMap<String, u64>), String> {
     let versions = package.versions().await?;
+    if let Some(bad) = versions.iter().find(|v| !super::is_digest(&v.digest)) {
+        return Err(format!(
+            "package version {} is named `{}`, which is not a sha256/sha512 digest; prune acts only on a complete, valid listing",
+            bad.id,
+            bad.digest.escape_default()
+        ));
+    }
     let mut inventory = Inventory::default();
     let mut ids = BTreeMap::new();
     for version in &versions {
@@ -166,17 +177,14 @@ fn deletes_refused(status: Option<reqwest::StatusCode>, codes: &[String]) -> boo
 const DELETES_DISABLED: &str = "the registry does not allow deletes (405/UNSUPPORTED): a distribution registry needs `storage: delete: enabled: true` in its configuration; GHCR refuses registry deletes and is pruned through GitHub's Packages API (regcache uses it for ghcr.io, or give --backend github-packages); nothing more was tried";
 
 pub async fn prune(
-    registry: &Distribution,
+    registry: &Distribution<'_>,
     backend: &Backend,
     live: &Liveness,
     delete: bool,
 ) -> Result<Outcome, String> {
     let client = match backend {
         Backend::GitHubPackages { api_url, token } => Some(
-            octocrab::Octocrab::builder()
-                .base_uri(api_url.as_str())
-                .and_then(|b| b.personal_token(token.clone()).build())
-                .map_err(|e| format!("the GitHub API at {api_url} could not be used: {e}"))?,
+            crate::platform::github_api::build_client(api_url, Some(token))?,
         ),
         Backend::Registry => None,
     };
@@ -268,20 +276,6 @@ fn kept_by_github(deletion: &Deletion, reason: &str) -> Vec<Kept> {
     }
 }
 
-/// Credentials in the order a user expects: explicit ones, then the docker config.
-pub fn credentials(
-    explicit: Option<(String, String)>,
-    docker: oci_client::secrets::RegistryAuth,
-) -> Credentials {
-    use oci_client::secrets::RegistryAuth;
-    Credentials {
-        basic: explicit.or(match docker {
-            RegistryAuth::Basic(user, password) => Some((user, password)),
-            _ => None,
-        }),
-    }
-}
-
 fn short(digest: &str) -> &str {
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     &hex[..hex.len().min(12)]
@@ -295,30 +289,36 @@ fn tags_text(tags: &[String]) -> String {
     }
 }
 
+/// A line of the plan as printed: the registry's words (errors, tags) are outside text.
+fn line(text: String) -> String {
+    format!("{}\n", crate::escape::one_line(&text))
+}
+
 fn age_text(days: Option<i64>) -> String {
     days.map_or("age unknown".to_owned(), |d| format!("{d} days old"))
 }
 
 impl Outcome {
-    /// The plan and what happened, a line per digest or tag, for the log.
+    /// The plan and what happened, a line per digest or tag, for the log; each line is one
+    /// line whatever the registry said.
     pub fn human(&self) -> String {
-        let mut text = format!(
-            "prune {}{}\n",
+        let mut text = line(format!(
+            "prune {}{}",
             self.repository,
             if self.dry_run {
                 " (dry run: nothing is deleted; --delete deletes)"
             } else {
                 ""
             }
-        );
+        ));
         let deletion = |verb: &str, d: &Deletion| {
-            format!(
-                "{verb:<13} {}  {}  {}: {}\n",
+            line(format!(
+                "{verb:<13} {}  {}  {}: {}",
                 short(&d.digest),
                 tags_text(&d.tags),
                 age_text(d.age_days),
                 d.why
-            )
+            ))
         };
         for d in &self.would_delete {
             text += &deletion("would delete", d);
@@ -327,25 +327,25 @@ impl Outcome {
             text += &deletion("deleted", d);
         }
         for f in &self.failed {
-            text += &format!(
-                "{:<13} {}  {}: {}\n",
+            text += &line(format!(
+                "{:<13} {}  {}: {}",
                 "FAILED",
                 short(&f.deletion.digest),
                 tags_text(&f.deletion.tags),
                 f.error
-            );
+            ));
         }
         for k in &self.kept {
-            text += &format!(
-                "{:<13} {}  {}: {}\n",
+            text += &line(format!(
+                "{:<13} {}  {}: {}",
                 "keep",
                 short(&k.digest),
                 k.tag.as_deref().unwrap_or("(untagged)"),
                 k.reason
-            );
+            ));
         }
         if let Some(why) = &self.blocked {
-            text += &format!("BLOCKED: {why}\n");
+            text += &line(format!("BLOCKED: {why}"));
         }
         text += &format!(
             "{} {}, {} kept, {} failed\n",
@@ -381,7 +381,8 @@ impl Outcome {
 
     /// The job summary: what went (or would go), what failed, and how many stayed.
     pub fn summary_markdown(&self) -> String {
-        let mut md = format!("### regcache prune `{}`\n\n", self.repository);
+        use crate::escape::{code, code_in_table, markdown};
+        let mut md = format!("### regcache prune {}\n\n", code(&self.repository));
         let rows: Vec<(&str, &Deletion, &str)> = self
             .deleted
             .iter()
@@ -401,16 +402,16 @@ impl Outcome {
             md += "| result | tags | digest | age | why |\n|---|---|---|---|---|\n";
             for (result, d, why) in rows {
                 md += &format!(
-                    "| {result} | {} | `{}` | {} | {} |\n",
-                    tags_text(&d.tags).replace('|', "\\|"),
-                    short(&d.digest),
+                    "| {result} | {} | {} | {} | {} |\n",
+                    markdown(&tags_text(&d.tags)),
+                    code_in_table(short(&d.digest)),
                     age_text(d.age_days),
-                    why.replace('|', "\\|").replace('\n', " ")
+                    markdown(why)
                 );
             }
         }
         if let Some(why) = &self.blocked {
-            md += &format!("\n**Nothing deleted:** {why}\n");
+            md += &format!("\n**Nothing deleted:** {}\n", markdown(why));
         }
         md += &format!("\n{} tags kept.\n", self.kept.len());
         md

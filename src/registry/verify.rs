@@ -67,9 +67,10 @@ impl Verification {
 
     pub fn human(&self) -> String {
         let mut text = String::new();
+        // Digests were checked to be digests; a problem holds the registry's words.
         for blob in &self.blobs {
-            text += &format!(
-                "{:<8} {}  {} bytes{}\n",
+            let line = format!(
+                "{:<8} {}  {} bytes{}",
                 blob.status,
                 blob.digest,
                 blob.size,
@@ -78,6 +79,8 @@ impl Verification {
                     .map(|p| format!(": {p}"))
                     .unwrap_or_default()
             );
+            text += &crate::escape::one_line(&line);
+            text.push('\n');
         }
         text += &format!(
             "{}: {} blobs, {} missing, {} corrupt{}\n",
