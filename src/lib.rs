@@ -24,6 +24,7 @@
 //! | `platform` | the CI seam: GitHub, GitLab, local: events, log dialect, outputs |
 //! | `pipeline` | the stages chained, effects at the edge |
 //! | `error` | the one error type and its exit codes |
+//! | `escape` | how outside text is shown at each sink: log lines, Markdown, code spans (pure) |
 
 pub mod build_push;
 mod cache_options;
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod config;
 mod engine;
 mod error;
+mod escape;
 pub mod inputs;
 mod pipeline;
 mod plan;

@@ -367,6 +367,14 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         image_id,
         metadata,
         exported_cache,
+        passed_refs: Some(
+            cache_entries
+                .from
+                .iter()
+                .filter_map(|e| e.get("ref"))
+                .map(str::to_owned)
+                .collect(),
+        ),
     };
     let dockerfile = dockerfile_path(
         config.build.file.as_deref(),

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::escape;
 use crate::platform::gitlab;
 use crate::probe::{Probe, Selection};
 use crate::registry::StoredSize;
@@ -80,6 +81,11 @@ pub struct Report {
     pub metadata: Option<Value>,
     /// The exported cache as the registry holds it, read after the export.
     pub exported_cache: Option<StoredSize>,
+    /// The refs regcache passed to the engine to read (None for a saved log). The engine's log
+    /// names refs in vertex names, which a `# syntax=` frontend sets freely, so a ref the log
+    /// names reaches an output only when it is one of these (or, for a saved log, when it is
+    /// a valid image reference).
+    pub passed_refs: Option<Vec<String>>,
 }
 
 /// The image a build makes, so that several builds in one job can be told apart: its tags,
@@ -124,6 +130,7 @@ impl Report {
             image_id: None,
             metadata: None,
             exported_cache: None,
+            passed_refs: None,
         }
     }
 
@@ -140,14 +147,31 @@ impl Report {
         self.selection.refs.write.as_deref().unwrap_or_default()
     }
 
+    /// Whether a ref the engine's log names may be reported (see `passed_refs`).
+    fn is_trusted_ref(&self, reference: &str) -> bool {
+        match &self.passed_refs {
+            Some(passed) => passed.iter().any(|p| p == reference),
+            None => crate::reference::parse(reference).is_ok(),
+        }
+    }
+
     fn found(&self) -> Vec<&str> {
-        self.stats.refs(|o| *o == ImportOutcome::Found)
+        self.stats
+            .refs(|o| *o == ImportOutcome::Found)
+            .into_iter()
+            .filter(|r| self.is_trusted_ref(r))
+            .collect()
     }
 
     /// Refs of the chain the probe did not find or could not read, then imports that failed.
     fn missing(&self) -> Vec<&str> {
         let mut missing: Vec<&str> = self.selection.missing().collect();
-        for r in self.stats.refs(|o| *o != ImportOutcome::Found) {
+        for r in self
+            .stats
+            .refs(|o| *o != ImportOutcome::Found)
+            .into_iter()
+            .filter(|r| self.is_trusted_ref(r))
+        {
             if !missing.contains(&r) {
                 missing.push(r);
             }
@@ -335,7 +359,10 @@ impl Report {
     /// The job summary (GitHub-flavoured Markdown).
     pub fn summary_markdown(&self) -> String {
         let s = &self.stats;
-        let cell = |text: &str| text.replace('|', "\\|").replace(['\n', '\r'], " ");
+        // Outside text (the build's step names and errors, registry answers, branch names in
+        // the policy's reasons) is escaped where it enters the Markdown.
+        let cell = |text: &str| escape::markdown(text);
+        let code = |text: &str| escape::code_in_table(text);
         let mut md = format!(
             "### regcache: {}: {}/{} steps cached ({:.0}%)\n\n| | |\n|---|---|\n",
             cell(&self.image),
@@ -379,16 +406,16 @@ impl Report {
                 ImportOutcome::Failed(e) => format!("failed: {}", cell(e)),
             };
             md += &format!(
-                "| `{}` | {} | {result} |\n",
-                cell(&import.reference),
+                "| {} | {} | {result} |\n",
+                code(&import.reference),
                 cell(&self.used_as(&import.reference))
             );
         }
         for candidate in self.selection.candidates.iter().filter(|c| c.is_missing()) {
             let label = candidate.probe.as_ref().map_or("", Probe::label);
             md += &format!(
-                "| `{}` | {} | {label} (not passed to the engine) |\n",
-                cell(&candidate.reference),
+                "| {} | {} | {label} (not passed to the engine) |\n",
+                code(&candidate.reference),
                 cell(&self.used_as(&candidate.reference))
             );
         }
@@ -403,10 +430,7 @@ impl Report {
         if self.cache_ref().is_empty() {
             md += "| (none) | destination | read-only: nothing written |\n";
         } else {
-            md += &format!(
-                "| `{}` | destination | {export} |\n",
-                cell(self.cache_ref())
-            );
+            md += &format!("| {} | destination | {export} |\n", code(self.cache_ref()));
         }
         md += "\n| stage | steps | cached | | time |\n|---|---|---|---|---|\n";
         for stage in &s.stages {
@@ -421,8 +445,8 @@ impl Report {
         }
         if let Some(failed) = &s.failed_step {
             md += &format!(
-                "\n**Failed step:** `{}`: {}\n",
-                cell(&failed.name),
+                "\n**Failed step:** {}: {}\n",
+                escape::code(&failed.name),
                 cell(&failed.error)
             );
         }
@@ -461,6 +485,7 @@ mod tests {
                 json!({"containerimage.digest": "sha256:def", "cache.manifest": "{\"digest\":\"sha256:0f\",\"size\":1549}"}),
             ),
             exported_cache: None,
+            passed_refs: None,
         }
     }
 

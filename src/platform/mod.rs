@@ -256,15 +256,16 @@ impl<W: Write> Log<W> {
         match self.platform {
             Platform::GitHub => writeln!(self.out, "::debug::{}", github::escape_data(text)),
             Platform::GitLab | Platform::Local => {
-                writeln!(self.out, "debug: {}", text.replace(['\r', '\n'], " "))
+                writeln!(self.out, "debug: {}", crate::escape::one_line(text))
             }
         }
     }
 
-    /// One line of text. A carriage return would split it for the runner (which reads a lone
-    /// `\r` as a line end, and a line starting with `::` as a command), so it becomes a space.
+    /// One line of text. A line break or carriage return inside would split it for the runner
+    /// (which reads a lone `\r` as a line end, and a line starting with `::` as a command), so
+    /// every control character but a tab and an ANSI escape is written as an escape.
     pub fn line(&mut self, text: &str) -> io::Result<()> {
-        writeln!(self.out, "{}", text.replace('\r', " "))
+        writeln!(self.out, "{}", crate::escape::log_line(text))
     }
 
     /// What follows is the engine's output, which the build's code controls: on GitHub, no line
@@ -332,7 +333,7 @@ impl<W: Write> Log<W> {
             ),
             // One line each: text from the build cannot start a line of its own.
             Platform::GitLab | Platform::Local => {
-                let one_line = |text: &str| text.replace(['\r', '\n'], " ");
+                let one_line = crate::escape::one_line;
                 let place = location
                     .map(|l| format!(" ({}:{})", one_line(&l.file), l.line))
                     .unwrap_or_default();
