@@ -17,6 +17,25 @@ fn short_hash(name: &str) -> String {
         .collect()
 }
 
+/// Whether `name` is a branch name git accepts (`git check-ref-format --branch`'s rules, git
+/// `refs.c` `check_refname_component`): no control characters, space, `~ ^ : ? * [ \`, no `..`
+/// or `@{`, no component starting with `.` or ending `.lock`, no empty component, not `@`,
+/// not starting with `-` or ending with `/` or `.`. A branch name read out of a commit message
+/// is believed only when it passes.
+pub fn is_branch_name(name: &str) -> bool {
+    let forbidden = |c: char| c.is_ascii_control() || " ~^:?*[\\".contains(c);
+    !name.is_empty()
+        && name != "@"
+        && !name.starts_with('-')
+        && !name.ends_with('.')
+        && !name.contains("..")
+        && !name.contains("@{")
+        && !name.chars().any(forbidden)
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && !part.starts_with('.') && !part.ends_with(".lock"))
+}
+
 /// At most `max` characters (`max` ≥ 9 leaves room for a hash). Never contains `--`, which
 /// the tag scheme uses to separate the scope.
 pub fn slug(name: &str, max: usize) -> String {
@@ -58,6 +77,39 @@ fn slug_of(name: &str, max: usize, always_hash: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn branch_names_follow_git_check_ref_format() {
+        for good in ["main", "feature/a", "release-1.2", "a@b", "ünï", "fix#3"] {
+            assert!(is_branch_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "@",
+            "-x",
+            "a..b",
+            "a/.b",
+            "a.lock",
+            "a/b.lock/c",
+            "a//b",
+            "/a",
+            "a/",
+            "a.",
+            "a b",
+            "a~1",
+            "a^",
+            "a:b",
+            "a?",
+            "a*",
+            "a[b",
+            "a\\b",
+            "a@{1}",
+            "a\nb",
+            "a\u{7f}",
+        ] {
+            assert!(!is_branch_name(bad), "{bad:?}");
+        }
+    }
     use proptest::prelude::*;
     use regex::Regex;
 

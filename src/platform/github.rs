@@ -203,27 +203,44 @@ fn request_trigger(
     }
 }
 
-/// The pull request a push merged, from its head commit's message: GitHub's merge commits
-/// start `Merge pull request #N from owner/branch` (the branch is read only when `owner` is
-/// this repository's), squash merges end their first line with `(#N)`.
+/// The pull request a push merged, from its head commit's message, in the two forms GitHub
+/// writes: a squash merge's title ends with its own number, `Title (#N)`, and that number
+/// wins whatever the title says before it (a title can be made to read as anything); a merge
+/// commit's first line is exactly `Merge pull request #N from owner/branch`, and the branch is
+/// read only when `owner` is this repository's and it is a valid branch name.
 pub fn merged_from_message(message: &str, repository: &str) -> Option<Merged> {
     let first = message.lines().next()?.trim();
-    if let Some(rest) = first.strip_prefix("Merge pull request #") {
-        let (number, from) = rest.split_once(" from ")?;
-        let (owner, branch) = from.split_once('/')?;
-        let ours = repository.split('/').next() == Some(owner);
+    if let Some(number) = first
+        .strip_suffix(')')
+        .and_then(|rest| rest.rsplit_once("(#"))
+        .and_then(|(_, digits)| number_of(digits))
+    {
         return Some(Merged {
             kind: "pr",
-            number: number.parse().ok()?,
-            head: (ours && !branch.is_empty()).then(|| branch.to_owned()),
+            number,
+            head: None,
         });
     }
-    let digits = first.strip_suffix(')')?.rsplit_once("(#")?.1;
+    let (number, from) = first
+        .strip_prefix("Merge pull request #")?
+        .split_once(" from ")?;
+    let (owner, branch) = from.split_once('/')?;
+    let ours = repository.split('/').next() == Some(owner);
     Some(Merged {
         kind: "pr",
-        number: digits.parse().ok()?,
-        head: None,
+        number: number_of(number)?,
+        head: (ours && crate::slug::is_branch_name(branch)).then(|| branch.to_owned()),
     })
+}
+
+/// A request number: ASCII digits only (`str::parse` also takes a leading `+`).
+fn number_of(digits: &str) -> Option<u64> {
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()
+        .filter(|n| *n > 0)
 }
 
 /// The request numbers of a merge group's head ref.
@@ -628,6 +645,22 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
+
+        proptest! {
+            /// Any commit message reads to an end; a merged request's number is one GitHub
+            /// wrote (`#N` or `(#N)` on the first line), a head branch one git would accept.
+            #[test]
+            fn any_commit_message_reads_safely(
+                message in "(Merge pull request #| from |/|\\(#|\\)|[0-9]|\\n|[ -~]|\\PC){0,120}"
+            ) {
+                if let Some(merged) = merged_from_message(&message, "octo/app") {
+                    let first = message.lines().next().unwrap_or_default();
+                    prop_assert!(merged.number > 0);
+                    prop_assert!(first.contains(&format!("#{}", merged.number)), "{}", first);
+                    prop_assert!(merged.head.as_deref().is_none_or(crate::slug::is_branch_name));
+                }
+            }
+        }
 
         proptest! {
             /// Any value, with newlines and delimiter-like text, reads back exactly.

@@ -77,21 +77,32 @@ pub fn dotenv(outputs: &[(&str, String)]) -> String {
         .collect()
 }
 
-/// The merge request a default-branch commit merged, from GitLab's merge commit message:
-/// `See merge request group/project!N` in its body, and `Merge branch 'b' into 't'` as its
-/// first line when the source branch was this project's (a fork's reads `… of group/fork …`).
+/// The merge request a default-branch commit merged, from GitLab's merge commit message (its
+/// default template, "Commit templates" in GitLab's docs): `See merge request group/project!N`
+/// as its last line, and `Merge branch 'b' into 't'` as its first when the source branch was
+/// this project's (a fork's reads `… of group/fork …`). The branch is read only when it is a
+/// valid branch name; the number only from the last line, so a title or body that quotes
+/// another request chooses nothing.
 fn merged_request(message: &str) -> Option<crate::policy::Merged> {
-    let number = message.lines().find_map(|line| {
-        let rest = line.trim().strip_prefix("See merge request ")?;
-        let (_, digits) = rest.rsplit_once('!')?;
-        digits.parse().ok()
-    })?;
+    let last = message
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())?;
+    let (_, digits) = last.strip_prefix("See merge request ")?.rsplit_once('!')?;
+    let number = digits
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| digits.parse().ok())
+        .flatten()?;
     let head = message
         .lines()
         .next()
         .and_then(|first| first.strip_prefix("Merge branch '"))
         .and_then(|rest| rest.split_once("' into '"))
-        .map(|(branch, _)| branch.to_owned());
+        .map(|(branch, _)| branch)
+        .filter(|branch| crate::slug::is_branch_name(branch))
+        .map(str::to_owned);
     Some(crate::policy::Merged {
         kind: "mr",
         number,
@@ -235,5 +246,33 @@ mod tests {
         let squashed = merged_request("Round taxes\n\nSee merge request group/sub/app!19").unwrap();
         assert_eq!((squashed.number, squashed.head), (19, None));
         assert_eq!(merged_request("Fix a typo"), None);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any value stays on its variable's line: one line per output, each `NAME=…`.
+            #[test]
+            fn dotenv_values_never_add_a_line(values in proptest::collection::vec(any::<String>(), 1..5)) {
+                let outputs: Vec<(&str, String)> = values.iter().map(|v| ("cache-ref", v.clone())).collect();
+                let text = dotenv(&outputs);
+                prop_assert_eq!(text.matches('\n').count(), outputs.len());
+                prop_assert!(!text.contains('\r'));
+                prop_assert!(text.lines().all(|l| l.starts_with("REGCACHE_CACHE_REF=")));
+            }
+
+            /// Any commit message reads to an end; a number is one GitLab wrote, a branch one
+            /// git would accept.
+            #[test]
+            fn any_commit_message_reads_safely(message in "(Merge branch '|See merge request |!|'|\\n|[ -~]|\\PC){0,120}") {
+                if let Some(merged) = merged_request(&message) {
+                    prop_assert!(merged.head.as_deref().is_none_or(crate::slug::is_branch_name));
+                    let last = message.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+                    prop_assert!(last.ends_with(&format!("!{}", merged.number)), "{}", last);
+                }
+            }
+        }
     }
 }
