@@ -70,7 +70,15 @@ fn build_command() -> Command {
         };
         command = command.arg(arg);
     }
-    output_args(command).arg(
+    output_args(command)
+        .arg(
+            Arg::new("secret")
+                .long("secret")
+                .action(ArgAction::Append)
+                .value_name("id=ID,src=PATH|env=VAR")
+                .help("A build secret in buildx's form: `id=ID,src=PATH` (a file), `id=ID,env=VAR` (a variable), `type=file|env` as buildx reads it (the action's `secrets` input takes build-push-action's `id=value`)"),
+        )
+        .arg(
         Arg::new("passthrough")
             .num_args(1..)
             .last(true)
@@ -261,6 +269,19 @@ pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
             raw.set(spec.name, values.join("\n"));
         }
     }
+    for value in matches.get_many::<String>("secret").into_iter().flatten() {
+        match buildx_secret(value) {
+            Ok((input, item)) => {
+                let mut items = raw.raw(input).to_owned();
+                if !items.is_empty() {
+                    items.push('\n');
+                }
+                items += &quote_item(&item);
+                raw.set(input, items);
+            }
+            Err(problem) => raw.flag_errors.push(("secret", problem)),
+        }
+    }
     if let Some(words) = matches.get_many::<String>("passthrough") {
         let words: Vec<&str> = words.map(String::as_str).collect();
         let joined = [
@@ -271,6 +292,63 @@ pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
         raw.set("buildx-args", joined.trim());
     }
     raw
+}
+
+/// `--secret` as buildx reads it (docker/buildx `util/buildflags/secrets.go`: CSV fields
+/// `type`, `id`, `src`/`source`, `env`; `type=env` takes `src` as the variable), as the item of
+/// the input that carries it: `secret-files` (`id=PATH`) or `secret-envs` (`id=VAR`). Where
+/// buildx would leave the choice to BuildKit (no `src` and no `env`: a variable named like the
+/// id if one is set, else a file) or the fields disagree, it is refused. A message names keys,
+/// never a value: a value given by mistake may be the secret itself.
+pub fn buildx_secret(text: &str) -> Result<(&'static str, String), String> {
+    const FORMS: &str =
+        "give `id=ID,src=PATH` (a file) or `id=ID,env=VAR` (an environment variable)";
+    let record = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .next()
+        .and_then(Result::ok)
+        .ok_or_else(|| format!("a value is not one CSV record; {FORMS}"))?;
+    let (mut kind, mut id, mut src, mut env) = (None, None, None, None);
+    for (n, field) in record.iter().enumerate() {
+        let Some((key, value)) = field.split_once('=') else {
+            return Err(format!("field {} is not `key=value`; {FORMS}", n + 1));
+        };
+        let slot = match key.to_ascii_lowercase().as_str() {
+            "type" => &mut kind,
+            "id" => &mut id,
+            "src" | "source" => &mut src,
+            "env" => &mut env,
+            _ => {
+                return Err(format!(
+                    "field {} has the key `{}`, which buildx does not accept (type, id, src, source, env); {FORMS}. The action's `id=value` form is the `--secrets` flag",
+                    n + 1,
+                    crate::escape::one_line(&key.chars().take(40).collect::<String>())
+                ));
+            }
+        };
+        *slot = Some(value.to_owned());
+    }
+    let id = id
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| format!("a value has no `id`; {FORMS}"))?;
+    let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+    match (kind.as_deref(), nonempty(src), nonempty(env)) {
+        (Some("file") | None, Some(path), None) => Ok(("secret-files", format!("{id}={path}"))),
+        (Some("env"), Some(var), None) | (Some("env") | None, None, Some(var)) => {
+            Ok(("secret-envs", format!("{id}={var}")))
+        }
+        (Some(other), _, _) if other != "file" && other != "env" => {
+            Err("the type is not accepted; accepted values: file, env".to_owned())
+        }
+        (_, None, None) => Err(format!(
+            "the secret `{id}` names no source (buildx would pick a variable or a file by what exists); {FORMS}"
+        )),
+        _ => Err(format!(
+            "the secret `{id}` gives both a file and a variable, or a type that disagrees with them; {FORMS}"
+        )),
+    }
 }
 
 /// A parsed command line: which command, with what.
@@ -385,6 +463,79 @@ pub fn plan_text(prepared: &Prepared, format: &str, bake_target: Option<&str>) -
                 text += &format!("--cache-to {t}\n");
             }
             text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn secret_flags_read_as_buildx_reads_them() {
+        let ok = |text: &str| buildx_secret(text).unwrap();
+        assert_eq!(
+            ok("id=tok,src=/run/tok"),
+            ("secret-files", "tok=/run/tok".into())
+        );
+        assert_eq!(
+            ok(r#"id=tok,"source=a,b""#),
+            ("secret-files", "tok=a,b".into())
+        );
+        assert_eq!(
+            ok("type=file,id=npm,src=.npmrc"),
+            ("secret-files", "npm=.npmrc".into())
+        );
+        assert_eq!(
+            ok("id=gh,env=GH_TOKEN"),
+            ("secret-envs", "gh=GH_TOKEN".into())
+        );
+        assert_eq!(
+            ok("type=env,id=gh,src=GH_TOKEN"),
+            ("secret-envs", "gh=GH_TOKEN".into())
+        );
+        assert_eq!(
+            ok("ID=gh,ENV=GH_TOKEN"),
+            ("secret-envs", "gh=GH_TOKEN".into())
+        );
+        for (text, problem) in [
+            ("tok=hunter2", "the key `tok`"),
+            ("id=tok", "names no source"),
+            ("id=tok,src=f,env=V", "both a file and a variable"),
+            ("type=file,id=tok,env=V", "disagrees"),
+            ("type=ssh,id=tok,src=f", "accepted values: file, env"),
+            ("src=f", "has no `id`"),
+            ("id=a,novalue", "field 2 is not `key=value`"),
+            ("", "not one CSV record"),
+        ] {
+            let e = buildx_secret(text).unwrap_err();
+            assert!(e.contains(problem), "{text}: {e}");
+        }
+        // A value given by mistake may be the secret: never echoed.
+        assert!(
+            !buildx_secret("tok=hunter2")
+                .unwrap_err()
+                .contains("hunter2")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_secret_flag_is_read_or_refused_without_echoing_values(
+            key in "[a-z]{1,8}", value in "[A-Za-z0-9]{12,20}"
+        ) {
+            let text = format!("{key}={value}");
+            // An id or a source is no secret; any other key's value may be one.
+            let named = ["id", "type", "src", "source", "env"].contains(&key.as_str());
+            if let (Err(e), false) = (buildx_secret(&text), named) {
+                prop_assert!(!e.contains(&value), "{} echoed in {}", value, e);
+            }
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(text in any::<String>()) {
+            let _ = buildx_secret(&text);
         }
     }
 }

@@ -306,6 +306,9 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     for input in &raw.not_utf8 {
         c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
     }
+    for (flag, problem) in &raw.flag_errors {
+        c.fail(flag, problem.clone());
+    }
     let engine = c.typed("engine", str::parse::<Engine>, Engine::Buildx);
     if engine != Engine::Buildx {
         refuse_for_buildah(&mut c, engine);

@@ -333,10 +333,10 @@ pub const INPUTS: &[InputSpec] = &[
                 trim: false,
             }),
             "",
-            "Build secrets, one `id=value` per line (quote a value that spans lines; values are kept untrimmed, passed as files and masked in the log).",
+            "Build secrets, one `id=value` per line (quote a value that spans lines; values are kept untrimmed, passed as files and masked in the log). On the command line, `--secret` takes the buildx form instead: `id=ID,src=PATH` or `id=ID,env=VAR`.",
         ),
         None,
-        Some("secret"),
+        None,
     ),
     input(
         "secret-envs",
@@ -402,6 +402,9 @@ pub struct RawInputs {
     values: BTreeMap<&'static str, String>,
     /// Inputs the runner gave as bytes that are not UTF-8: invalid, not missing.
     pub not_utf8: Vec<&'static str>,
+    /// Command-line flags that are not inputs of the table (`--secret`) and could not be read
+    /// into one: the flag and what is wrong, reported with the inputs' errors.
+    pub flag_errors: Vec<(&'static str, String)>,
 }
 
 impl RawInputs {
@@ -417,6 +420,11 @@ impl RawInputs {
             Some(v) if !v.is_empty() => v,
             _ => spec.default,
         }
+    }
+
+    /// The value as given, untrimmed (empty when missing).
+    pub fn raw(&self, name: &str) -> &str {
+        self.values.get(name).map_or("", String::as_str)
     }
 
     pub fn is_given(&self, name: &str) -> bool {
