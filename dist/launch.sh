@@ -7,8 +7,11 @@
 # RUNNER_TOOL_CACHE/regcache/<version>/<platform> when an earlier job unpacked it, otherwise
 # downloaded from the release (or REGCACHE_DOWNLOAD_URL), verified and unpacked there.
 #
-# Nothing runs unless the archive's SHA-256 matches the committed one. The version is never
-# taken from github.action_ref, which is empty in composite actions (actions/runner#2473).
+# Nothing runs unless its SHA-256 matches the committed one: a download is checked as an archive
+# and the binary inside it is checked before it runs; a binary found in the tool cache is hashed
+# again before every run, since on a persistent self-hosted runner an earlier job may have put
+# anything there. The version is never taken from github.action_ref, which is empty in
+# composite actions (actions/runner#2473).
 # Exit codes as regcache's own: 2 for a bad input or an unsupported runner, 1 for a failure.
 set -euo pipefail
 
@@ -44,16 +47,25 @@ release_value() { sed -n "s/^$1=//p" "$dist/release.env" | head -n 1; }
 version=$(release_value version)
 repository=$(release_value repository)
 [ -n "$version" ] || fail 1 "$dist/release.env names no version; this copy of the action is damaged"
-asset=regcache-$version-$platform.tar.gz
-expected=$(awk -v a="$asset" '$2 == a || $2 == "*" a { print $1; exit }' "$dist/SHA256SUMS")
+name=regcache-$version-$platform
+asset=$name.tar.gz
+committed() { awk -v a="$1" '$2 == a || $2 == "*" a { print $1; exit }' "$dist/SHA256SUMS"; }
+expected=$(committed "$asset")
 [ -n "$expected" ] ||
   fail 1 "this commit of the action records no release binary for $platform (dist/SHA256SUMS has no $asset); use a released version (uses: <owner>/regcache@v<version>) or set binary-path"
+expected_binary=$(committed "$name/regcache")
+[ -n "$expected_binary" ] ||
+  fail 1 "dist/SHA256SUMS records $asset but not the hash of its binary ($name/regcache); this copy of the action is damaged, or from a release made before binaries were hashed: use a newer release or set binary-path"
+
+sha256_of() {
+  if command -v sha256sum >/dev/null; then sha256sum "$1"; else shasum -a 256 "$1"; fi | cut -d' ' -f1
+}
 
 cache_root=${RUNNER_TOOL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}}/regcache
 home=$cache_root/$version/$platform
-# The marker holds the checksum it was unpacked from, so a different archive of the same
-# version (a re-release, another download-url) is fetched again rather than trusted.
-if [ -x "$home/regcache" ] && [ "$(cat "$home/.sha256" 2>/dev/null)" = "$expected" ]; then
+# Whatever is in the tool cache runs only when its own bytes hash to the committed value; a
+# binary that does not (planted, damaged, another build) is replaced by a fresh download.
+if [ -f "$home/regcache" ] && [ -x "$home/regcache" ] && [ "$(sha256_of "$home/regcache")" = "$expected_binary" ]; then
   exec "$home/regcache" "$@"
 fi
 
@@ -80,26 +92,26 @@ case "$status" in
   *) fail 1 "downloading $url answered HTTP $status; set download-url to a mirror, or binary-path" ;;
 esac
 
-if command -v sha256sum >/dev/null; then
-  actual=$(sha256sum "$work/$asset" | cut -d' ' -f1)
-else
-  actual=$(shasum -a 256 "$work/$asset" | cut -d' ' -f1)
-fi
+actual=$(sha256_of "$work/$asset")
 [ "$actual" = "$expected" ] ||
   fail 1 "checksum mismatch for $url: expected sha256 $expected (dist/SHA256SUMS), got $actual; nothing was run. The download was altered, or download-url serves another build"
 
 mkdir -p "$work/unpacked"
 tar -xzf "$work/$asset" -C "$work/unpacked" ||
   fail 1 "unpacking $asset failed; nothing was run"
-unpacked=$work/unpacked/regcache-$version-$platform
-[ -x "$unpacked/regcache" ] || fail 1 "$asset holds no regcache-$version-$platform/regcache; nothing was run"
-printf '%s\n' "$expected" >"$unpacked/.sha256"
+unpacked=$work/unpacked/$name
+[ -f "$unpacked/regcache" ] && [ -x "$unpacked/regcache" ] && [ ! -L "$unpacked/regcache" ] ||
+  fail 1 "$asset holds no $name/regcache; nothing was run"
+[ "$(sha256_of "$unpacked/regcache")" = "$expected_binary" ] ||
+  fail 1 "the binary in $asset does not match dist/SHA256SUMS ($name/regcache); nothing was run"
 
-# Moved into place whole, so a concurrent or interrupted job never sees half a directory.
+# Moved into place whole, so an interrupted job never leaves half a directory; whatever was
+# there (a planted or damaged binary) goes.
 mkdir -p "$(dirname "$home")"
 rm -rf "$home"
-mv "$unpacked" "$home" 2>/dev/null || [ "$(cat "$home/.sha256" 2>/dev/null)" = "$expected" ] ||
-  fail 1 "could not move regcache into $home"
+mv "$unpacked" "$home" || fail 1 "could not move regcache into $home"
 rm -rf "$work"
 trap - EXIT
+[ "$(sha256_of "$home/regcache")" = "$expected_binary" ] ||
+  fail 1 "$home/regcache changed while it was put in place; nothing was run"
 exec "$home/regcache" "$@"
