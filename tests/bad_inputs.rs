@@ -147,8 +147,20 @@ const CASES: &[(&[&str], &str)] = &[
         "input `push`: `maybe` is not accepted; accepted values: true, false",
     ),
     (
-        &["--secret=novalue"],
+        &["--secrets=novalue"],
         "input `secrets`: item 1 is not `id=value`",
+    ),
+    (
+        &["--secret=novalue"],
+        "input `secret`: field 1 is not `key=value`",
+    ),
+    (
+        &["--secret=id=tok"],
+        "input `secret`: the secret `tok` names no source",
+    ),
+    (
+        &["--secret=tok=hunter2"],
+        "input `secret`: field 1 has the key `tok`",
     ),
     (
         &["--secret-envs=GH"],

@@ -18,6 +18,17 @@ fn payload(name: &str) -> github::Payload {
     github::Payload::parse(&fixture(name))
 }
 
+/// A push to `main` of the fixtures' repository.
+fn push_to_main() -> Env {
+    [
+        ("GITHUB_EVENT_NAME", "push"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
+    ]
+    .into_iter()
+    .collect()
+}
+
 fn settings() -> PolicySettings {
     PolicySettings::default()
 }
@@ -333,13 +344,7 @@ fn each_ref_of_a_chain_says_why_it_is_there() {
             "main: the default branch"
         ]
     );
-    let env: Env = [
-        ("GITHUB_EVENT_NAME", "push"),
-        ("GITHUB_REF", "refs/heads/main"),
-        ("GITHUB_REPOSITORY", "Codertocat/Hello-World"),
-    ]
-    .into_iter()
-    .collect();
+    let env = push_to_main();
     let facts = github::event(&env, &payload("push-merge-commit.json"));
     assert_eq!(
         decide(&facts.event, &settings()).why,
@@ -747,5 +752,112 @@ mod properties {
             let facts = github::event(&env, &github::Payload::parse(&bytes));
             prop_assert_eq!(decide(&facts.event, &settings()).write, None);
         }
+    }
+}
+
+/// What a commit message says was merged: the request number and the head branch read.
+type Expected = Option<(u64, Option<&'static str>)>;
+
+/// A commit title is the pull request author's to write: only the forms GitHub itself writes
+/// choose which request and branch caches the default branch reads, and a head branch must be
+/// a name git would accept.
+#[test]
+fn a_commit_title_cannot_pose_as_a_merge_commit() {
+    let env = push_to_main();
+    let merged_by = |message: &str| {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&fixture("push-squash-merge.json")).unwrap();
+        json["head_commit"]["message"] = serde_json::Value::from(message);
+        let payload = github::Payload::parse(&serde_json::to_vec(&json).unwrap());
+        match github::event(&env, &payload).event.trigger {
+            Trigger::Push { merged, .. } => merged.map(|m| (m.number, m.head)),
+            other => panic!("{other:?}"),
+        }
+    };
+    let cases: &[(&str, Expected)] = &[
+        // GitHub's own forms.
+        (
+            "Merge pull request #5 from Codertocat/changes\n\nTitle",
+            Some((5, Some("changes"))),
+        ),
+        ("Add a thing (#57)\n\n* one", Some((57, None))),
+        // A squash-merged request titled as a merge commit: its own number wins.
+        (
+            "Merge pull request #5 from Codertocat/main (#57)",
+            Some((57, None)),
+        ),
+        (
+            "Merge pull request #5 from Codertocat/release (#57)\n\nMerge pull request #6",
+            Some((57, None)),
+        ),
+        // Branch names git refuses are never read; the number alone still is.
+        (
+            "Merge pull request #5 from Codertocat/a..b",
+            Some((5, None)),
+        ),
+        ("Merge pull request #5 from Codertocat/x y", Some((5, None))),
+        ("Merge pull request #5 from Codertocat/-x", Some((5, None))),
+        (
+            "Merge pull request #5 from Codertocat/x\u{1b}[31m",
+            Some((5, None)),
+        ),
+        (
+            "Merge pull request #5 from Codertocat/<img src=x>",
+            Some((5, None)),
+        ),
+        // Not a number GitHub writes.
+        ("Merge pull request #+5 from Codertocat/changes", None),
+        ("Merge pull request #0 from Codertocat/changes", None),
+        ("Fix (#+7)", None),
+        ("Fix (#)", None),
+        // A later line never counts.
+        (
+            "Fix the build\n\nMerge pull request #5 from Codertocat/changes",
+            None,
+        ),
+    ];
+    for (message, expected) in cases {
+        let expected = expected.map(|(n, head)| (n, head.map(str::to_owned)));
+        assert_eq!(merged_by(message), expected, "{message:?}");
+    }
+}
+
+/// GitLab's merge commits: the number from the last line only, a head branch only when git
+/// would accept its name.
+#[test]
+fn gitlab_reads_only_its_own_merge_commit_form() {
+    let merged_by = |message: &str| {
+        let env: Env = [
+            ("GITLAB_CI", "true"),
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_DEFAULT_BRANCH", "main"),
+            ("CI_COMMIT_MESSAGE", message),
+        ]
+        .into_iter()
+        .collect();
+        match gitlab::event(&env).trigger {
+            Trigger::Push { merged, .. } => merged.map(|m| (m.number, m.head)),
+            other => panic!("{other:?}"),
+        }
+    };
+    let cases: &[(&str, Expected)] = &[
+        (
+            "Merge branch 'tax-rounding' into 'main'\n\nRound\n\nSee merge request group/app!17",
+            Some((17, Some("tax-rounding"))),
+        ),
+        (
+            "Merge branch 'a..b' into 'main'\n\nSee merge request group/app!17",
+            Some((17, None)),
+        ),
+        (
+            "Fix\n\nSee merge request group/app!17\n\nmore text after it",
+            None,
+        ),
+        ("See merge request group/app!+17", None),
+    ];
+    for (message, expected) in cases {
+        let expected = expected.map(|(n, head)| (n, head.map(str::to_owned)));
+        assert_eq!(merged_by(message), expected, "{message:?}");
     }
 }

@@ -10,14 +10,16 @@ use std::path::Path;
 
 use base64::Engine as _;
 
-/// A `docker` that prints `stderr` as its progress and exits with `code`.
+/// A `docker` that records its arguments (one a line, in `argv`), prints `stderr` as its
+/// progress and exits with `code`.
 fn fake_docker(dir: &Path, stderr: &str, code: i32) {
     std::fs::write(dir.join("progress"), stderr).unwrap();
     let script = dir.join("docker");
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\ncat '{}' >&2\nexit {code}\n",
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >'{}'\ncat '{}' >&2\nexit {code}\n",
+            dir.join("argv").display(),
             dir.join("progress").display()
         ),
     )
@@ -195,7 +197,7 @@ fn plain_logs_keep_build_text_on_its_own_line() {
         .unwrap_or_else(|| panic!("{}", run.log()));
     assert_eq!(
         annotation,
-        "error: [build 1/1] RUN make: failed error: injected: line"
+        "error: [build 1/1] RUN make: failed\\nerror: injected: line"
     );
 }
 
@@ -324,8 +326,12 @@ fn inputs_that_would_bypass_validation_are_refused() {
             "input `network`: `bridge` is not accepted; accepted values: default, none, host",
         ),
         (
-            &["--secret=npm=a", "--secret=npm=b"],
+            &["--secrets=npm=a", "--secrets=npm=b"],
             "input `secrets`: the id `npm` is given twice",
+        ),
+        (
+            &["--secret=id=npm,src=/a", "--secrets=npm=b"],
+            "the id `npm` is given twice",
         ),
     ];
     for (args, expected) in cases {
@@ -457,4 +463,215 @@ fn stats_reads_any_bytes_and_says_when_a_file_is_not_progress() {
             run.log()
         );
     }
+}
+
+/// A rawjson progress stream of `vertices` (name, cached, error), each started and completed.
+fn progress_of(vertices: &[(&str, bool, Option<&str>)]) -> String {
+    let mut text = String::new();
+    for (i, (name, cached, error)) in vertices.iter().enumerate() {
+        let mut vertex = serde_json::json!({
+            "digest": format!("sha256:{i:064x}"),
+            "name": name,
+            "cached": cached,
+            "started": "2026-01-01T00:00:00Z",
+            "completed": "2026-01-01T00:00:01Z",
+        });
+        if let Some(error) = error {
+            vertex["error"] = serde_json::Value::from(*error);
+        }
+        text += &serde_json::json!({ "vertexes": [vertex] }).to_string();
+        text.push('\n');
+    }
+    text
+}
+
+/// A build on GitHub with the fake docker: its outputs (JSON) and job summary.
+fn github_build(dir: &Path, args: &[&str]) -> (common::Run, serde_json::Value, String) {
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, "").unwrap();
+    let outputs = dir.join("outputs.json");
+    let github_output = dir.join("github-output");
+    std::fs::write(&github_output, "").unwrap();
+    let env = BTreeMap::from([
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/bin:/bin", dir.display()),
+        ),
+        ("GITHUB_ACTIONS".to_owned(), "true".to_owned()),
+        (
+            "GITHUB_OUTPUT".to_owned(),
+            github_output.display().to_string(),
+        ),
+        (
+            "GITHUB_STEP_SUMMARY".to_owned(),
+            summary.display().to_string(),
+        ),
+        ("RUNNER_TEMP".to_owned(), dir.display().to_string()),
+        fake_engine_socket(dir),
+    ]);
+    let mut all = vec!["build"];
+    all.extend(args);
+    let output_file = outputs.display().to_string();
+    all.extend([
+        "--output-format",
+        "json",
+        "--output-file",
+        &output_file,
+        ".",
+    ]);
+    let run = common::regcache(&all, &env);
+    let json = serde_json::from_slice(&std::fs::read(&outputs).unwrap_or_default())
+        .unwrap_or(serde_json::Value::Null);
+    (run, json, std::fs::read_to_string(&summary).unwrap())
+}
+
+/// A fork's pull request controls its failing step's command and error, which BuildKit quotes,
+/// and its stage names: in the base repository's job summary they are text, never markup.
+#[test]
+fn build_text_in_the_job_summary_is_text_not_markup() {
+    let dir = tempfile::tempdir().unwrap();
+    let markup = [
+        "<img src=https://evil.example/x.png>",
+        "[Re-run with secrets](https://evil.example/rerun)",
+        "</details><details open>",
+        "`` ` ``",
+        "| forged | cell |",
+        "https://evil.example/bare",
+        "**bold** _em_ ~~gone~~",
+    ]
+    .join(" ");
+    let step = format!("[build 1/1] RUN echo {markup}");
+    let stage = "[<b>stage</b> 1/1] RUN true".to_owned();
+    let error =
+        format!("process \"/bin/sh -c echo {markup}\" did not complete successfully\n</details>");
+    let progress = progress_of(&[
+        (stage.as_str(), true, None),
+        (step.as_str(), false, Some(error.as_str())),
+    ]) + "ERROR: failed to solve\n";
+    fake_docker(dir.path(), &progress, 1);
+    let (run, _, summary) = github_build(dir.path(), &["--cache-ref", "127.0.0.1:1/app"]);
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    assert!(summary.contains("Failed step"), "{summary}");
+    let html = common::render_summary(&summary);
+    for forbidden in [
+        "<img",
+        "<a ",
+        "<details",
+        "</details>",
+        "<b>",
+        "<em>",
+        "<del>",
+    ] {
+        assert!(
+            !html.contains(forbidden),
+            "{forbidden} rendered:\n{summary}\n{html}"
+        );
+    }
+    // regcache's own emphasis, and none from the build.
+    assert_eq!(html.matches("<strong>").count(), 1, "{html}");
+    // Every row has as many cells as its header: no forged cell.
+    for table in html.split("<table>").skip(1) {
+        let table = table.split("</table>").next().unwrap();
+        let header = table
+            .split("</tr>")
+            .next()
+            .unwrap()
+            .matches("</th>")
+            .count();
+        for row in table.split("<tr>").skip(2) {
+            assert_eq!(row.matches("</td>").count(), header, "{row}");
+        }
+    }
+    assert!(
+        html.contains("&lt;img src=https://evil.example/x.png&gt;"),
+        "{html}"
+    );
+}
+
+/// Vertex names are the build's to choose (`# syntax=` picks the frontend): the ref outputs
+/// hold only refs regcache passed to the engine, whatever the log says was imported.
+#[test]
+fn ref_outputs_hold_only_refs_regcache_passed() {
+    use common::hostile::{Answer, Hostile, sha256};
+    let registry = Hostile::start(|seen| {
+        if seen.path.ends_with("/manifests/buildcache") {
+            Answer::new("200 OK", "").header("Docker-Content-Digest", &sha256(b"x"))
+        } else {
+            Answer::new("404 Not Found", "")
+        }
+    });
+    let ours = format!("{}/app:buildcache", registry.host);
+    let dir = tempfile::tempdir().unwrap();
+    let injected = "importing cache manifest from $(touch /tmp/regcache-pwned)";
+    let spoofed = "importing cache manifest from r.io/app:spoofed";
+    let legit = format!("importing cache manifest from {ours}");
+    let progress = progress_of(&[
+        (legit.as_str(), false, None),
+        (injected, false, Some("not found")),
+        (spoofed, false, None),
+        ("[build 1/1] RUN true", true, None),
+    ]);
+    fake_docker(dir.path(), &progress, 0);
+    let cache_ref = format!("{}/app", registry.host);
+    let (run, outputs, _) = github_build(dir.path(), &["--cache-ref", &cache_ref]);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(outputs["cache-refs-found"], ours.as_str(), "{outputs:#}");
+    assert_eq!(outputs["cache-source"], ours.as_str(), "{outputs:#}");
+    assert_eq!(outputs["cache-refs-missing"], "", "{outputs:#}");
+    // The same log read back by `regcache stats`: no decision known, so refs must parse.
+    let log = dir.path().join("log.json");
+    std::fs::write(&log, &progress).unwrap();
+    let stats = common::regcache(
+        &["stats", log.to_str().unwrap(), "--output-format", "json"],
+        &BTreeMap::new(),
+    );
+    let stats: serde_json::Value =
+        serde_json::from_str(&stats.stdout).unwrap_or_else(|e| panic!("{e}: {}", stats.log()));
+    assert_eq!(
+        stats["cache-refs-missing"], "",
+        "a vertex name that is no image reference is never reported: {stats:#}"
+    );
+    assert_eq!(
+        stats["cache-refs-found"],
+        format!("{ours},r.io/app:spoofed")
+    );
+}
+
+/// The CLI's `--secret` is buildx's flag and reads as buildx reads it: a file or a variable
+/// by reference, never a value made of the rest of the text.
+#[test]
+fn the_cli_secret_flag_takes_buildx_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    fake_docker(
+        dir.path(),
+        &progress_of(&[("[build 1/1] RUN true", true, None)]),
+        0,
+    );
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok").unwrap();
+    let file_secret = format!("id=tok,src={}", token.display());
+    let (run, _, _) = github_build(
+        dir.path(),
+        &[
+            "--cache-ref",
+            "127.0.0.1:1/app",
+            "--secret",
+            &file_secret,
+            "--secret",
+            "type=env,id=gh,src=GH_TOKEN",
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let argv = std::fs::read_to_string(dir.path().join("argv")).unwrap();
+    let secrets: Vec<&str> = argv
+        .lines()
+        .zip(argv.lines().skip(1))
+        .filter(|(flag, _)| *flag == "--secret")
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(
+        secrets,
+        ["id=gh,env=GH_TOKEN", file_secret.as_str()],
+        "{argv}"
+    );
 }

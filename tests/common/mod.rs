@@ -3,6 +3,7 @@
 
 #![allow(dead_code)] // each test binary uses its own share of these helpers
 
+pub mod hostile;
 pub mod registry;
 
 use std::collections::BTreeMap;
@@ -559,4 +560,38 @@ pub fn stored_manifest(reference: &str) -> Option<StoredManifest> {
         digest,
         json: serde_json::from_str(body).unwrap(),
     })
+}
+
+/// What GitHub shows for a job summary: cmark-gfm (GitHub's Markdown) with GitHub's extensions,
+/// raw HTML let through as GitHub lets `<img>`, `<a>` and `<details>` through. cmark-gfm comes
+/// from `scripts/tools.sh`.
+pub fn render_summary(markdown: &str) -> String {
+    use std::io::Write;
+    let program = tools_env()
+        .get("REGCACHE_CMARK_GFM")
+        .cloned()
+        .unwrap_or_else(|| "cmark-gfm".to_owned());
+    let mut child = Command::new(&program)
+        .args([
+            "--unsafe",
+            "-e",
+            "table",
+            "-e",
+            "autolink",
+            "-e",
+            "strikethrough",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} runs (scripts/tools.sh installs it): {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(markdown.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{program} failed");
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -389,4 +389,34 @@ mod tests {
         assert_eq!((s.failed_steps, s.not_run_steps), (1, 1));
         assert_eq!(s.failed_step.unwrap().name, "[deps] RUN x");
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Lines in buildah's grammar and out of it.
+        fn line() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "STEP [0-9]{1,3}/[0-9]{1,3}: (FROM|RUN|COPY) [ -~]{0,20}",
+                "--> (Using cache|Pushing cache|Cache pulled from remote) [ -~]{0,30}",
+                "(Error|error|COMMIT|Getting image source signatures)[ -~]{0,30}",
+                "\\PC{0,60}",
+            ]
+        }
+
+        proptest! {
+            /// Any log reads to an end, and its counts add up.
+            #[test]
+            fn any_log_reads(lines in proptest::collection::vec(line(), 0..40)) {
+                let mut log = BuildahLog::default();
+                for (i, line) in lines.iter().enumerate() {
+                    log.feed(line, i as f64);
+                }
+                let stats = log.stats(&["r.io/app/buildcache-main".to_owned()], None);
+                prop_assert!(stats.cached_steps <= stats.total_steps);
+                prop_assert!(stats.total_steps <= lines.len());
+                prop_assert!((0.0..=1.0).contains(&stats.hit_ratio));
+            }
+        }
+    }
 }
