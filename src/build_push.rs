@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::cache_options::csv_line;
+use crate::cache::entries::csv_line;
 use crate::config::{BuildOptions, SecretSource};
 
 /// The facts of a GitHub Actions run that build-push-action reads (`GITHUB_*`, the payload

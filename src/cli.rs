@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-use crate::cache_options::CacheEntry;
+use crate::cache::entries::CacheEntry;
 use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
 use crate::pipeline::Prepared;
 use crate::report::OutputFormat;

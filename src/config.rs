@@ -2,17 +2,18 @@
 //! one line per bad input, before anything runs.
 
 use std::fmt;
+use std::str::FromStr;
 
 use std::path::PathBuf;
 
 use oci_client::Reference;
 use thiserror::Error;
 
-use crate::cache_options::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
-use crate::engine::Engine;
+use crate::cache::entries::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
+use crate::cache::policy_file;
+use crate::cache::settings::PolicyInputs;
+use crate::cache::settings::PolicyKind;
 use crate::inputs::RawInputs;
-use crate::policy::PolicyKind;
-use crate::policy_file;
 use crate::reference::{self, DEFAULT_CACHE_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -95,17 +96,6 @@ pub struct BuildOptions {
     pub extra_args: Vec<String>,
 }
 
-/// The policy inputs that were given; the policy file fills in the rest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PolicyInputs {
-    pub kind: Option<PolicyKind>,
-    pub prefix: Option<String>,
-    pub scope: Option<String>,
-    pub file: PathBuf,
-    /// Named by the user, so it must exist.
-    pub file_required: bool,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub engine: Engine,
@@ -119,6 +109,36 @@ pub struct Config {
     pub extra_cache_from: Vec<CacheEntry>,
     pub extra_cache_to: Vec<CacheEntry>,
     pub build: BuildOptions,
+}
+
+/// Which engine builds: a validated setting. What each engine does is `crate::engine`'s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// `docker buildx build`, BuildKit's registry cache.
+    Buildx,
+    /// `buildah build`: no daemon, buildah's layer cache in the registry.
+    Buildah,
+    /// `podman build`: buildah's build code, started by podman.
+    Podman,
+}
+
+/// The `engine` input's values.
+pub const ENGINES: &[&str] = &["buildx", "buildah", "podman"];
+
+impl FromStr for Engine {
+    type Err = BadValue;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "buildx" => Ok(Engine::Buildx),
+            "buildah" => Ok(Engine::Buildah),
+            "podman" => Ok(Engine::Podman),
+            other => Err(BadValue {
+                value: other.to_owned(),
+                accepted: ENGINES.join(", "),
+            }),
+        }
+    }
 }
 
 /// One bad input: which, and what is wrong with it (never the value of a secret).
@@ -318,7 +338,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let compression_level = if raw.is_given("compression-level") {
         c.typed(
             "compression-level",
-            |v| cache_options::parse_level(compression, v).map(Some),
+            |v| entries::parse_level(compression, v).map(Some),
             None,
         )
     } else {
@@ -328,9 +348,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let oci_mediatypes = c.flag("oci-mediatypes");
     let image_manifest = c.flag("image-manifest");
     let ignore_error = c.flag("ignore-error");
-    if let Err(problem) =
-        cache_options::check_media_types(compression, oci_mediatypes, image_manifest)
-    {
+    if let Err(problem) = entries::check_media_types(compression, oci_mediatypes, image_manifest) {
         c.fail(
             "oci-mediatypes",
             format!("{problem}; set oci-mediatypes: true"),

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
+use crate::cache::policy_file::PolicyFileError;
 use crate::config::InvalidInputs;
-use crate::policy_file::PolicyFileError;
 
 /// Exit codes: 1 the build (or the engine, or the registry) failed, 2 the inputs are invalid
 /// and nothing ran.

@@ -119,7 +119,7 @@ pub const INPUTS: &[InputSpec] = &[
     layered(input(
         "policy-file",
         Text,
-        crate::policy_file::DEFAULT_PATH,
+        crate::cache::policy_file::DEFAULT_PATH,
         "Repository policy file (policy, prefix, default-branch, writable-branches, scope); inputs written in the workflow override it. Default: `.github/regcache.yml`, used when it exists.",
     )),
     input(

@@ -27,7 +27,7 @@
 //! | `escape` | how outside text is shown at each sink: log lines, Markdown, code spans (pure) |
 
 pub mod build_push;
-mod cache_options;
+pub mod cache;
 pub mod cli;
 pub mod config;
 mod engine;
@@ -37,23 +37,19 @@ pub mod inputs;
 mod pipeline;
 mod plan;
 pub mod platform;
-pub mod policy;
-pub mod policy_file;
 mod probe;
 mod prune;
 pub mod reference;
 pub mod registry;
 pub mod report;
-pub mod slug;
+mod runtime;
 pub mod stats;
 
 use std::ffi::OsString;
-use std::future::Future;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::sync::OnceLock;
 
-pub use engine::Engine;
+pub use config::Engine;
 pub use error::Error;
 
 use cli::Invocation;
@@ -256,17 +252,4 @@ fn print_error(error: &Error, platform: Platform, to_stdout: bool) {
     } else {
         print(&mut io::stderr().lock());
     }
-}
-
-/// The one async runtime, started on first use: registry and API calls block on it.
-fn block_on<F: Future>(future: F) -> F::Output {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a current-thread runtime starts")
-        })
-        .block_on(future)
 }

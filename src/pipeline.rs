@@ -10,14 +10,16 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::build_push::{self, Derived};
+use crate::cache::decision::{self, Decision};
+use crate::cache::policy_file;
+use crate::cache::settings::{self, PolicySettings};
+use crate::config::Engine;
 use crate::config::{self, Config, SecretSource};
-use crate::engine::{Engine, Finished};
+use crate::engine::Finished;
 use crate::error::Error;
 use crate::inputs::RawInputs;
 use crate::plan::{self, CacheEntries, RunFiles};
 use crate::platform::{Env, Level, Log, Platform, github, gitlab};
-use crate::policy::{self, Decision, PolicySettings};
-use crate::policy_file;
 use crate::probe::{self, Selection};
 use crate::registry::Registry;
 use crate::report::{OutputFormat, Report};
@@ -87,7 +89,7 @@ pub fn prepare<W: Write>(
         config.policy.file_required,
         &ctx.workspace(),
     )?;
-    let settings = policy::settings(
+    let settings = settings::settings(
         &config.policy,
         file.as_ref(),
         config.build.target.as_deref(),
@@ -117,7 +119,7 @@ pub fn prepare<W: Write>(
         gitlab_login(&ctx.env, log)?;
     }
     let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
-    let decision = policy::decide(&event, &settings);
+    let decision = decision::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
     let full_ref = |tag: &String| config.engine.cache_location(repository, tag);
     let read = decision.read.iter().map(full_ref).collect();

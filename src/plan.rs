@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::cache_options::CacheEntry;
+use crate::cache::decision::Decision;
+use crate::cache::entries::CacheEntry;
 use crate::config::{Config, InputError, InvalidInputs, SecretSource};
-use crate::policy::Decision;
 use crate::reference;
 
 /// Files the pipeline creates for the engine to write into or read from.

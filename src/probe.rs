@@ -5,29 +5,7 @@
 
 use crate::error::Error;
 use crate::plan::CacheRefs;
-use crate::registry::Registry;
-
-/// What the registry said about one cache ref, asked with a HEAD request before the build.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Probe {
-    Exists,
-    Missing,
-    /// The registry did not answer (connection refused, DNS, TLS, timeout).
-    Unreachable(String),
-    /// It answered with an error other than "not found" (401, 403, 5xx).
-    Failed(String),
-}
-
-impl Probe {
-    /// How the log, `regcache plan` and the job summary show it.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Probe::Exists => "found",
-            Probe::Missing => "not found",
-            Probe::Unreachable(_) | Probe::Failed(_) => "unreadable",
-        }
-    }
-}
+use crate::registry::{Probe, Registry};
 
 /// One ref of the read chain, with what the probe found (None: not probed).
 #[derive(Debug, Clone, PartialEq)]

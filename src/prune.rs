@@ -14,9 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
+use crate::cache::tags::{TagOwner, branch_key, read_tag};
 use crate::cli::PruneFlags;
 use crate::config::{InputError, InvalidInputs};
-use crate::policy::{TagOwner, branch_key, read_tag};
 use crate::registry::Backend;
 
 /// What makes a cache tag live: the lists of live branches and open requests (when known),
@@ -92,13 +92,6 @@ enum Verdict {
 
 fn age_days(written: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<i64> {
     written.map(|w| (now - w).whole_days())
-}
-
-fn request_name(kind: &str, number: u64) -> String {
-    match kind {
-        "mr" => format!("merge request !{number}"),
-        _ => format!("pull request #{number}"),
-    }
 }
 
 /// What the environment tells prune, read once at the edge.
@@ -332,11 +325,9 @@ fn judge(live: &Liveness, tag: &str, written: Option<OffsetDateTime>) -> Verdict
             None => None,
         },
         TagOwner::Request { kind, number } => match &live.requests {
-            Some(open) if open.contains(number) => {
-                Some(format!("{} is open", request_name(kind, *number)))
-            }
+            Some(open) if open.contains(number) => Some(format!("{} is open", kind.name(*number))),
             Some(_) => {
-                return Verdict::Stale(format!("{} is closed", request_name(kind, *number)));
+                return Verdict::Stale(format!("{} is closed", kind.name(*number)));
             }
             None => None,
         },
@@ -790,11 +781,11 @@ mod tests {
     #[test]
     fn long_branch_names_match_their_hashed_slugs_in_any_scope() {
         let long = "feature/".to_owned() + &"x".repeat(200);
-        let settings = crate::policy::PolicySettings {
+        let settings = crate::cache::settings::PolicySettings {
             scope: vec!["api".into()],
             ..Default::default()
         };
-        let tag = crate::policy::tag(&settings, crate::policy::Key::Branch(&long));
+        let tag = crate::cache::tags::tag(&settings, crate::cache::tags::Key::Branch(&long));
         let inv = inventory(&[(tag.as_str(), "d")], &[("d", cache(1))]);
         let with_branch = Liveness {
             branches: Some(vec![long.clone()]),

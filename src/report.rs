@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::escape;
 use crate::platform::gitlab;
-use crate::probe::{Probe, Selection};
+use crate::probe::Selection;
+use crate::registry::Probe;
 use crate::registry::StoredSize;
 use crate::stats::{BuildStats, ImportOutcome};
 
@@ -457,7 +458,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Engine;
+    use crate::config::Engine;
     use crate::plan::CacheRefs;
 
     fn fixture_report(name: &str) -> Report {

@@ -4,11 +4,11 @@
 
 use std::collections::BTreeSet;
 
+use regcache::cache::{policy_file, settings as policy};
 use regcache::config;
 use regcache::inputs::{INPUTS, RawInputs, github_env_name};
 use regcache::platform::Env;
 use regcache::report::OUTPUTS;
-use regcache::{policy, policy_file};
 use yaml_serde::Value;
 
 /// Inputs of the action wrapper itself (read by the launcher or the API adapter), not of a build.

@@ -4,10 +4,12 @@
 
 mod common;
 
+use regcache::cache::decision::{CiEvent, Merged, Trigger, decide};
+use regcache::cache::settings::PolicySettings;
+use regcache::cache::slug::slug;
+use regcache::cache::tags::RequestKind;
 use regcache::platform::github::{self, Lookup};
 use regcache::platform::{Env, gitlab};
-use regcache::policy::{CiEvent, Merged, PolicySettings, Trigger, decide};
-use regcache::slug::slug;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = common::fixture(&format!("github/{name}"));
@@ -97,7 +99,7 @@ fn github_events() {
             payload: "pull_request-opened.json",
             actor: "Codertocat",
             trigger: Trigger::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 2,
                 base: "develop".into(),
                 head: Some("changes".into()),
@@ -113,7 +115,7 @@ fn github_events() {
             payload: "pull_request-fork.json",
             actor: "contributor",
             trigger: Trigger::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 3,
                 base: "main".into(),
                 head: None,
@@ -129,7 +131,7 @@ fn github_events() {
             payload: "pull_request-deleted-fork.json",
             actor: "contributor",
             trigger: Trigger::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 4,
                 base: "main".into(),
                 head: None,
@@ -145,7 +147,7 @@ fn github_events() {
             payload: "pull_request-opened.json",
             actor: "Codertocat",
             trigger: Trigger::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 2,
                 base: "develop".into(),
                 head: Some("changes".into()),
@@ -162,7 +164,7 @@ fn github_events() {
             payload: "pull_request-opened.json",
             actor: "dependabot[bot]",
             trigger: Trigger::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 2,
                 base: "develop".into(),
                 head: Some("changes".into()),
@@ -178,7 +180,7 @@ fn github_events() {
             payload: "merge_group.json",
             actor: "Codertocat",
             trigger: Trigger::MergeQueue {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 base: "main".into(),
                 requests: vec![2],
             },
@@ -248,7 +250,7 @@ fn github_events() {
     let merged = |number: u64, head: Option<&str>| Trigger::Push {
         branch: "main".into(),
         merged: Some(Merged {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number,
             head: head.map(str::to_owned),
         }),
@@ -382,7 +384,7 @@ fn api_answers_complete_the_event() {
     assert_eq!(
         event.trigger,
         Trigger::Request {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number: 2,
             base: "develop".into(),
             head: Some("changes".into()),
@@ -432,7 +434,7 @@ fn without_a_payload_the_runner_variables_still_decide() {
     assert_eq!(
         facts.event.trigger,
         Trigger::Request {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number: 9,
             base: "main".into(),
             head: None,
@@ -523,7 +525,7 @@ fn gitlab_variables() {
                 ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "100"),
             ],
             Trigger::Request {
-                kind: "mr",
+                kind: RequestKind::Merge,
                 number: 17,
                 base: "develop".into(),
                 head: Some("feature/x".into()),
@@ -543,7 +545,7 @@ fn gitlab_variables() {
                 ("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", "555"),
             ],
             Trigger::Request {
-                kind: "mr",
+                kind: RequestKind::Merge,
                 number: 18,
                 base: "main".into(),
                 head: None,
@@ -560,7 +562,7 @@ fn gitlab_variables() {
                 ("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main"),
             ],
             Trigger::MergeQueue {
-                kind: "mr",
+                kind: RequestKind::Merge,
                 base: "main".into(),
                 requests: vec![19],
             },
@@ -592,7 +594,7 @@ fn gitlab_variables() {
             Trigger::Push {
                 branch: "main".into(),
                 merged: Some(Merged {
-                    kind: "mr",
+                    kind: RequestKind::Merge,
                     number: 17,
                     head: Some("tax-rounding".into()),
                 }),
@@ -730,7 +732,7 @@ mod properties {
             let trusted_request = head_repo.as_deref() == Some(repository.as_str()) && !fork;
             // A fork names its branch anything (`main` too): its tag is read only when it is
             // also this repository's base or default branch.
-            let head_tag = regcache::policy::tag(&settings(), regcache::policy::Key::Branch(&head_branch));
+            let head_tag = regcache::cache::tags::tag(&settings(), regcache::cache::tags::Key::Branch(&head_branch));
             let other_reason = head_branch == base || head_branch == "main";
             let request_class = matches!(class, github::EventClass::PullRequest | github::EventClass::PullRequestTarget);
             if request_class && !trusted_request && !other_reason {

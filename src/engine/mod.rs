@@ -9,23 +9,11 @@ mod buildx;
 
 use std::io::{self, BufRead};
 
-use std::str::FromStr;
-
 use crate::build_push::Derived;
-use crate::config::Config;
+use crate::config::{Config, Engine};
 use crate::error::Error;
 use crate::plan::{CacheEntries, RunFiles};
 use crate::stats::BuildStats;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// `docker buildx build`, BuildKit's registry cache.
-    Buildx,
-    /// `buildah build`: no daemon, buildah's layer cache in the registry.
-    Buildah,
-    /// `podman build`: buildah's build code, started by podman.
-    Podman,
-}
 
 /// `name value` for each value (none for an empty list or an unset option): how both engines'
 /// argv repeat a flag.
@@ -33,25 +21,6 @@ fn flags<S: AsRef<str>>(argv: &mut Vec<String>, name: &str, values: impl IntoIte
     for value in values {
         argv.push(name.to_owned());
         argv.push(value.as_ref().to_owned());
-    }
-}
-
-/// The `engine` input's values.
-pub const ENGINES: &[&str] = &["buildx", "buildah", "podman"];
-
-impl FromStr for Engine {
-    type Err = crate::cache_options::BadValue;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "buildx" => Ok(Engine::Buildx),
-            "buildah" => Ok(Engine::Buildah),
-            "podman" => Ok(Engine::Podman),
-            other => Err(crate::cache_options::BadValue {
-                value: other.to_owned(),
-                accepted: ENGINES.join(", "),
-            }),
-        }
     }
 }
 
@@ -135,7 +104,7 @@ impl Engine {
             Engine::Buildx => buildx::argv(config, derived, cache, files),
             Engine::Buildah | Engine::Podman => {
                 let reference =
-                    |e: &crate::cache_options::CacheEntry| e.get("ref").map(str::to_owned);
+                    |e: &crate::cache::entries::CacheEntry| e.get("ref").map(str::to_owned);
                 let sources: Vec<String> = cache.from.iter().filter_map(reference).collect();
                 let target = cache.to.iter().find_map(reference);
                 buildah::argv(config, &sources, target.as_deref(), files, version)

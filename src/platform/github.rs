@@ -1,6 +1,7 @@
 //! The small GitHub Actions runtime layer: workflow commands, file commands and the step
 //! summary, as `actions/toolkit` `packages/core` writes them.
 
+use crate::cache::tags::RequestKind;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::path::Path;
@@ -9,7 +10,7 @@ use serde::Deserialize;
 
 use super::{Env, Level};
 use crate::build_push::{GitHubRun, parse_bool};
-use crate::policy::{CiEvent, Merged, Trigger};
+use crate::cache::decision::{CiEvent, Merged, Trigger};
 use crate::stats::Location;
 
 /// Messages: `%`, `\r`, `\n` escaped.
@@ -195,7 +196,7 @@ fn request_trigger(
         Some(head) => head.fork || head.full_name.as_deref() != base_repo,
     };
     Trigger::Request {
-        kind: "pr",
+        kind: RequestKind::Pull,
         number: pull_request.number,
         base: pull_request.base.branch.clone(),
         head: pull_request.head.branch.clone().filter(|_| !from_fork),
@@ -216,7 +217,7 @@ pub fn merged_from_message(message: &str, repository: &str) -> Option<Merged> {
         .and_then(|(_, digits)| number_of(digits))
     {
         return Some(Merged {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number,
             head: None,
         });
@@ -227,9 +228,9 @@ pub fn merged_from_message(message: &str, repository: &str) -> Option<Merged> {
     let (owner, branch) = from.split_once('/')?;
     let ours = repository.split('/').next() == Some(owner);
     Some(Merged {
-        kind: "pr",
+        kind: RequestKind::Pull,
         number: number_of(number)?,
-        head: (ours && crate::slug::is_branch_name(branch)).then(|| branch.to_owned()),
+        head: (ours && crate::cache::slug::is_branch_name(branch)).then(|| branch.to_owned()),
     })
 }
 
@@ -421,7 +422,7 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
                         .filter(|b| !b.is_empty())?
                         .to_owned();
                     Some(Trigger::Request {
-                        kind: "pr",
+                        kind: RequestKind::Pull,
                         number,
                         base,
                         head: None,
@@ -441,7 +442,7 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
             .and_then(branch_of)
         {
             Some(base) => Trigger::MergeQueue {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 base: base.to_owned(),
                 requests: payload
                     .merge_group
@@ -561,7 +562,7 @@ pub fn apply_answer(event: &mut CiEvent, lookup: &Lookup, answer: &Answer) {
                     _ => None,
                 };
                 *merged = Some(Merged {
-                    kind: "pr",
+                    kind: RequestKind::Pull,
                     number: pr.number,
                     head,
                 });
@@ -657,7 +658,7 @@ mod tests {
                     let first = message.lines().next().unwrap_or_default();
                     prop_assert!(merged.number > 0);
                     prop_assert!(first.contains(&format!("#{}", merged.number)), "{}", first);
-                    prop_assert!(merged.head.as_deref().is_none_or(crate::slug::is_branch_name));
+                    prop_assert!(merged.head.as_deref().is_none_or(crate::cache::slug::is_branch_name));
                 }
             }
         }

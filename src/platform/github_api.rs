@@ -8,7 +8,7 @@ use super::github::{Answer, Lookup, PullRequest, Repository};
 /// or `GITHUB_TOKEN`. One answer per lookup, or why there is none.
 pub fn answer_all(lookups: &[Lookup], env: &Env) -> Vec<Result<Answer, String>> {
     // Built inside the runtime: octocrab's HTTP stack expects one.
-    crate::block_on(async {
+    crate::runtime::block_on(async {
         let client = client(env);
         let mut answers = Vec::new();
         for lookup in lookups {
@@ -116,7 +116,7 @@ pub fn live_refs(env: &Env, repository: &str) -> Result<LiveRefs, String> {
     struct Numbered {
         number: u64,
     }
-    crate::block_on(async {
+    crate::runtime::block_on(async {
         let client = client(env)?;
         let route = format!("/repos/{repository}");
         let default_branch = client

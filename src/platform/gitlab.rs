@@ -1,6 +1,8 @@
 //! GitLab CI: collapsible log sections and dotenv reports (one `NAME=value` line each, names
 //! `[A-Za-z0-9_]`, no quoting or escapes processed).
 
+use crate::cache::tags::RequestKind;
+
 pub fn section_name(title: &str) -> String {
     let name: String = title
         .chars()
@@ -83,7 +85,7 @@ pub fn dotenv(outputs: &[(&str, String)]) -> String {
 /// this project's (a fork's reads `… of group/fork …`). The branch is read only when it is a
 /// valid branch name; the number only from the last line, so a title or body that quotes
 /// another request chooses nothing.
-fn merged_request(message: &str) -> Option<crate::policy::Merged> {
+fn merged_request(message: &str) -> Option<crate::cache::decision::Merged> {
     let last = message
         .lines()
         .rev()
@@ -101,18 +103,18 @@ fn merged_request(message: &str) -> Option<crate::policy::Merged> {
         .and_then(|first| first.strip_prefix("Merge branch '"))
         .and_then(|rest| rest.split_once("' into '"))
         .map(|(branch, _)| branch)
-        .filter(|branch| crate::slug::is_branch_name(branch))
+        .filter(|branch| crate::cache::slug::is_branch_name(branch))
         .map(str::to_owned);
-    Some(crate::policy::Merged {
-        kind: "mr",
+    Some(crate::cache::decision::Merged {
+        kind: RequestKind::Merge,
         number,
         head,
     })
 }
 
 /// The event from GitLab's predefined variables (no payload, no API needed).
-pub fn event(env: &super::Env) -> crate::policy::CiEvent {
-    use crate::policy::{CiEvent, Trigger};
+pub fn event(env: &super::Env) -> crate::cache::decision::CiEvent {
+    use crate::cache::decision::{CiEvent, Trigger};
     let var = |name: &str| env.get(name).filter(|v| !v.is_empty());
     let trigger = if let (Some(iid), Some(target)) = (
         var("CI_MERGE_REQUEST_IID"),
@@ -129,13 +131,13 @@ pub fn event(env: &super::Env) -> crate::policy::CiEvent {
             // A merge train builds the request merged into the train: its cache, read-only.
             Ok(number) if var("CI_MERGE_REQUEST_EVENT_TYPE") == Some("merge_train") => {
                 Trigger::MergeQueue {
-                    kind: "mr",
+                    kind: RequestKind::Merge,
                     base: target.to_owned(),
                     requests: vec![number],
                 }
             }
             Ok(number) => Trigger::Request {
-                kind: "mr",
+                kind: RequestKind::Merge,
                 number,
                 base: target.to_owned(),
                 head: var("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME")
@@ -268,7 +270,7 @@ mod tests {
             #[test]
             fn any_commit_message_reads_safely(message in "(Merge branch '|See merge request |!|'|\\n|[ -~]|\\PC){0,120}") {
                 if let Some(merged) = merged_request(&message) {
-                    prop_assert!(merged.head.as_deref().is_none_or(crate::slug::is_branch_name));
+                    prop_assert!(merged.head.as_deref().is_none_or(crate::cache::slug::is_branch_name));
                     let last = message.lines().rev().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
                     prop_assert!(last.ends_with(&format!("!{}", merged.number)), "{}", last);
                 }

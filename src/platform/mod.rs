@@ -13,8 +13,8 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use crate::build_push::GitHubRun;
+use crate::cache::decision::{CiEvent, Trigger};
 use crate::error::Error;
-use crate::policy::{CiEvent, Trigger};
 use crate::report::Report;
 use crate::stats::Location;
 

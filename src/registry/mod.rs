@@ -1,6 +1,6 @@
 //! The registry client: one policy for every request (`distribution`: where credentials go,
 //! deadlines, size caps, complete listings, validated digests), one runtime
-//! (`crate::block_on`), one auth path (the user's docker credentials), one rule for plain HTTP
+//! (`crate::runtime::block_on`), one auth path (the user's docker credentials), one rule for plain HTTP
 //! (real loopback addresses, and hosts the user names insecure). The commands that talk to a
 //! registry are methods here; what they compute from the answers is pure (`cache`).
 
@@ -24,9 +24,30 @@ pub use verify::Verification;
 
 use crate::error::Error;
 use crate::platform::Env;
-use crate::probe::Probe;
 use crate::reference;
 use distribution::{Credentials, Distribution, Failure, MANIFEST_LIMIT};
+
+/// What the registry said about one cache ref, asked with a HEAD request before the build.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    Exists,
+    Missing,
+    /// The registry did not answer (connection refused, DNS, TLS, timeout).
+    Unreachable(String),
+    /// It answered with an error other than "not found" (401, 403, 5xx).
+    Failed(String),
+}
+
+impl Probe {
+    /// How the log, `regcache plan` and the job summary show it.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Probe::Exists => "found",
+            Probe::Missing => "not found",
+            Probe::Unreachable(_) | Probe::Failed(_) => "unreadable",
+        }
+    }
+}
 
 /// A self-signed root made for this (`openssl req -x509`, its private key destroyed): the
 /// only root a client trusts when it speaks no TLS at all.
@@ -176,7 +197,7 @@ impl<'a> Registry<'a> {
                     }
                 }
             });
-        Ok(crate::block_on(futures::future::join_all(probes)))
+        Ok(crate::runtime::block_on(futures::future::join_all(probes)))
     }
 
     /// Read the manifest stored at `text` and go on with `then`, all within `deadline` when one
@@ -197,7 +218,7 @@ impl<'a> Registry<'a> {
                 .map_err(|e| e.to_string())?;
             then(&client, manifest_bytes).await
         };
-        crate::block_on(async {
+        crate::runtime::block_on(async {
             match deadline {
                 Some(deadline) => tokio::time::timeout(deadline, work)
                     .await
@@ -259,8 +280,8 @@ impl<'a> Registry<'a> {
         }
         let http = self.http([reference.registry()])?;
         let client = self.distribution(&http, &reference, credentials)?;
-        let mut outcome =
-            crate::block_on(prune::prune(&client, backend, live, delete)).map_err(failed)?;
+        let mut outcome = crate::runtime::block_on(prune::prune(&client, backend, live, delete))
+            .map_err(failed)?;
         outcome.repository = repository.to_owned();
         Ok(outcome)
     }

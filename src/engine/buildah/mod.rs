@@ -4,7 +4,7 @@
 //! the build pushes.
 //!
 //! buildah's cache is one repository per cache (its tags are content hashes of the steps), so
-//! regcache's cache tags become repositories (`engine::Engine::cache_location`). A cache push
+//! regcache's cache tags become repositories (`Engine::cache_location`). A cache push
 //! that fails fails buildah's build; with `ignore-error: true` the build is run again without
 //! `--cache-to`, from the layers it left in local storage, so that only the cache is lost.
 

@@ -2,7 +2,7 @@
 //! entries, and the files buildx writes for regcache (rawjson progress, metadata, image id).
 
 use crate::build_push::Derived;
-use crate::cache_options::csv_line;
+use crate::cache::entries::csv_line;
 use crate::config::{BuildOptions, Config, SecretSource};
 use crate::engine::flags;
 use crate::plan::{CacheEntries, RunFiles};

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::policy::PolicyKind;
+use crate::cache::settings::PolicyKind;
 
 pub const DEFAULT_PATH: &str = ".github/regcache.yml";
 
@@ -63,7 +63,7 @@ impl TryFrom<String> for Policy {
         value
             .parse()
             .map(Policy)
-            .map_err(|e: crate::cache_options::BadValue| {
+            .map_err(|e: crate::cache::entries::BadValue| {
                 format!("policy: not accepted; accepted values: {}", e.accepted)
             })
     }

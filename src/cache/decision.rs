@@ -17,14 +17,8 @@
 //! merged request's cache holds exactly what a merge push builds: measured on the bench's trace,
 //! they are where the base-and-default chain lost most reuse.
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::cache_options::BadValue;
-use crate::config::PolicyInputs;
-use crate::policy_file::PolicyFile;
-use crate::reference::DEFAULT_CACHE_TAG;
-use crate::slug::slug;
+use super::settings::{PolicyKind, PolicySettings};
+use super::tags::{Key, RequestKind, request_key, tag};
 
 /// What triggered the build, in platform-neutral terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,8 +32,7 @@ pub enum Trigger {
         tag: String,
     },
     Request {
-        /// `pr` on GitHub, `mr` on GitLab.
-        kind: &'static str,
+        kind: RequestKind,
         number: u64,
         base: String,
         /// The head branch when it is this repository's (never a fork's: a fork may name its
@@ -50,8 +43,8 @@ pub enum Trigger {
         untrusted: bool,
     },
     MergeQueue {
-        /// `pr` on GitHub (merge queue), `mr` on GitLab (merge train).
-        kind: &'static str,
+        /// A pull request on GitHub (merge queue), a merge request on GitLab (merge train).
+        kind: RequestKind,
         base: String,
         /// The requests in the queued group (`gh-readonly-queue/<base>/pr-<N>-<sha>`, the
         /// merge train's request).
@@ -64,8 +57,7 @@ pub enum Trigger {
 /// A request merged by a push: its number and, when it is this repository's, its head branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Merged {
-    /// `pr` on GitHub, `mr` on GitLab.
-    pub kind: &'static str,
+    pub kind: RequestKind,
     pub number: u64,
     pub head: Option<String>,
 }
@@ -80,117 +72,6 @@ pub struct CiEvent {
     pub read_only: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyKind {
-    Branch,
-    Shared,
-    ReadOnly,
-    Off,
-}
-
-impl FromStr for PolicyKind {
-    type Err = BadValue;
-    fn from_str(s: &str) -> Result<Self, BadValue> {
-        match s {
-            "branch" => Ok(PolicyKind::Branch),
-            "shared" => Ok(PolicyKind::Shared),
-            "read-only" => Ok(PolicyKind::ReadOnly),
-            "off" => Ok(PolicyKind::Off),
-            _ => Err(BadValue {
-                value: s.to_owned(),
-                accepted: "branch, shared, read-only, off".into(),
-            }),
-        }
-    }
-}
-
-impl fmt::Display for PolicyKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PolicyKind::Branch => "branch",
-            PolicyKind::Shared => "shared",
-            PolicyKind::ReadOnly => "read-only",
-            PolicyKind::Off => "off",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicySettings {
-    pub kind: PolicyKind,
-    /// Every cache tag starts with it, so lifecycle rules and prune can match them.
-    pub prefix: String,
-    /// Where the build sits among the repository's builds, by position: cache-scope, target,
-    /// single platform (empty where not given); empty when none is given.
-    pub scope: Vec<String>,
-    /// Overrides what the event says (policy file or input).
-    pub default_branch: Option<String>,
-    /// When set, only these branches write their cache (`*` at the end matches a prefix).
-    pub writable_branches: Option<Vec<String>>,
-    /// A cache-ref given with an explicit tag pins that one tag.
-    pub pinned_tag: Option<String>,
-}
-
-/// The branch policy with the default prefix and nothing else set.
-impl Default for PolicySettings {
-    fn default() -> Self {
-        Self {
-            kind: PolicyKind::Branch,
-            prefix: DEFAULT_CACHE_TAG.to_owned(),
-            scope: Vec::new(),
-            default_branch: None,
-            writable_branches: None,
-            pinned_tag: None,
-        }
-    }
-}
-
-/// The settings of one build: inputs written in the workflow first, then the policy file,
-/// then the defaults. The scope also takes the build's target and a single platform, so
-/// builds of different stages or matrix legs never share a tag.
-pub fn settings(
-    inputs: &PolicyInputs,
-    file: Option<&PolicyFile>,
-    target: Option<&str>,
-    platforms: &[String],
-    pinned_tag: Option<&str>,
-) -> PolicySettings {
-    let file = file.cloned().unwrap_or_default();
-    let platform = match platforms {
-        [platform] => Some(platform.clone()),
-        _ => None,
-    };
-    let positions = [
-        inputs.scope.clone().or(file.scope),
-        target.map(str::to_owned),
-        platform,
-    ];
-    let scope = if positions.iter().all(Option::is_none) {
-        Vec::new()
-    } else {
-        positions
-            .into_iter()
-            .map(Option::unwrap_or_default)
-            .collect()
-    };
-    let defaults = PolicySettings::default();
-    PolicySettings {
-        kind: inputs
-            .kind
-            .or(file.policy.map(|p| p.0))
-            .unwrap_or(defaults.kind),
-        prefix: inputs
-            .prefix
-            .clone()
-            .or(file.prefix.map(|p| p.0))
-            .unwrap_or(defaults.prefix),
-        scope,
-        default_branch: file.default_branch,
-        writable_branches: file.writable_branches,
-        pinned_tag: pinned_tag.map(str::to_owned),
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub read: Vec<String>,
@@ -200,8 +81,6 @@ pub struct Decision {
     /// Why the write is what it is, for the log.
     pub reason: String,
 }
-
-const TAG_MAX: usize = 128;
 
 /// The longest read chain: each extra existing ref costs a probe and BuildKit's manifest and
 /// config fetch, and past the fourth the bench's trace found nothing more to reuse.
@@ -222,120 +101,6 @@ impl Chain {
             self.why.push(why);
         }
     }
-}
-
-/// Between the key and the scope: a slug never contains it, so `main` with scope `api` and a
-/// branch `main-api` never share a tag.
-const SCOPE_SEPARATOR: &str = "--";
-
-/// The scope as it ends every tag. Its parts are joined by a character no input carries, so
-/// `[api, x]` and `[api-x]` differ (slug then keeps a readable stem and adds the hash).
-fn scope_part(settings: &PolicySettings) -> Option<String> {
-    (!settings.scope.is_empty()).then(|| slug(&settings.scope.join("\0"), 40))
-}
-
-/// Whose cache a tag holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key<'a> {
-    /// One tag for every build (`cache-policy: shared`, builds outside CI).
-    Shared,
-    Branch(&'a str),
-    Request {
-        kind: &'a str,
-        number: u64,
-    },
-}
-
-/// `<prefix>[-<key>][--<scope>]`, at most 128 characters: the key gives way first. The three
-/// kinds of key never meet: a branch whose slug reads like a request's key (`pr-42`) keeps
-/// its hash.
-pub fn tag(settings: &PolicySettings, key: Key<'_>) -> String {
-    let scope = scope_part(settings);
-    let mut tag = settings.prefix.clone();
-    match key {
-        Key::Shared => {}
-        Key::Request { kind, number } => tag = format!("{tag}-{}", request_key(kind, number)),
-        Key::Branch(branch) => {
-            let part = branch_key(branch, &settings.prefix, scope.as_deref());
-            tag = format!("{tag}-{part}");
-        }
-    }
-    if let Some(scope) = scope {
-        tag = format!("{tag}{SCOPE_SEPARATOR}{scope}");
-    }
-    tag
-}
-
-/// A branch's key in a tag with this prefix and scope: its slug, in the room the two leave.
-pub fn branch_key(branch: &str, prefix: &str, scope: Option<&str>) -> String {
-    let scope_len = scope.map_or(0, |s| s.len() + SCOPE_SEPARATOR.len());
-    let room = TAG_MAX.saturating_sub(prefix.len() + 1 + scope_len).max(9);
-    let part = slug(branch, room);
-    if parse_request_key(&part).is_some() {
-        crate::slug::hashed(branch, room)
-    } else {
-        part
-    }
-}
-
-/// The key of a pull (or merge) request: `pr-N` on GitHub, `mr-N` on GitLab.
-fn request_key(kind: &str, number: u64) -> String {
-    format!("{kind}-{number}")
-}
-
-/// `pr-N` / `mr-N` read back (any digits: a branch slug of that shape is reserved).
-fn parse_request_key(key: &str) -> Option<(&'static str, u64)> {
-    ["pr", "mr"].into_iter().find_map(|kind| {
-        let digits = key.strip_prefix(kind)?.strip_prefix('-')?;
-        if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return None;
-        }
-        Some((kind, digits.parse().ok()?))
-    })
-}
-
-/// What a cache tag belongs to, read back from the tag: the inverse of `tag` under the same
-/// settings, so registry care can tell a pull request's cache from a branch's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TagOwner {
-    /// The tag with no key (`cache-policy: shared`, builds outside CI).
-    Shared,
-    Request {
-        kind: &'static str,
-        number: u64,
-    },
-    /// A branch, by its slug (`slug(branch)`; compare with `tag` of a known branch).
-    Branch {
-        slug: String,
-    },
-}
-
-/// The owner of `tag` under `settings`, or None when the tag is not one of theirs (another
-/// prefix or scope).
-pub fn tag_owner(settings: &PolicySettings, tag: &str) -> Option<TagOwner> {
-    let (owner, scope) = read_tag(&settings.prefix, tag)?;
-    (scope == scope_part(settings).as_deref()).then_some(owner)
-}
-
-/// The owner and scope of any tag with this prefix, whatever its scope: what registry care
-/// reads, as it looks after every build's tags at once.
-pub fn read_tag<'t>(prefix: &str, tag: &'t str) -> Option<(TagOwner, Option<&'t str>)> {
-    let rest = tag.strip_prefix(prefix)?;
-    let (rest, scope) = match rest.split_once(SCOPE_SEPARATOR) {
-        Some((rest, scope)) => (rest, Some(scope)),
-        None => (rest, None),
-    };
-    if rest.is_empty() {
-        return Some((TagOwner::Shared, scope));
-    }
-    let key = rest.strip_prefix('-').filter(|k| !k.is_empty())?;
-    let owner = match parse_request_key(key) {
-        Some((kind, number)) => TagOwner::Request { kind, number },
-        None => TagOwner::Branch {
-            slug: key.to_owned(),
-        },
-    };
-    Some((owner, scope))
 }
 
 fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {
@@ -364,7 +129,7 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         .as_deref()
         .or(event.default_branch.as_deref());
     let branch_tag = |b: &str| tag(settings, Key::Branch(b));
-    let request_tag = |kind: &str, number: u64| tag(settings, Key::Request { kind, number });
+    let request_tag = |kind: RequestKind, number: u64| tag(settings, Key::Request { kind, number });
     let mut chain = Chain::default();
     let add_default = |chain: &mut Chain| {
         if let Some(d) = default {
@@ -420,8 +185,8 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
                 head,
                 untrusted,
             } => {
-                let key = request_key(kind, *number);
-                let own = request_tag(kind, *number);
+                let key = request_key(*kind, *number);
+                let own = request_tag(*kind, *number);
                 chain.add(own.clone(), format!("{key}: this request"));
                 if let Some(head) = head.as_deref().filter(|_| !untrusted) {
                     chain.add(branch_tag(head), format!("{head}: its head branch"));
@@ -446,10 +211,10 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
             } => {
                 for number in requests {
                     chain.add(
-                        request_tag(kind, *number),
+                        request_tag(*kind, *number),
                         format!(
                             "{}: a request in the merge queue",
-                            request_key(kind, *number)
+                            request_key(*kind, *number)
                         ),
                     );
                 }
@@ -505,6 +270,9 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::settings::PolicyInputs;
+    use crate::cache::slug::slug;
+    use crate::cache::tags::{TagOwner, tag_owner};
 
     fn settings() -> PolicySettings {
         PolicySettings::default()
@@ -527,7 +295,7 @@ mod tests {
 
     fn pr(number: u64, base: &str, untrusted: bool) -> Trigger {
         Trigger::Request {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number,
             base: base.into(),
             head: None,
@@ -557,7 +325,7 @@ mod tests {
         assert_eq!(
             tag_owner(&s, "buildcache-pr-42"),
             Some(TagOwner::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 42
             })
         );
@@ -587,7 +355,7 @@ mod tests {
         let request = tag(
             &s,
             Key::Request {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 42,
             },
         );
@@ -614,6 +382,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::*;
+        use crate::cache::tags::{TagOwner, tag_owner};
 
         /// A key and a scope as the inputs give them: branch names of any shape (slashes,
         /// `pr-N`, `--`), request numbers, and cache-scope / target / platform.
@@ -634,7 +403,10 @@ mod tests {
             match kind {
                 0 => Key::Shared,
                 1 => Key::Branch(branch),
-                _ => Key::Request { kind: "pr", number },
+                _ => Key::Request {
+                    kind: RequestKind::Pull,
+                    number,
+                },
             }
         }
 
@@ -651,7 +423,7 @@ mod tests {
                 let owner = tag_owner(&sa, &ta);
                 match ka {
                     Key::Shared => prop_assert_eq!(owner, Some(TagOwner::Shared)),
-                    Key::Request { number, .. } => prop_assert_eq!(owner, Some(TagOwner::Request { kind: "pr", number })),
+                    Key::Request { number, .. } => prop_assert_eq!(owner, Some(TagOwner::Request { kind: RequestKind::Pull, number })),
                     Key::Branch(_) => prop_assert!(matches!(owner, Some(TagOwner::Branch { .. })), "{:?}", owner),
                 }
             }
@@ -660,7 +432,7 @@ mod tests {
 
     #[test]
     fn inputs_override_the_policy_file_which_overrides_defaults() {
-        let file = crate::policy_file::parse(
+        let file = crate::cache::policy_file::parse(
             "policy: read-only\nprefix: cache\nscope: api\ndefault-branch: develop\n",
             "f",
         )
@@ -673,7 +445,8 @@ mod tests {
             file_required: false,
         };
         let platforms = ["linux/arm64".to_owned()];
-        let s = super::settings(&inputs, Some(&file), Some("app"), &platforms, None);
+        let s =
+            crate::cache::settings::settings(&inputs, Some(&file), Some("app"), &platforms, None);
         assert_eq!(
             (s.kind, s.prefix.as_str(), s.default_branch.as_deref()),
             (PolicyKind::ReadOnly, "team-cache", Some("develop"))
@@ -682,14 +455,14 @@ mod tests {
         // Two platforms share one build and one tag: no platform in the scope.
         let two = ["linux/amd64".to_owned(), "linux/arm64".to_owned()];
         inputs.kind = Some(PolicyKind::Shared);
-        let s = super::settings(&inputs, None, None, &two, Some("pinned"));
+        let s = crate::cache::settings::settings(&inputs, None, None, &two, Some("pinned"));
         assert_eq!((s.kind, s.scope.len()), (PolicyKind::Shared, 0));
         assert_eq!(s.pinned_tag.as_deref(), Some("pinned"));
-        let s = super::settings(&inputs, None, Some("app"), &[], None);
+        let s = crate::cache::settings::settings(&inputs, None, Some("app"), &[], None);
         assert_eq!(s.scope, ["", "app", ""], "by position");
         inputs.prefix = None;
         assert_eq!(
-            super::settings(&inputs, None, None, &[], None).prefix,
+            crate::cache::settings::settings(&inputs, None, None, &[], None).prefix,
             "buildcache"
         );
     }
@@ -751,7 +524,7 @@ mod tests {
             ),
             (
                 Trigger::MergeQueue {
-                    kind: "pr",
+                    kind: RequestKind::Pull,
                     base: "main".into(),
                     requests: vec![],
                 },
@@ -760,7 +533,7 @@ mod tests {
             ),
             (
                 Trigger::MergeQueue {
-                    kind: "pr",
+                    kind: RequestKind::Pull,
                     base: "release".into(),
                     requests: vec![],
                 },
@@ -787,7 +560,7 @@ mod tests {
     fn chains_read_head_branches_merged_requests_and_queued_requests() {
         let s = settings();
         let same_repo = Trigger::Request {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number: 42,
             base: "develop".into(),
             head: Some("tax-rounding".into()),
@@ -808,7 +581,7 @@ mod tests {
 
         // An untrusted request never reads a tag named after its head, even when given one.
         let untrusted = Trigger::Request {
-            kind: "pr",
+            kind: RequestKind::Pull,
             number: 7,
             base: "main".into(),
             head: Some("main-but-a-fork".into()),
@@ -822,7 +595,7 @@ mod tests {
         let merged = Trigger::Push {
             branch: "main".into(),
             merged: Some(Merged {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 42,
                 head: Some("tax-rounding".into()),
             }),
@@ -843,7 +616,7 @@ mod tests {
         let into_release = Trigger::Push {
             branch: "release".into(),
             merged: Some(Merged {
-                kind: "pr",
+                kind: RequestKind::Pull,
                 number: 9,
                 head: Some("fix".into()),
             }),
@@ -858,7 +631,7 @@ mod tests {
             ])
         );
         let queue = Trigger::MergeQueue {
-            kind: "pr",
+            kind: RequestKind::Pull,
             base: "release".into(),
             requests: vec![5, 6, 7],
         };
