@@ -7,9 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
-use crate::cache::entries::CacheEntry;
+use crate::commands::plan::{PlanFormat, PlanRequest};
 use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
-use crate::pipeline::Prepared;
 use crate::report::OutputFormat;
 
 fn output_args(command: Command) -> Command {
@@ -30,7 +29,7 @@ fn output_args(command: Command) -> Command {
 }
 
 /// `--insecure`, for the registry commands.
-fn insecure_arg() -> Arg {
+pub fn insecure_arg() -> Arg {
     Arg::new("insecure")
         .long("insecure")
         .action(ArgAction::SetTrue)
@@ -102,7 +101,7 @@ pub fn command() -> Command {
                 .arg(
                     Arg::new("format")
                         .long("format")
-                        .value_parser(["human", "json", "bake"])
+                        .value_parser(value_parser!(PlanFormat))
                         .default_value("human")
                         .help("human, JSON, or a buildx bake file fragment (JSON)"),
                 )
@@ -133,7 +132,7 @@ pub fn command() -> Command {
                         .help("The saved log ('-' for stdin)"),
                 ),
         ))
-        .subcommand(prune_command())
+        .subcommand(crate::prune::command())
         .subcommand(
             Command::new("verify")
                 .about("Check that every blob a registry cache lists exists; --deep also checks each layer's content")
@@ -163,97 +162,6 @@ pub fn command() -> Command {
                 )
                 .arg(insecure_arg()),
         )
-}
-
-/// `regcache prune`: every flag also reads a `REGCACHE_*` variable, so a CI job (and the
-/// prune action) can set them without building a command line.
-fn prune_command() -> Command {
-    let flag = |name: &'static str, env: &'static str, help: &'static str| {
-        Arg::new(name).long(name).env(env).help(help)
-    };
-    Command::new("prune")
-        .about("Delete stale cache tags (a dry run unless --delete), never a manifest a kept tag needs")
-        .arg(
-            Arg::new("repository")
-                .required(true)
-                .env("REGCACHE_REPOSITORY")
-                .help("The cache repository, without a tag: ghcr.io/owner/app"),
-        )
-        .arg(flag("branches", "REGCACHE_BRANCHES", "The live branches, comma or newline separated: the caches of other branches are stale"))
-        .arg(flag("pull-requests", "REGCACHE_PULL_REQUESTS", "The open pull (merge) request numbers (`none` when none is open): the caches of other requests are stale"))
-        .arg(
-            flag("older-than", "REGCACHE_OLDER_THAN", "Caches not written for longer are stale: 36h, 14d, 2w")
-                // So that `-3d` reaches the age check and its message.
-                .allow_hyphen_values(true),
-        )
-        .arg(flag("default-branch", "REGCACHE_DEFAULT_BRANCH", "The default branch, whose cache is always kept (default: CI_DEFAULT_BRANCH, the GitHub event, or the GitHub API)"))
-        .arg(flag("prefix", "REGCACHE_PREFIX", "The cache tag prefix").default_value(crate::reference::DEFAULT_CACHE_TAG))
-        .arg(switch(flag("live-from-github", "REGCACHE_LIVE_FROM_GITHUB", "Ask the GitHub API for the branches, open pull requests and default branch of GITHUB_REPOSITORY")))
-        .arg(switch(flag("delete", "REGCACHE_DELETE", "Delete; without it, only print what would be deleted")))
-        .arg(
-            flag("backend", "REGCACHE_BACKEND", "registry (the registry API), github-packages (GHCR, GitHub's Packages API), or auto: github-packages for ghcr.io")
-                .value_parser(["auto", "registry", "github-packages"])
-                .default_value("auto"),
-        )
-        .arg(flag("username", "REGCACHE_USERNAME", "Registry user; the password is read from REGCACHE_PASSWORD (default: the docker config)"))
-        .arg(insecure_arg())
-        .arg(
-            Arg::new("format")
-                .long("format")
-                .env("REGCACHE_FORMAT")
-                .value_parser(["human", "json"])
-                .default_value("human")
-                .help("How the plan and result are printed"),
-        )
-}
-
-/// A flag that is on alone (`--delete`) or given a value (`REGCACHE_DELETE=false`).
-fn switch(arg: Arg) -> Arg {
-    arg.value_parser(clap::builder::BoolishValueParser::new())
-        .num_args(0..=1)
-        .default_missing_value("true")
-}
-
-/// `regcache prune`'s flags, as given (checked by `crate::prune::Request::check`).
-pub struct PruneFlags {
-    pub repository: String,
-    pub branches: Option<String>,
-    pub pull_requests: Option<String>,
-    pub older_than: Option<String>,
-    pub default_branch: Option<String>,
-    pub prefix: String,
-    pub live_from_github: bool,
-    pub delete: bool,
-    pub backend: String,
-    pub username: Option<String>,
-    pub insecure: bool,
-    pub json: bool,
-}
-
-fn prune_flags(m: &ArgMatches) -> PruneFlags {
-    // An empty value is not given: the prune action passes every input, set or not.
-    let text = |name: &str| {
-        m.get_one::<String>(name)
-            .filter(|v| !v.trim().is_empty())
-            .cloned()
-    };
-    PruneFlags {
-        repository: text("repository").unwrap_or_default(),
-        branches: text("branches"),
-        pull_requests: text("pull-requests"),
-        older_than: text("older-than"),
-        default_branch: text("default-branch"),
-        prefix: text("prefix").unwrap_or_else(|| crate::reference::DEFAULT_CACHE_TAG.to_owned()),
-        live_from_github: m
-            .get_one::<bool>("live-from-github")
-            .copied()
-            .unwrap_or(false),
-        delete: m.get_one::<bool>("delete").copied().unwrap_or(false),
-        backend: text("backend").unwrap_or_default(),
-        username: text("username"),
-        insecure: m.get_flag("insecure"),
-        json: text("format").as_deref() == Some("json"),
-    }
 }
 
 /// The inputs a `build` or `plan` command line gives, as the action's `INPUT_*` would.
@@ -359,12 +267,7 @@ pub enum Invocation {
     },
     /// `regcache action`: the inputs from `INPUT_*`.
     Action,
-    Plan {
-        raw: RawInputs,
-        format: String,
-        bake_target: Option<String>,
-        probe: bool,
-    },
+    Plan(PlanRequest),
     Stats {
         file: PathBuf,
         output: Option<(OutputFormat, Option<PathBuf>)>,
@@ -373,7 +276,7 @@ pub enum Invocation {
         reference: String,
         insecure: bool,
     },
-    Prune(PruneFlags),
+    Prune(crate::prune::Flags),
     Verify {
         reference: String,
         deep: bool,
@@ -396,17 +299,20 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             output: output(m),
         },
         Some(("action", _)) => Invocation::Action,
-        Some(("plan", m)) => Invocation::Plan {
+        Some(("plan", m)) => Invocation::Plan(PlanRequest {
             raw: raw_from_matches(m),
-            format: m.get_one::<String>("format").cloned().unwrap_or_default(),
+            format: m
+                .get_one::<PlanFormat>("format")
+                .copied()
+                .unwrap_or(PlanFormat::Human),
             bake_target: m.get_one::<String>("bake-target").cloned(),
             probe: m.get_flag("probe"),
-        },
+        }),
         Some(("stats", m)) => Invocation::Stats {
             file: m.get_one::<PathBuf>("file").cloned().expect("required"),
             output: output(m),
         },
-        Some(("prune", m)) => Invocation::Prune(prune_flags(m)),
+        Some(("prune", m)) => Invocation::Prune(crate::prune::Flags::from_matches(m)),
         Some(("verify", m)) => Invocation::Verify {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             deep: m.get_flag("deep"),
@@ -419,52 +325,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
         },
         _ => unreachable!("clap requires a subcommand"),
     })
-}
-
-/// `regcache plan`: the decided refs and flags, without building.
-pub fn plan_text(prepared: &Prepared, format: &str, bake_target: Option<&str>) -> String {
-    let cache = prepared.cache_entries();
-    let cache_from: Vec<String> = cache.from.iter().map(CacheEntry::to_csv).collect();
-    let cache_to: Vec<String> = cache.to.iter().map(CacheEntry::to_csv).collect();
-    let selection = &prepared.selection;
-    match format {
-        "json" => format!(
-            "{:#}\n",
-            serde_json::json!({
-                "policy": prepared.settings.kind.to_string(),
-                "reason": prepared.decision.reason,
-                "read": selection.candidates.iter().map(|c| &c.reference).collect::<Vec<_>>(),
-                "write": selection.refs.write,
-                "cache-source": selection.source(),
-                "cache-from": cache_from,
-                "cache-to": cache_to,
-            })
-        ),
-        "bake" => format!(
-            "{:#}\n",
-            serde_json::json!({ "target": { bake_target.unwrap_or("default"): { "cache-from": cache_from, "cache-to": cache_to } } })
-        ),
-        _ => {
-            let mut text = format!(
-                "policy: {} ({})\n",
-                prepared.settings.kind, prepared.decision.reason
-            );
-            for candidate in &selection.candidates {
-                text += &format!("read:  {}\n", candidate.describe());
-            }
-            text += &format!(
-                "write: {}\n",
-                selection.refs.write.as_deref().unwrap_or("nothing")
-            );
-            for f in &cache_from {
-                text += &format!("--cache-from {f}\n");
-            }
-            for t in &cache_to {
-                text += &format!("--cache-to {t}\n");
-            }
-            text
-        }
-    }
 }
 
 #[cfg(test)]

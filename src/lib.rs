@@ -1,7 +1,7 @@
 //! regcache: build container images with a BuildKit cache kept in the registry, and report
 //! what the cache did.
 //!
-//! Data flows one way, chained in one place (`pipeline`): inputs → validated config →
+//! Data flows one way, chained in one place (`commands::build`): inputs → validated config →
 //! decision → probe → plan → engine → stats → report.
 //!
 //! | room | job |
@@ -26,36 +26,38 @@
 //! | `error` | the one error type and its exit codes |
 //! | `escape` | how outside text is shown at each sink: log lines, Markdown, code spans (pure) |
 
-pub mod build_push;
-pub mod cache;
-pub mod cli;
-pub mod config;
+mod build_push;
+mod cache;
+mod cli;
+mod commands;
+mod config;
 mod engine;
 mod error;
 mod escape;
-pub mod inputs;
-mod pipeline;
+mod inputs;
 mod plan;
-pub mod platform;
+mod platform;
 mod probe;
 mod prune;
-pub mod reference;
-pub mod registry;
-pub mod report;
+mod reference;
+mod registry;
+mod report;
 mod runtime;
-pub mod stats;
+mod stats;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub use config::Engine;
-pub use error::Error;
+pub use platform::Env;
 
 use cli::Invocation;
+use commands::Context;
+use error::Error;
 use inputs::RawInputs;
-use pipeline::Context;
-use platform::{Env, Level, Log, Platform};
+use platform::{Level, Log, Platform};
+use report::OutputFormat;
 
 /// The process: parse, run, and print an error in one place, with its exit code.
 pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
@@ -75,13 +77,13 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
     // stdout for their result and log to stderr.
     let to_stdout = matches!(invocation, Invocation::Build { .. } | Invocation::Action);
     let result = if to_stdout {
-        run(
+        dispatch(
             &ctx,
             invocation,
             &mut Log::new(ctx.platform, io::stdout().lock()).with_debug(&ctx.env),
         )
     } else {
-        run(
+        dispatch(
             &ctx,
             invocation,
             &mut Log::new(ctx.platform, io::stderr().lock()).with_debug(&ctx.env),
@@ -101,140 +103,40 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
     }
 }
 
-fn run<W: Write>(ctx: &Context, invocation: Invocation, log: &mut Log<W>) -> Result<(), Error> {
+/// Where `--output-format` writes, as the commands take it.
+fn output_to(
+    output: &Option<(OutputFormat, Option<PathBuf>)>,
+) -> Option<(OutputFormat, Option<&Path>)> {
+    output.as_ref().map(|(f, p)| (*f, p.as_deref()))
+}
+
+/// Each invocation to its command.
+fn dispatch<W: Write>(
+    ctx: &Context,
+    invocation: Invocation,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
     match invocation {
-        Invocation::Build { raw, output } => pipeline::build(
-            ctx,
-            &raw,
-            output.as_ref().map(|(f, p)| (*f, p.as_deref())),
-            log,
-        ),
-        Invocation::Action => pipeline::build(ctx, &RawInputs::from_github(&ctx.env), None, log),
-        Invocation::Plan {
-            raw,
-            format,
-            bake_target,
-            probe,
-        } => {
-            let prepared = pipeline::prepare(ctx, &raw, probe, false, log)?;
-            let text = cli::plan_text(&prepared, &format, bake_target.as_deref());
-            Ok(io::stdout().write_all(text.as_bytes())?)
+        Invocation::Build { raw, output: o } => {
+            commands::build::build(ctx, &raw, output_to(&o), log)
         }
-        Invocation::Stats { file, output } => {
-            let report = pipeline::stats_of_log(&file)?;
-            pipeline::write_stats(&report, output.as_ref().map(|(f, p)| (*f, p.as_deref())))
+        Invocation::Action => {
+            commands::build::build(ctx, &RawInputs::from_github(&ctx.env), None, log)
         }
-        Invocation::Prune(flags) => prune(ctx, &flags, log),
+        Invocation::Plan(request) => commands::plan::plan(ctx, &request, log),
+        Invocation::Stats { file, output: o } => commands::stats::stats(&file, output_to(&o)),
+        Invocation::Prune(flags) => commands::prune::prune(ctx, &flags, log),
         Invocation::Inspect {
             reference,
             insecure,
-        } => {
-            let info = registry_for(ctx, &reference, insecure).inspect(&reference)?;
-            let text = format!(
-                "{:#}\n",
-                serde_json::to_value(&info).expect("cache info serialises")
-            );
-            Ok(io::stdout().write_all(text.as_bytes())?)
-        }
+        } => commands::inspect::inspect(ctx, &reference, insecure),
         Invocation::Verify {
             reference,
             deep,
             insecure,
             json,
-        } => {
-            let verification = registry_for(ctx, &reference, insecure).verify(&reference, deep)?;
-            let text = if json {
-                format!(
-                    "{:#}\n",
-                    serde_json::to_value(&verification).expect("the verification serialises")
-                )
-            } else {
-                verification.human()
-            };
-            io::stdout().write_all(text.as_bytes())?;
-            match verification.problem() {
-                Some(problem) => Err(Error::Registry {
-                    reference,
-                    message: problem,
-                }),
-                None => Ok(()),
-            }
-        }
+        } => commands::verify::verify(ctx, &reference, deep, insecure, json),
     }
-}
-
-/// The registry client, with plain HTTP for the reference's host when the user asks.
-fn registry_for<'e>(ctx: &'e Context, text: &str, insecure: bool) -> registry::Registry<'e> {
-    let registry = registry::Registry::new(&ctx.env);
-    match reference::parse(text) {
-        Ok(parsed) if insecure => registry.with_insecure(parsed.registry()),
-        _ => registry,
-    }
-}
-
-/// `regcache prune`: check the flags, ask GitHub what is live when told to, then prune.
-fn prune<W: Write>(ctx: &Context, flags: &cli::PruneFlags, log: &mut Log<W>) -> Result<(), Error> {
-    let env = &ctx.env;
-    let around = prune::Surroundings {
-        default_branch: ctx
-            .payload
-            .default_branch()
-            .or(env.get("CI_DEFAULT_BRANCH"))
-            .map(str::to_owned),
-        github_repository: env.get("GITHUB_REPOSITORY").map(str::to_owned),
-        github_token: platform::github::token(env).map(str::to_owned),
-        github_api_url: env
-            .get("GITHUB_API_URL")
-            .unwrap_or("https://api.github.com")
-            .to_owned(),
-        password: env.get("REGCACHE_PASSWORD").map(str::to_owned),
-        now: None,
-    };
-    let mut request = prune::Request::check(flags, &around)?;
-    if let Some((_, password)) = &request.credentials {
-        log.mask(password)?;
-    }
-    if let Some(repository) = &request.live_from_github {
-        let live = platform::github_api::live_refs(env, repository).map_err(|e| {
-            Error::GitHubApi(format!(
-                "{e}; nothing was deleted. The token needs contents: read and pull-requests: read"
-            ))
-        })?;
-        // What the flags say stands; GitHub fills in the rest.
-        if flags.default_branch.is_none() && request.live.default_branch.is_empty() {
-            request.live.default_branch = live.default_branch;
-        }
-        request.live.branches.get_or_insert(live.branches);
-        request.live.requests.get_or_insert(live.open_requests);
-    }
-    let outcome = registry_for(ctx, &request.repository, request.insecure).prune(
-        &request.repository,
-        &request.backend,
-        &request.live,
-        request.delete,
-        request.credentials.clone(),
-    )?;
-    let text = if request.json {
-        format!(
-            "{:#}\n",
-            serde_json::to_value(&outcome).expect("the outcome serialises")
-        )
-    } else {
-        outcome.human()
-    };
-    io::stdout().write_all(text.as_bytes())?;
-    ctx.platform
-        .publish_outputs(&outcome.outputs(), Some(&outcome.summary_markdown()), env)?;
-    if let Some(why) = &outcome.blocked {
-        return Err(Error::PruneIncomplete(why.clone()));
-    }
-    if !outcome.failed.is_empty() {
-        return Err(Error::PruneIncomplete(format!(
-            "{} deletions failed (listed above); the rest of the plan was carried out",
-            outcome.failed.len()
-        )));
-    }
-    Ok(())
 }
 
 /// The one place errors are printed: as annotations in the platform's dialect, one per line
@@ -252,4 +154,24 @@ fn print_error(error: &Error, platform: Platform, to_stdout: bool) {
     } else {
         print(&mut io::stderr().lock());
     }
+}
+
+/// What the integration tests reach inside, besides the binary they run: the pure parts they
+/// check directly (the input table against `action.yml`, the event mapping against payload
+/// fixtures, the tag scheme against a real registry). Not an API.
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::cache::decision::{CiEvent, Merged, Trigger, decide};
+    pub use crate::cache::policy_file::parse as parse_policy_file;
+    pub use crate::cache::settings::{PolicySettings, settings};
+    pub use crate::cache::slug::slug;
+    pub use crate::cache::tags::{Key, RequestKind, tag};
+    pub use crate::cli::{command, raw_from_matches};
+    pub use crate::config::{Config, Engine, validate};
+    pub use crate::inputs::{INPUTS, RawInputs, github_env_name};
+    pub use crate::platform::{github, gitlab};
+    pub use crate::prune::Outcome;
+    pub use crate::registry::{CacheInfo, Registry};
+    pub use crate::report::OUTPUTS;
+    pub use crate::stats::{BuildStats, ImportOutcome};
 }

@@ -1,8 +1,5 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    regcache::main(
-        std::env::args_os().collect(),
-        regcache::platform::Env::from_process(),
-    )
+    regcache::main(std::env::args_os().collect(), regcache::Env::from_process())
 }

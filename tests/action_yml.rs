@@ -4,11 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use regcache::cache::{policy_file, settings as policy};
-use regcache::config;
-use regcache::inputs::{INPUTS, RawInputs, github_env_name};
-use regcache::platform::Env;
-use regcache::report::OUTPUTS;
+use regcache::Env;
+use regcache::internals::{self as config, INPUTS, OUTPUTS, RawInputs, github_env_name};
 use yaml_serde::Value;
 
 /// Inputs of the action wrapper itself (read by the launcher or the API adapter), not of a build.
@@ -80,10 +77,11 @@ fn runner_defaults_equal_the_cli_with_no_flags() {
         }
     }
     let from_runner = RawInputs::from_github(&Env::from_iter(env));
-    let matches = regcache::cli::command()
+    let matches = regcache::internals::command()
         .try_get_matches_from(["regcache", "build", "--tag", "127.0.0.1:5055/app:dev"])
         .unwrap();
-    let from_cli = regcache::cli::raw_from_matches(matches.subcommand_matches("build").unwrap());
+    let from_cli =
+        regcache::internals::raw_from_matches(matches.subcommand_matches("build").unwrap());
 
     let runner = config::validate(&from_runner).unwrap();
     let mut cli = config::validate(&from_cli).unwrap();
@@ -102,10 +100,13 @@ fn runner_defaults_equal_the_cli_with_no_flags() {
         !runner.policy.file_required,
         "a left-out policy-file may be absent"
     );
-    let file =
-        policy_file::parse("policy: read-only\nprefix: team-cache\nscope: api\n", "f").unwrap();
+    let file = regcache::internals::parse_policy_file(
+        "policy: read-only\nprefix: team-cache\nscope: api\n",
+        "f",
+    )
+    .unwrap();
     let settings = |config: &config::Config, file| {
-        policy::settings(
+        config::settings(
             &config.policy,
             file,
             config.build.target.as_deref(),
@@ -210,7 +211,7 @@ fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/prune/action.yml")).unwrap();
     let action: Value = yaml_serde::from_str(&text).unwrap();
-    let prune = regcache::cli::command()
+    let prune = regcache::internals::command()
         .find_subcommand("prune")
         .unwrap()
         .clone();
@@ -237,7 +238,7 @@ fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
     }
     assert_eq!(mapped, keys(&action["inputs"]));
     // The step's outputs are the ones prune writes.
-    let outcome = regcache::registry::Outcome {
+    let outcome = regcache::internals::Outcome {
         repository: String::new(),
         dry_run: true,
         deleted: Vec::new(),

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use regcache::registry::{self, CacheInfo};
+use regcache::internals::{CacheInfo, Registry};
 
 fn inspect(reference: &str) -> CacheInfo {
-    registry::Registry::new(&regcache::platform::Env::default())
+    Registry::new(&regcache::Env::default())
         .inspect(reference)
         .unwrap_or_else(|e| panic!("inspecting {reference}: {e}"))
 }

@@ -4,12 +4,10 @@
 
 mod common;
 
-use regcache::cache::decision::{CiEvent, Merged, Trigger, decide};
-use regcache::cache::settings::PolicySettings;
-use regcache::cache::slug::slug;
-use regcache::cache::tags::RequestKind;
-use regcache::platform::github::{self, Lookup};
-use regcache::platform::{Env, gitlab};
+use regcache::Env;
+use regcache::internals::github::{self, Lookup};
+use regcache::internals::gitlab;
+use regcache::internals::{CiEvent, Merged, PolicySettings, RequestKind, Trigger, decide, slug};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = common::fixture(&format!("github/{name}"));
@@ -732,7 +730,7 @@ mod properties {
             let trusted_request = head_repo.as_deref() == Some(repository.as_str()) && !fork;
             // A fork names its branch anything (`main` too): its tag is read only when it is
             // also this repository's base or default branch.
-            let head_tag = regcache::cache::tags::tag(&settings(), regcache::cache::tags::Key::Branch(&head_branch));
+            let head_tag = regcache::internals::tag(&settings(), regcache::internals::Key::Branch(&head_branch));
             let other_reason = head_branch == base || head_branch == "main";
             let request_class = matches!(class, github::EventClass::PullRequest | github::EventClass::PullRequestTarget);
             if request_class && !trusted_request && !other_reason {

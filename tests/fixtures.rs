@@ -6,8 +6,8 @@ mod common;
 
 use std::io::BufReader;
 
-use regcache::Engine;
-use regcache::stats::{BuildStats, ImportOutcome};
+use regcache::internals::Engine;
+use regcache::internals::{BuildStats, ImportOutcome};
 
 fn read_log(source: impl std::io::BufRead) -> std::io::Result<BuildStats> {
     Engine::Buildx.read_log(source)

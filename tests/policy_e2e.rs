@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use common::*;
-use regcache::cache::slug::slug;
+use regcache::internals::slug;
 
 /// The manifest digest of a cache tag, or None when it does not exist.
 fn digest(reference: &str) -> Option<String> {

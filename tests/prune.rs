@@ -152,9 +152,9 @@ fn prune_deletes_exactly_the_stale_tags_and_nothing_a_kept_tag_needs() {
     let (remote, full, digests) = seed_repository();
     let repo = full.split_once('/').unwrap().1;
     // `feature/a` has a hash in its tag; this test names it as the policy does.
-    let feature_a = regcache::cache::tags::tag(
-        &regcache::cache::settings::PolicySettings::default(),
-        regcache::cache::tags::Key::Branch("feature/a"),
+    let feature_a = regcache::internals::tag(
+        &regcache::internals::PolicySettings::default(),
+        regcache::internals::Key::Branch("feature/a"),
     );
     let main = remote.get_manifest(repo, "buildcache-main");
     remote.put_manifest(repo, &feature_a, &variant(&main, "feature/a"));

@@ -121,7 +121,8 @@ pub enum TagOwner {
 }
 
 /// The owner of `tag` under `settings`, or None when the tag is not one of theirs (another
-/// prefix or scope).
+/// prefix or scope): what the tests hold `tag` against (prune reads every scope, `read_tag`).
+#[cfg(test)]
 pub fn tag_owner(settings: &PolicySettings, tag: &str) -> Option<TagOwner> {
     let (owner, scope) = read_tag(&settings.prefix, tag)?;
     (scope == scope_part(settings).as_deref()).then_some(owner)

@@ -200,9 +200,24 @@ pub fn blobs(manifest_bytes: &[u8]) -> Result<Vec<BlobRef>, String> {
         .collect())
 }
 
+/// A manifest as prune needs it: what it is and what it links to.
+#[derive(Debug, Clone, Default)]
+pub struct Manifest {
+    /// A BuildKit cache (an index with a cache config entry, or an image manifest with a
+    /// cache config): the only kind prune deletes.
+    pub is_cache: bool,
+    /// The manifests an image index lists (a cache index lists blobs, not manifests).
+    pub children: Vec<String>,
+    /// The manifest this one refers to (OCI 1.1 `subject`: attestations, signatures).
+    pub subject: Option<String>,
+    /// When it was last written: the registry's time where it keeps one (GHCR), else the
+    /// newest `buildkit/createdat` of its layers.
+    pub written: Option<OffsetDateTime>,
+}
+
 /// Any manifest as prune sees it: a cache (either form) or not, the manifests an image index
 /// lists, its `subject`, and when a cache last changed.
-pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, String> {
+pub fn prune_view(manifest_bytes: &[u8]) -> Result<Manifest, String> {
     #[derive(Deserialize)]
     struct Descriptor {
         digest: String,
@@ -244,7 +259,7 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<crate::prune::Manifest, Strin
     } else {
         None
     };
-    Ok(crate::prune::Manifest {
+    Ok(Manifest {
         is_cache,
         // A cache index lists blobs; any other index lists manifests, all of them needed.
         children: if is_cache {

@@ -6,8 +6,7 @@
 
 mod cache;
 mod distribution;
-mod packages;
-mod prune;
+pub mod packages;
 mod verify;
 
 use std::net::IpAddr;
@@ -17,15 +16,14 @@ use futures::StreamExt;
 
 use oci_client::Reference;
 
-pub use cache::{CacheInfo, StoredSize, summarize};
-pub use distribution::{REQUEST_DEADLINE, is_digest};
-pub use prune::{Backend, Outcome};
+pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
+pub use distribution::{Distribution, REQUEST_DEADLINE, is_digest};
 pub use verify::Verification;
 
 use crate::error::Error;
 use crate::platform::Env;
 use crate::reference;
-use distribution::{Credentials, Distribution, Failure, MANIFEST_LIMIT};
+use distribution::{Credentials, Failure, MANIFEST_LIMIT};
 
 /// What the registry said about one cache ref, asked with a HEAD request before the build.
 #[derive(Debug, Clone, PartialEq)]
@@ -253,19 +251,16 @@ impl<'a> Registry<'a> {
         })
     }
 
-    /// Prune the cache tags of `repository` (`host/name`, no tag) that `live` calls stale.
-    pub fn prune(
+    /// The policy client for `repository` (`host/name`, no tag), with `explicit` credentials
+    /// or else the docker config's, or `token_as_password` (GHCR takes a GitHub token as a
+    /// password, with any user name); `then` runs on it to the end.
+    pub fn with_repository<T>(
         &self,
         repository: &str,
-        backend: &Backend,
-        live: &crate::prune::Liveness,
-        delete: bool,
         explicit: Option<(String, String)>,
-    ) -> Result<Outcome, Error> {
-        let failed = |message: String| Error::Registry {
-            reference: repository.to_owned(),
-            message,
-        };
+        token_as_password: Option<&str>,
+        then: impl AsyncFnOnce(&Distribution<'_>) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let reference = Self::parse(repository)?;
         let mut credentials = match explicit {
             Some(basic) => Credentials {
@@ -274,16 +269,15 @@ impl<'a> Registry<'a> {
             },
             None => self.auth(&reference),
         };
-        if let (Backend::GitHubPackages { token, .. }, None) = (backend, &credentials.basic) {
-            // GHCR takes the GitHub token as a password, with any user name.
-            credentials.basic = Some(("regcache".to_owned(), token.clone()));
+        if let (Some(token), None) = (token_as_password, &credentials.basic) {
+            credentials.basic = Some(("regcache".to_owned(), token.to_owned()));
         }
         let http = self.http([reference.registry()])?;
         let client = self.distribution(&http, &reference, credentials)?;
-        let mut outcome = crate::runtime::block_on(prune::prune(&client, backend, live, delete))
-            .map_err(failed)?;
-        outcome.repository = repository.to_owned();
-        Ok(outcome)
+        crate::runtime::block_on(then(&client)).map_err(|message| Error::Registry {
+            reference: repository.to_owned(),
+            message,
+        })
     }
 
     /// Whether every blob `text`'s cache lists is there (HEAD), and with `deep` whether each

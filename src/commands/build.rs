@@ -1,4 +1,4 @@
-//! The one place the stages are chained: inputs → config → decision → probe → plan → engine →
+//! `regcache build` (and `regcache action`): the one place the stages are chained: inputs → config → decision → probe → plan → engine →
 //! stats → report. Each stage is a value in and a value out (the pure ones are functions in
 //! their own modules); the effects (the policy file, the registry, temporary files, the engine
 //! process, the log, the outputs) happen here, in this order.
@@ -19,42 +19,13 @@ use crate::engine::Finished;
 use crate::error::Error;
 use crate::inputs::RawInputs;
 use crate::plan::{self, CacheEntries, RunFiles};
-use crate::platform::{Env, Level, Log, Platform, github, gitlab};
+use crate::platform::{Env, Level, Log, Platform, gitlab};
 use crate::probe::{self, Selection};
 use crate::registry::Registry;
 use crate::report::{OutputFormat, Report};
 use crate::stats::{ImportOutcome, Location};
 
-/// What the whole run knows of where it runs: the environment, read once, and the platform.
-pub struct Context {
-    pub env: Env,
-    pub platform: Platform,
-    /// The event payload, read once (empty off GitHub).
-    pub payload: github::Payload,
-}
-
-impl Context {
-    pub fn new(env: Env) -> Self {
-        let platform = Platform::detect(&env);
-        let payload = platform.payload(&env);
-        Self {
-            env,
-            platform,
-            payload,
-        }
-    }
-
-    /// The repository's checkout: relative paths of the inputs are read from it.
-    pub fn workspace(&self) -> PathBuf {
-        self.env
-            .get("GITHUB_WORKSPACE")
-            .or(self.env.get("CI_PROJECT_DIR"))
-            .filter(|w| !w.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::current_dir().ok())
-            .unwrap_or_else(|| PathBuf::from("."))
-    }
-}
+use super::{Context, write_output};
 
 /// Everything before the engine: the validated config, the decision and the probed refs.
 pub struct Prepared {
@@ -569,64 +540,6 @@ fn dockerfile_path(file: Option<&str>, context: &str, workspace: &Path) -> Optio
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .collect();
     Some(parts.join("/"))
-}
-
-/// The outputs to `file` (written whole to a temporary file, then renamed, so a reader never
-/// sees half of it), or to stdout.
-fn write_output(text: &str, file: Option<&Path>) -> Result<(), Error> {
-    let Some(path) = file else {
-        return Ok(std::io::stdout().write_all(text.as_bytes())?);
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp =
-        tempfile::NamedTempFile::new_in(dir).map_err(Error::file("writing outputs", path))?;
-    temp.write_all(text.as_bytes())
-        .map_err(Error::file("writing outputs", path))?;
-    temp.persist(path).map_err(|e| Error::File {
-        what: "writing outputs",
-        path: path.to_owned(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
-/// The statistics of a saved progress log, as a report of its own (`regcache stats`).
-pub fn stats_of_log(path: &Path) -> Result<Report, Error> {
-    let shown = path.display().to_string();
-    let read = |e: std::io::Error| Error::NotProgress {
-        path: shown.clone(),
-        problem: e.to_string(),
-    };
-    let mut text = Vec::new();
-    if path.as_os_str() == "-" {
-        std::io::Read::read_to_end(&mut std::io::stdin().lock(), &mut text)
-    } else {
-        fs::File::open(path).and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut text))
-    }
-    .map_err(read)?;
-    let engine = Engine::of_log(&text);
-    let stats = engine.read_log(text.as_slice()).map_err(read)?;
-    if stats.vertices.total == 0 && stats.final_error.is_none() {
-        return Err(Error::NotProgress {
-            path: shown,
-            problem: "holds no build progress; give a log saved from `docker buildx build --progress=rawjson` (or `plain`), or buildah's or podman's build output".into(),
-        });
-    }
-    Ok(Report::from_log(stats))
-}
-
-/// `regcache stats` output: the report in `format`, or one line.
-pub fn write_stats(
-    report: &Report,
-    output: Option<(OutputFormat, Option<&Path>)>,
-) -> Result<(), Error> {
-    match output {
-        Some((format, file)) => write_output(&report.render(format)?, file),
-        None => write_output(&report.stats_line(), None),
-    }
 }
 
 #[cfg(test)]

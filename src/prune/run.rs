@@ -1,17 +1,20 @@
-//! `regcache prune`: gather what a cache repository holds, let `crate::prune` decide, then
-//! delete (or, in a dry run, only say what would go). Two backends: the registry API
-//! (tags listed and manifests deleted by digest) and, for GHCR, GitHub's Packages API
-//! (versions listed and deleted; manifests still read through the registry).
+//! Prune carried out: the registry read into an inventory (tags resolved, manifests read, or
+//! GHCR's package versions listed), the plan decided (`super::plan`), then the deletes,
+//! paced, through the registry's policy client. Two backends: the registry API (tags listed
+//! and manifests deleted by digest) and, for GHCR, GitHub's Packages API (versions listed and
+//! deleted; manifests still read through the registry).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use futures::StreamExt;
-use serde::Serialize;
 
-use super::distribution::Distribution;
-use super::packages::{Package, Refusal};
-use crate::prune::{Deletion, Inventory, Kept, Liveness, Plan};
+use super::outcome::{Failed, Outcome};
+use super::request::{Backend, Request};
+use super::{Deletion, Inventory, Kept, Liveness, Plan};
+use crate::error::Error;
+use crate::registry::packages::{Package, Refusal};
+use crate::registry::{Distribution, Registry};
 
 /// Requests in flight at once while reading a repository.
 const CONCURRENCY: usize = 8;
@@ -19,39 +22,6 @@ const CONCURRENCY: usize = 8;
 /// deletions a minute (5 of 900 points each, docs.github.com "Rate limits for the REST API").
 const REGISTRY_DELETE_INTERVAL: Duration = Duration::from_millis(50);
 const PACKAGES_DELETE_INTERVAL: Duration = Duration::from_millis(350);
-
-/// Where deletions go.
-#[derive(Debug, Clone)]
-pub enum Backend {
-    Registry,
-    /// GHCR: the Packages API at `api_url` (GitHub Enterprise keeps its `/api/v3`).
-    GitHubPackages {
-        api_url: String,
-        token: String,
-    },
-}
-
-/// A deletion that was tried and failed.
-#[derive(Debug, Clone, Serialize)]
-pub struct Failed {
-    #[serde(flatten)]
-    pub deletion: Deletion,
-    pub error: String,
-}
-
-/// What prune did (or, in a dry run, would do) in one repository.
-#[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
-    pub repository: String,
-    pub dry_run: bool,
-    pub deleted: Vec<Deletion>,
-    /// In a dry run: what `--delete` would delete.
-    pub would_delete: Vec<Deletion>,
-    pub kept: Vec<Kept>,
-    pub failed: Vec<Failed>,
-    /// Why nothing was deleted, when something stopped it.
-    pub blocked: Option<String>,
-}
 
 /// Read every manifest the digests lead to (children, subjects), `CONCURRENCY` at a time.
 async fn read_manifests(
@@ -71,7 +41,7 @@ async fn read_manifests(
             .collect()
             .await;
         for (digest, answer) in answers {
-            match answer.and_then(|bytes| super::cache::prune_view(&bytes)) {
+            match answer.and_then(|bytes| crate::registry::prune_view(&bytes)) {
                 Ok(manifest) => {
                     for next in manifest.children.iter().chain(&manifest.subject) {
                         if !inventory.manifests.contains_key(next)
@@ -135,7 +105,10 @@ async fn packages_inventory(
     package: &mut Package<'_>,
 ) -> Result<(Inventory, BTreeMap<String, u64>), String> {
     let versions = package.versions().await?;
-    if let Some(bad) = versions.iter().find(|v| !super::is_digest(&v.digest)) {
+    if let Some(bad) = versions
+        .iter()
+        .find(|v| !crate::registry::is_digest(&v.digest))
+    {
         return Err(format!(
             "package version {} is named `{}`, which is not a sha256/sha512 digest; prune acts only on a complete, valid listing",
             bad.id,
@@ -176,7 +149,27 @@ fn deletes_refused(status: Option<reqwest::StatusCode>, codes: &[String]) -> boo
 
 const DELETES_DISABLED: &str = "the registry does not allow deletes (405/UNSUPPORTED): a distribution registry needs `storage: delete: enabled: true` in its configuration; GHCR refuses registry deletes and is pruned through GitHub's Packages API (regcache uses it for ghcr.io, or give --backend github-packages); nothing more was tried";
 
-pub async fn prune(
+/// Prune `request.repository` as the request says: credentials in the order a user expects
+/// (explicit ones, then the docker config; on GHCR the GitHub token as the password).
+pub fn prune(registry: &Registry<'_>, request: &Request) -> Result<Outcome, Error> {
+    let token_as_password = match &request.backend {
+        Backend::GitHubPackages { token, .. } => Some(token.as_str()),
+        Backend::Registry => None,
+    };
+    let mut outcome = registry.with_repository(
+        &request.repository,
+        request.credentials.clone(),
+        token_as_password,
+        async |client| {
+            prune_repository(client, &request.backend, &request.live, request.delete).await
+        },
+    )?;
+    outcome.repository = request.repository.clone();
+    Ok(outcome)
+}
+
+/// The inventory, the plan, and (with `delete`) the deletions.
+async fn prune_repository(
     registry: &Distribution<'_>,
     backend: &Backend,
     live: &Liveness,
@@ -203,7 +196,7 @@ pub async fn prune(
         delete: planned,
         keep,
         blocked,
-    } = crate::prune::plan(&inventory, live);
+    } = super::plan(&inventory, live);
     let mut outcome = Outcome {
         repository: registry.name().to_owned(),
         dry_run: !delete,
@@ -213,10 +206,23 @@ pub async fn prune(
         failed: Vec::new(),
         blocked,
     };
-    if !delete {
+    if delete {
+        delete_planned(registry, package.as_ref(), &ids, planned, &mut outcome).await;
+    } else {
         outcome.would_delete = planned;
-        return Ok(outcome);
     }
+    Ok(outcome)
+}
+
+/// The planned deletions, paced, each one's result in `outcome`; after a registry says it
+/// refuses deletes, the rest are failed with its reason rather than tried.
+async fn delete_planned(
+    registry: &Distribution<'_>,
+    package: Option<&Package<'_>>,
+    ids: &BTreeMap<String, u64>,
+    planned: Vec<Deletion>,
+    outcome: &mut Outcome,
+) {
     let interval = if package.is_some() {
         PACKAGES_DELETE_INTERVAL
     } else {
@@ -234,7 +240,7 @@ pub async fn prune(
         if i > 0 {
             tokio::time::sleep(interval).await;
         }
-        let result = match &package {
+        let result = match package {
             Some(package) => match ids.get(&deletion.digest) {
                 Some(id) => match package.delete(*id).await {
                     Ok(()) => Ok(()),
@@ -260,7 +266,6 @@ pub async fn prune(
             Err(error) => outcome.failed.push(Failed { deletion, error }),
         }
     }
-    Ok(outcome)
 }
 
 fn kept_by_github(deletion: &Deletion, reason: &str) -> Vec<Kept> {
@@ -273,147 +278,5 @@ fn kept_by_github(deletion: &Deletion, reason: &str) -> Vec<Kept> {
         vec![kept(None)]
     } else {
         deletion.tags.iter().cloned().map(Some).map(kept).collect()
-    }
-}
-
-fn short(digest: &str) -> &str {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    &hex[..hex.len().min(12)]
-}
-
-fn tags_text(tags: &[String]) -> String {
-    if tags.is_empty() {
-        "(untagged)".to_owned()
-    } else {
-        tags.join(", ")
-    }
-}
-
-/// A line of the plan as printed: the registry's words (errors, tags) are outside text.
-fn line(text: String) -> String {
-    format!("{}\n", crate::escape::one_line(&text))
-}
-
-fn age_text(days: Option<i64>) -> String {
-    days.map_or("age unknown".to_owned(), |d| format!("{d} days old"))
-}
-
-impl Outcome {
-    /// The plan and what happened, a line per digest or tag, for the log; each line is one
-    /// line whatever the registry said.
-    pub fn human(&self) -> String {
-        let mut text = line(format!(
-            "prune {}{}",
-            self.repository,
-            if self.dry_run {
-                " (dry run: nothing is deleted; --delete deletes)"
-            } else {
-                ""
-            }
-        ));
-        let deletion = |verb: &str, d: &Deletion| {
-            line(format!(
-                "{verb:<13} {}  {}  {}: {}",
-                short(&d.digest),
-                tags_text(&d.tags),
-                age_text(d.age_days),
-                d.why
-            ))
-        };
-        for d in &self.would_delete {
-            text += &deletion("would delete", d);
-        }
-        for d in &self.deleted {
-            text += &deletion("deleted", d);
-        }
-        for f in &self.failed {
-            text += &line(format!(
-                "{:<13} {}  {}: {}",
-                "FAILED",
-                short(&f.deletion.digest),
-                tags_text(&f.deletion.tags),
-                f.error
-            ));
-        }
-        for k in &self.kept {
-            text += &line(format!(
-                "{:<13} {}  {}: {}",
-                "keep",
-                short(&k.digest),
-                k.tag.as_deref().unwrap_or("(untagged)"),
-                k.reason
-            ));
-        }
-        if let Some(why) = &self.blocked {
-            text += &line(format!("BLOCKED: {why}"));
-        }
-        text += &format!(
-            "{} {}, {} kept, {} failed\n",
-            if self.dry_run {
-                self.would_delete.len()
-            } else {
-                self.deleted.len()
-            },
-            if self.dry_run {
-                "would be deleted"
-            } else {
-                "deleted"
-            },
-            self.kept.len(),
-            self.failed.len()
-        );
-        text
-    }
-
-    /// Step outputs: counts, and the whole outcome as JSON.
-    pub fn outputs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("deleted", self.deleted.len().to_string()),
-            ("would-delete", self.would_delete.len().to_string()),
-            ("kept", self.kept.len().to_string()),
-            ("failed", self.failed.len().to_string()),
-            (
-                "result",
-                serde_json::to_string(self).expect("the outcome serialises"),
-            ),
-        ]
-    }
-
-    /// The job summary: what went (or would go), what failed, and how many stayed.
-    pub fn summary_markdown(&self) -> String {
-        use crate::escape::{code, code_in_table, markdown};
-        let mut md = format!("### regcache prune {}\n\n", code(&self.repository));
-        let rows: Vec<(&str, &Deletion, &str)> = self
-            .deleted
-            .iter()
-            .map(|d| ("deleted", d, d.why.as_str()))
-            .chain(
-                self.would_delete
-                    .iter()
-                    .map(|d| ("would delete", d, d.why.as_str())),
-            )
-            .chain(
-                self.failed
-                    .iter()
-                    .map(|f| ("failed", &f.deletion, f.error.as_str())),
-            )
-            .collect();
-        if !rows.is_empty() {
-            md += "| result | tags | digest | age | why |\n|---|---|---|---|---|\n";
-            for (result, d, why) in rows {
-                md += &format!(
-                    "| {result} | {} | {} | {} | {} |\n",
-                    markdown(&tags_text(&d.tags)),
-                    code_in_table(short(&d.digest)),
-                    age_text(d.age_days),
-                    markdown(why)
-                );
-            }
-        }
-        if let Some(why) = &self.blocked {
-            md += &format!("\n**Nothing deleted:** {}\n", markdown(why));
-        }
-        md += &format!("\n{} tags kept.\n", self.kept.len());
-        md
     }
 }

@@ -1,6 +1,7 @@
 //! Which cache tags are stale and which manifests may go: pure, over what the registry said.
-//! The registry side (`registry::prune`) lists tags, reads manifests and deletes; this room
-//! only decides.
+//! The request (`request`: flags checked into a typed request), the run (`run`: the registry
+//! read into an inventory, then the deletes) and the outcome with its renderings (`outcome`)
+//! are the other rooms here; this file only decides.
 //!
 //! The safety rule (the one cleanup tools have broken, snok/container-retention-policy#43,
 //! actions/delete-package-versions#90): every manifest a kept tag reaches is kept, through
@@ -9,15 +10,21 @@
 //! (OCI distribution spec, "Deleting Manifests"), so a digest goes only when all its tags
 //! are stale. Only BuildKit cache manifests are ever deleted.
 
+mod outcome;
+mod request;
+mod run;
+
+pub use outcome::Outcome;
+pub use request::{Flags, Format, FromEnv, Request, command};
+pub use run::prune;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::cache::tags::{TagOwner, branch_key, read_tag};
-use crate::cli::PruneFlags;
-use crate::config::{InputError, InvalidInputs};
-use crate::registry::Backend;
+pub use crate::registry::Manifest;
 
 /// What makes a cache tag live: the lists of live branches and open requests (when known),
 /// the default branch (always live) and an age limit.
@@ -29,21 +36,6 @@ pub struct Liveness {
     pub requests: Option<Vec<u64>>,
     pub older_than: Option<Duration>,
     pub now: OffsetDateTime,
-}
-
-/// A manifest as prune needs it.
-#[derive(Debug, Clone, Default)]
-pub struct Manifest {
-    /// A BuildKit cache (an index with a cache config entry, or an image manifest with a
-    /// cache config): the only kind prune deletes.
-    pub is_cache: bool,
-    /// The manifests an image index lists (a cache index lists blobs, not manifests).
-    pub children: Vec<String>,
-    /// The manifest this one refers to (OCI 1.1 `subject`: attestations, signatures).
-    pub subject: Option<String>,
-    /// When it was last written: the registry's time where it keeps one (GHCR), else the
-    /// newest `buildkit/createdat` of its layers.
-    pub written: Option<OffsetDateTime>,
 }
 
 /// Everything the registry said about one repository.
@@ -92,203 +84,6 @@ enum Verdict {
 
 fn age_days(written: Option<OffsetDateTime>, now: OffsetDateTime) -> Option<i64> {
     written.map(|w| (now - w).whole_days())
-}
-
-/// What the environment tells prune, read once at the edge.
-#[derive(Debug, Clone, Default)]
-pub struct Surroundings {
-    /// The CI's own idea of the default branch (GitLab's `CI_DEFAULT_BRANCH`, the GitHub
-    /// event's repository).
-    pub default_branch: Option<String>,
-    /// `GITHUB_REPOSITORY`.
-    pub github_repository: Option<String>,
-    pub github_token: Option<String>,
-    pub github_api_url: String,
-    /// `REGCACHE_PASSWORD`.
-    pub password: Option<String>,
-    pub now: Option<OffsetDateTime>,
-}
-
-/// A checked prune request. The default branch is left empty when the GitHub API gives it.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub repository: String,
-    pub live: Liveness,
-    /// `owner/name` whose live refs the GitHub API gives.
-    pub live_from_github: Option<String>,
-    pub delete: bool,
-    pub backend: Backend,
-    pub credentials: Option<(String, String)>,
-    pub insecure: bool,
-    pub json: bool,
-}
-
-/// A comma or newline separated list, blanks dropped.
-fn list(text: &str) -> Vec<String> {
-    text.split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-impl Request {
-    /// Every problem with the flags at once; nothing has touched the registry yet.
-    pub fn check(flags: &PruneFlags, around: &Surroundings) -> Result<Request, InvalidInputs> {
-        let mut errors = Vec::new();
-        let mut bad = |input: &'static str, problem: String| {
-            errors.push(InputError { input, problem });
-        };
-        let repository = flags.repository.trim().to_owned();
-        let host = match crate::reference::parse(&repository) {
-            _ if crate::reference::has_tag(&repository) || repository.contains('@') => {
-                bad(
-                    "repository",
-                    format!(
-                        "`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"
-                    ),
-                );
-                None
-            }
-            Ok(reference) => Some(reference.registry().to_owned()),
-            Err(e) => {
-                bad(
-                    "repository",
-                    format!("`{repository}` is not a repository: {e}"),
-                );
-                None
-            }
-        };
-        let older_than = flags
-            .older_than
-            .as_deref()
-            .map(parse_age)
-            .transpose()
-            .unwrap_or_else(|problem| {
-                bad("older-than", problem);
-                None
-            });
-        let requests = flags.pull_requests.as_deref().map(|text| {
-            list(text)
-                .into_iter()
-                .filter(|n| n != "none")
-                .filter_map(|n| match n.trim_start_matches(['#', '!']).parse::<u64>() {
-                    Ok(number) if number > 0 => Some(number),
-                    _ => {
-                        bad("pull-requests", format!("`{n}` is not a pull request number: give positive whole numbers, e.g. 12,15"));
-                        None
-                    }
-                })
-                .collect::<Vec<u64>>()
-        });
-        let branches = flags.branches.as_deref().map(list);
-        if flags.prefix.trim().is_empty() {
-            bad(
-                "prefix",
-                "is empty: give the cache tag prefix the builds use (default buildcache)".into(),
-            );
-        }
-        let live_from_github = if flags.live_from_github {
-            match &around.github_repository {
-                Some(repository) if repository.contains('/') => Some(repository.clone()),
-                _ => {
-                    bad(
-                        "live-from-github",
-                        "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it".into(),
-                    );
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        if older_than.is_none()
-            && requests.is_none()
-            && branches.is_none()
-            && !flags.live_from_github
-            && flags.older_than.is_none()
-        {
-            bad("older-than", "nothing says which caches are stale: give --older-than, --branches, --pull-requests or --live-from-github".into());
-        }
-        let default_branch = flags
-            .default_branch
-            .clone()
-            .or_else(|| around.default_branch.clone())
-            .filter(|b| !b.trim().is_empty());
-        if default_branch.is_none() && !flags.live_from_github {
-            bad("default-branch", "is not known, and its cache must always be kept: give --default-branch (GitLab's CI_DEFAULT_BRANCH and --live-from-github give it too)".into());
-        }
-        let ghcr = host.as_deref() == Some("ghcr.io");
-        let backend = match (flags.backend.as_str(), ghcr) {
-            ("github-packages", _) | ("auto", true) => match &around.github_token {
-                Some(token) => Some(Backend::GitHubPackages {
-                    api_url: around.github_api_url.clone(),
-                    token: token.clone(),
-                }),
-                None => {
-                    bad("backend", "GHCR is pruned through GitHub's Packages API, which needs a token: set GITHUB_TOKEN (packages: write), or give --backend registry for another registry".into());
-                    None
-                }
-            },
-            _ => Some(Backend::Registry),
-        };
-        let credentials = match (&flags.username, &around.password) {
-            (Some(user), Some(password)) => Some((user.clone(), password.clone())),
-            (Some(_), None) => {
-                bad("username", "is given but REGCACHE_PASSWORD is not set: put the password (or token) in REGCACHE_PASSWORD".into());
-                None
-            }
-            (None, _) => None,
-        };
-        if !errors.is_empty() {
-            return Err(InvalidInputs(errors));
-        }
-        Ok(Request {
-            repository,
-            live: Liveness {
-                prefix: flags.prefix.trim().to_owned(),
-                default_branch: default_branch.unwrap_or_default(),
-                branches,
-                requests,
-                older_than,
-                now: around.now.unwrap_or_else(OffsetDateTime::now_utc),
-            },
-            live_from_github,
-            delete: flags.delete,
-            backend: backend.expect("set when there is no error"),
-            credentials,
-            insecure: flags.insecure,
-            json: flags.json,
-        })
-    }
-}
-
-/// `14d`, `36h`, `2w`: a positive whole number and a unit.
-pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let problem = || {
-        format!(
-            "`{text}` is not an age: use a positive whole number of hours, days or weeks, e.g. 36h, 14d, 2w"
-        )
-    };
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(problem)?;
-    let (digits, unit) = text.split_at(split);
-    let number: i64 = digits.parse().map_err(|_| problem())?;
-    if number == 0 {
-        return Err(problem());
-    }
-    let seconds_per_unit = match unit {
-        "h" => 3_600,
-        "d" => 86_400,
-        "w" => 604_800,
-        _ => return Err(problem()),
-    };
-    number
-        .checked_mul(seconds_per_unit)
-        .map(Duration::seconds)
-        .ok_or_else(problem)
 }
 
 fn describe_age(age: Duration) -> String {
@@ -793,26 +588,5 @@ mod tests {
         };
         assert!(plan(&inv, &with_branch).delete.is_empty());
         assert_eq!(deleted_tags(&plan(&inv, &live())), [tag]);
-    }
-
-    #[test]
-    fn ages_parse_in_hours_days_and_weeks() {
-        assert_eq!(parse_age("14d"), Ok(Duration::days(14)));
-        assert_eq!(parse_age("36h"), Ok(Duration::hours(36)));
-        assert_eq!(parse_age("2w"), Ok(Duration::weeks(2)));
-        for bad in [
-            "",
-            "14",
-            "-3d",
-            "0d",
-            "1.5d",
-            "d",
-            "14 days",
-            "99999999999999999999d",
-            "99999999999999w",
-        ] {
-            let problem = parse_age(bad).unwrap_err();
-            assert!(problem.contains("36h, 14d, 2w"), "{bad}: {problem}");
-        }
     }
 }
