@@ -1,18 +1,17 @@
 //! Validation: raw inputs become one typed `Config`, or every problem is reported at once,
 //! one line per bad input, before anything runs.
 
-use std::fmt;
 use std::str::FromStr;
 
 use std::path::PathBuf;
 
 use oci_client::Reference;
-use thiserror::Error;
 
 use crate::cache::entries::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
 use crate::cache::policy_file;
 use crate::cache::settings::PolicyInputs;
 use crate::cache::settings::PolicyKind;
+pub use crate::error::{InputError, InvalidInputs};
 use crate::inputs::RawInputs;
 use crate::reference::{self, DEFAULT_CACHE_TAG};
 
@@ -138,29 +137,6 @@ impl FromStr for Engine {
                 accepted: ENGINES.join(", "),
             }),
         }
-    }
-}
-
-/// One bad input: which, and what is wrong with it (never the value of a secret).
-#[derive(Debug, Clone, PartialEq)]
-pub struct InputError {
-    pub input: &'static str,
-    pub problem: String,
-}
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "input `{}`: {}", self.input, self.problem)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Error)]
-pub struct InvalidInputs(pub Vec<InputError>);
-
-impl fmt::Display for InvalidInputs {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        f.write_str(&lines.join("\n"))
     }
 }
 

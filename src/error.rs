@@ -1,18 +1,41 @@
 //! The one error type. Each variant says what was wrong, where, and how to fix it; its exit
 //! code is decided here, and `crate::main` is the one place that prints it.
 
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
 use thiserror::Error;
 
 use crate::cache::policy_file::PolicyFileError;
-use crate::config::InvalidInputs;
 
 /// Exit codes: 1 the build (or the engine, or the registry) failed, 2 the inputs are invalid
 /// and nothing ran.
 const EXIT_FAILED: u8 = 1;
 pub(crate) const EXIT_INVALID: u8 = 2;
+
+/// One bad input: which, and what is wrong with it (never the value of a secret).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputError {
+    pub input: &'static str,
+    pub problem: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "input `{}`: {}", self.input, self.problem)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Error)]
+pub struct InvalidInputs(pub Vec<InputError>);
+
+impl fmt::Display for InvalidInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
 
 #[derive(Debug, Error)]
 pub enum Error {

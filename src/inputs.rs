@@ -442,7 +442,7 @@ impl RawInputs {
     }
 
     /// Inputs of an action step, from the environment the runner gave it.
-    pub fn from_github(env: &crate::platform::Env) -> Self {
+    pub fn from_github(env: &crate::env::Env) -> Self {
         let mut raw = Self::default();
         for spec in INPUTS {
             let name = github_env_name(spec.name);

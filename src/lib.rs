@@ -32,6 +32,7 @@ mod cli;
 mod commands;
 mod config;
 mod engine;
+mod env;
 mod error;
 mod escape;
 mod inputs;
@@ -50,7 +51,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-pub use platform::Env;
+pub use env::Env;
 
 use cli::Invocation;
 use commands::Context;

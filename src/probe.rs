@@ -289,7 +289,7 @@ mod tests {
     #[test]
     fn run_probes_only_when_asked_and_when_there_is_a_chain() {
         // Nothing listens on port 1: a probe is refused at once.
-        let env = crate::platform::Env::default();
+        let env = crate::env::Env::default();
         let registry = Registry::new(&env);
         let chain = vec!["127.0.0.1:1/app:main".to_owned()];
         let probed = run(

@@ -197,7 +197,17 @@ pub fn build<W: Write>(
         )?;
     }
     log.flush()?;
-    ctx.platform.publish(&report, &ctx.env)?;
+    // build-push-action's switch: `DOCKER_BUILD_SUMMARY=false` turns the summary off.
+    let summary = ctx
+        .env
+        .get("DOCKER_BUILD_SUMMARY")
+        .and_then(build_push::parse_bool)
+        .unwrap_or(true);
+    ctx.platform.publish_outputs(
+        &report.outputs(),
+        summary.then(|| report.summary_markdown()).as_deref(),
+        &ctx.env,
+    )?;
     if let Some((format, file)) = output {
         write_output(&report.render(format)?, file)?;
     }

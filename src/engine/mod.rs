@@ -65,7 +65,7 @@ impl Engine {
     /// What must be there before a build starts, checked without starting anything: buildx
     /// with the default builder needs the daemon's socket, and in a container the missing
     /// socket is the usual mistake (the build would only fail later, less clearly).
-    pub fn preflight(self, config: &Config, env: &crate::platform::Env) -> Result<(), Error> {
+    pub fn preflight(self, config: &Config, env: &crate::env::Env) -> Result<(), Error> {
         let set = |name: &str| env.get(name).filter(|v| !v.is_empty());
         if self != Engine::Buildx
             || config.build.builder.is_some()

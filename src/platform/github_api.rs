@@ -33,7 +33,7 @@ fn client(env: &Env) -> Result<octocrab::Octocrab, String> {
 /// The one way a GitHub API client is made: its base URL, the token (sent to that host only),
 /// and the deadlines every request has.
 pub(crate) fn build_client(url: &str, token: Option<&str>) -> Result<octocrab::Octocrab, String> {
-    let deadline = Some(crate::registry::REQUEST_DEADLINE);
+    let deadline = Some(crate::runtime::REQUEST_DEADLINE);
     octocrab::Octocrab::builder()
         .set_connect_timeout(Some(std::time::Duration::from_secs(15)))
         .set_read_timeout(deadline)

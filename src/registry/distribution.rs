@@ -44,8 +44,7 @@ const TRIES: u32 = 4;
 /// The longest `Retry-After` honoured; a longer one is an error rather than a stalled job.
 const LONGEST_WAIT: Duration = Duration::from_secs(60);
 const PAGE_SIZE: usize = 100;
-/// From connecting to the last byte of the body, for every request but a layer stream.
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(60);
+use crate::runtime::REQUEST_DEADLINE;
 /// A layer stream may take `REQUEST_DEADLINE` plus a second per `BLOB_FLOOR_RATE` bytes of its
 /// declared size, and never longer than this.
 const LONGEST_BLOB_DEADLINE: Duration = Duration::from_secs(600);

@@ -17,11 +17,11 @@ use futures::StreamExt;
 use oci_client::Reference;
 
 pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
-pub use distribution::{Distribution, REQUEST_DEADLINE, is_digest};
+pub use distribution::{Distribution, is_digest};
 pub use verify::Verification;
 
+use crate::env::Env;
 use crate::error::Error;
-use crate::platform::Env;
 use crate::reference;
 use distribution::{Credentials, Failure, MANIFEST_LIMIT};
 
