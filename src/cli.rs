@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::commands::plan::{PlanFormat, PlanRequest};
+use crate::commands::verify::VerifyRequest;
 use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
 use crate::report::OutputFormat;
 
@@ -26,6 +27,13 @@ fn output_args(command: Command) -> Command {
                 .requires("output-format")
                 .help("Where --output-format writes (default: stdout)"),
         )
+}
+
+/// How a registry command prints its result: a line per item, or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 /// `--insecure`, for the registry commands.
@@ -147,7 +155,7 @@ pub fn command() -> Command {
                 .arg(
                     Arg::new("format")
                         .long("format")
-                        .value_parser(["human", "json"])
+                        .value_parser(value_parser!(Format))
                         .default_value("human")
                         .help("How the result is printed"),
                 ),
@@ -277,12 +285,7 @@ pub enum Invocation {
         insecure: bool,
     },
     Prune(crate::prune::Flags),
-    Verify {
-        reference: String,
-        deep: bool,
-        insecure: bool,
-        json: bool,
-    },
+    Verify(VerifyRequest),
 }
 
 fn output(m: &ArgMatches) -> Option<(OutputFormat, Option<PathBuf>)> {
@@ -313,12 +316,15 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             output: output(m),
         },
         Some(("prune", m)) => Invocation::Prune(crate::prune::Flags::from_matches(m)),
-        Some(("verify", m)) => Invocation::Verify {
+        Some(("verify", m)) => Invocation::Verify(VerifyRequest {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             deep: m.get_flag("deep"),
             insecure: m.get_flag("insecure"),
-            json: m.get_one::<String>("format").map(String::as_str) == Some("json"),
-        },
+            format: m
+                .get_one::<Format>("format")
+                .copied()
+                .unwrap_or(Format::Human),
+        }),
         Some(("inspect", m)) => Invocation::Inspect {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             insecure: m.get_flag("insecure"),

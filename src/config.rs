@@ -293,12 +293,12 @@ fn refuse_for_buildah(c: &mut Checker<'_>, engine: Engine) {
     }
 }
 
+/// Every input checked at once into one `Config`, or every problem found, one per line.
 pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let mut c = Checker {
         raw,
         errors: Vec::new(),
     };
-
     for input in &raw.not_utf8 {
         c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
     }
@@ -309,9 +309,36 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     if engine != Engine::Buildx {
         refuse_for_buildah(&mut c, engine);
     }
+    let cache = cache_options(&mut c);
+    let (tags, tag_refs) = image_tags(&mut c);
+    let cache_ref = cache_ref(&mut c, &tag_refs);
+    let policy = policy_inputs(&mut c);
+    let (extra_args, cache_args) = buildx_args(&mut c);
+    let build = build_options(&mut c, tags, extra_args);
+    let (extra_cache_from, extra_cache_to) = extra_cache_entries(&mut c, cache_args, &tag_refs);
+    match (c.errors.is_empty(), cache_ref) {
+        (true, Some(repository)) => {
+            let (cache_repository, pinned_tag) = repository.unzip();
+            Ok(Config {
+                engine,
+                cache_repository,
+                pinned_tag: pinned_tag.flatten(),
+                policy,
+                cache,
+                extra_cache_from,
+                extra_cache_to,
+                build,
+            })
+        }
+        _ => Err(InvalidInputs(c.errors)),
+    }
+}
+
+/// The registry cache's format: BuildKit's `cache-to` options.
+fn cache_options(c: &mut Checker<'_>) -> RegistryCacheOptions {
     let mode = c.typed("mode", str::parse::<Mode>, Mode::Max);
     let compression = c.typed("compression", str::parse::<Compression>, Compression::Gzip);
-    let compression_level = if raw.is_given("compression-level") {
+    let compression_level = if c.raw.is_given("compression-level") {
         c.typed(
             "compression-level",
             |v| entries::parse_level(compression, v).map(Some),
@@ -320,17 +347,26 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     } else {
         None
     };
-    let force_compression = c.flag("force-compression");
-    let oci_mediatypes = c.flag("oci-mediatypes");
-    let image_manifest = c.flag("image-manifest");
-    let ignore_error = c.flag("ignore-error");
-    if let Err(problem) = entries::check_media_types(compression, oci_mediatypes, image_manifest) {
+    let options = RegistryCacheOptions {
+        mode,
+        compression,
+        compression_level,
+        force_compression: c.flag("force-compression"),
+        oci_mediatypes: c.flag("oci-mediatypes"),
+        image_manifest: c.flag("image-manifest"),
+        ignore_error: c.flag("ignore-error"),
+    };
+    if let Err(problem) = entries::check_media_types(compression, options.media_types()) {
         c.fail(
             "oci-mediatypes",
             format!("{problem}; set oci-mediatypes: true"),
         );
     }
+    options
+}
 
+/// The image tags as given, and parsed: none may carry a digest.
+fn image_tags(c: &mut Checker<'_>) -> (Vec<String>, Vec<Reference>) {
     let tags = c.list("tags");
     let mut tag_refs = Vec::new();
     for tag in &tags {
@@ -343,9 +379,13 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
             Err(e) => c.fail("tags", e.to_string()),
         }
     }
+    (tags, tag_refs)
+}
 
-    let cache_ref = cache_ref(&mut c, &tag_refs);
-    let policy = PolicyInputs {
+/// The policy inputs that were given (the policy file fills in the rest).
+fn policy_inputs(c: &mut Checker<'_>) -> PolicyInputs {
+    let raw = c.raw;
+    PolicyInputs {
         kind: raw
             .is_given("cache-policy")
             .then(|| c.typed("cache-policy", str::parse::<PolicyKind>, PolicyKind::Branch)),
@@ -359,35 +399,13 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         scope: c.optional("cache-scope"),
         file: PathBuf::from(raw.get("policy-file")),
         file_required: raw.is_given("policy-file"),
-    };
+    }
+}
 
-    let secrets = secrets(&mut c);
-    let (extra_args, cache_args) = buildx_args(&mut c);
-
-    let context = c.checked("context", |context| {
-        if context.starts_with('-') && context != "-" {
-            Err(format!("`{context}` starts with `-` and would be read as a buildx flag; give a path or a Git URL (`./{context}` for a directory of that name)"))
-        } else {
-            Ok(())
-        }
-    });
-    let network = c.checked("network", |network| one_of(network, NETWORKS));
-    let call = c.checked("call", |call| {
-        // `check,format=json`: the method, then buildx's own options.
-        one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)
-    });
-    let shm_size = c.checked("shm-size", |size| {
-        let units = regex::Regex::new(r"^\d+(\.\d+)? ?[kKmMgGtTpP]?[iI]?[bB]?$").expect("valid");
-        if units.is_match(size) {
-            Ok(())
-        } else {
-            Err(format!(
-                "`{size}` is not a size; give bytes or a number with a unit (`2g`, `512m`, `64MiB`)"
-            ))
-        }
-    });
-
-    let build = BuildOptions {
+/// build-push-action's inputs, each checked as buildx would read it.
+fn build_options(c: &mut Checker<'_>, tags: Vec<String>, extra_args: Vec<String>) -> BuildOptions {
+    let secrets = secrets(c);
+    BuildOptions {
         add_hosts: c.checked_list("add-hosts", check_host),
         allow: c.list("allow"),
         annotations: c.checked_list("annotations", |a| key_value(a, "`key=value`, optionally typed (`index:key=value`, `manifest[linux/amd64]:key=value`)")),
@@ -401,13 +419,14 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         build_args: c.list("build-args"),
         build_contexts: c.checked_list("build-contexts", |b| key_value(b, "`name=path`, `name=docker-image://ref` or `name=<Git URL>`")),
         builder: c.optional("builder"),
-        call,
+        // `check,format=json`: the method, then buildx's own options.
+        call: c.checked("call", |call| one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)),
         cgroup_parent: c.optional("cgroup-parent"),
-        context,
+        context: c.checked("context", check_context),
         file: c.optional("file"),
         labels: c.list("labels"),
         load: c.flag("load"),
-        network,
+        network: c.checked("network", |network| one_of(network, NETWORKS)),
         no_cache: c.flag("no-cache"),
         no_cache_filters: c.list("no-cache-filters"),
         outputs: c.list("outputs"),
@@ -417,20 +436,54 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         push: c.flag("push"),
         sbom: c.optional("sbom"),
         secrets,
-        shm_size,
-        ssh: c.checked_list("ssh", |ssh| {
-            let id = ssh.split('=').next().unwrap_or_default();
-            if id.is_empty() || id.contains(char::is_whitespace) {
-                Err(format!("`{ssh}` has no id; give `default` (the agent at SSH_AUTH_SOCK) or `id=path` to a socket or key"))
-            } else {
-                Ok(())
-            }
-        }),
+        shm_size: c.checked("shm-size", check_size),
+        ssh: c.checked_list("ssh", check_ssh),
         target: c.optional("target"),
         ulimits: c.checked_list("ulimit", check_ulimit),
         extra_args,
         tags,
-    };
+    }
+}
+
+fn check_context(context: &str) -> Result<(), String> {
+    if context.starts_with('-') && context != "-" {
+        Err(format!(
+            "`{context}` starts with `-` and would be read as a buildx flag; give a path or a Git URL (`./{context}` for a directory of that name)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_size(size: &str) -> Result<(), String> {
+    let units = regex::Regex::new(r"^\d+(\.\d+)? ?[kKmMgGtTpP]?[iI]?[bB]?$").expect("valid");
+    if units.is_match(size) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{size}` is not a size; give bytes or a number with a unit (`2g`, `512m`, `64MiB`)"
+        ))
+    }
+}
+
+fn check_ssh(ssh: &str) -> Result<(), String> {
+    let id = ssh.split('=').next().unwrap_or_default();
+    if id.is_empty() || id.contains(char::is_whitespace) {
+        Err(format!(
+            "`{ssh}` has no id; give `default` (the agent at SSH_AUTH_SOCK) or `id=path` to a socket or key"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The user's own `cache-from`/`cache-to` entries (inputs, and `--cache-*` in buildx-args);
+/// none may write to an image tag, which the export would overwrite.
+fn extra_cache_entries(
+    c: &mut Checker<'_>,
+    cache_args: Vec<(&'static str, String)>,
+    tag_refs: &[Reference],
+) -> (Vec<CacheEntry>, Vec<CacheEntry>) {
     let mut extra_cache_from = c.entries("cache-from");
     let mut extra_cache_to = c.entries("cache-to");
     for (flag, value) in cache_args {
@@ -440,7 +493,6 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
             Err(e) => c.fail("buildx-args", format!("{flag} `{value}`: {e}")),
         }
     }
-    // A cache written to an image tag replaces the image.
     for entry in &extra_cache_to {
         let target = entry
             .get("ref")
@@ -455,31 +507,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
             );
         }
     }
-
-    match (c.errors.is_empty(), cache_ref) {
-        (true, Some(repository)) => {
-            let (cache_repository, pinned_tag) = repository.unzip();
-            Ok(Config {
-                engine,
-                cache_repository,
-                pinned_tag: pinned_tag.flatten(),
-                policy,
-                cache: RegistryCacheOptions {
-                    mode,
-                    compression,
-                    compression_level,
-                    force_compression,
-                    oci_mediatypes,
-                    image_manifest,
-                    ignore_error,
-                },
-                extra_cache_from,
-                extra_cache_to,
-                build,
-            })
-        }
-        _ => Err(InvalidInputs(c.errors)),
-    }
+    (extra_cache_from, extra_cache_to)
 }
 
 /// The three secret inputs of build-push-action, each `id=value` split at the first `=`

@@ -131,12 +131,7 @@ fn dispatch<W: Write>(
             reference,
             insecure,
         } => commands::inspect::inspect(ctx, &reference, insecure),
-        Invocation::Verify {
-            reference,
-            deep,
-            insecure,
-            json,
-        } => commands::verify::verify(ctx, &reference, deep, insecure, json),
+        Invocation::Verify(request) => commands::verify::verify(ctx, &request),
     }
 }
 

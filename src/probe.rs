@@ -5,7 +5,7 @@
 
 use crate::error::Error;
 use crate::plan::CacheRefs;
-use crate::registry::{Probe, Registry};
+use crate::registry::{CacheLayout, Probe, Registry};
 
 /// One ref of the read chain, with what the probe found (None: not probed).
 #[derive(Debug, Clone, PartialEq)]
@@ -88,16 +88,28 @@ pub struct Unreachable {
     pub error: String,
 }
 
-/// From the read chain and (when probed) the registry's answers, one per ref: the refs to pass
-/// and the warnings; or, when the registry cannot be reached and the build must write its
-/// cache without `ignore-error`, the reason not to build. Pure.
+/// The refs of one build's cache: the read chain in order, the write ref, and the registry
+/// they live on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chain {
+    pub read: Vec<String>,
+    pub write: Option<String>,
+    pub registry: String,
+}
+
+/// From the chain and (when probed) the registry's answers, one per ref: the refs to pass and
+/// the warnings; or, when the registry cannot be reached and the build must write its cache
+/// without `ignore-error`, the reason not to build. Pure.
 pub fn select(
-    read: Vec<String>,
-    write: Option<String>,
+    chain: Chain,
     probes: Option<Vec<Probe>>,
-    registry: &str,
     ignore_error: bool,
 ) -> Result<Selection, Unreachable> {
+    let Chain {
+        read,
+        write,
+        registry,
+    } = chain;
     let Some(probes) = probes else {
         let candidates = read
             .iter()
@@ -122,51 +134,22 @@ pub fn select(
             why: String::new(),
         })
         .collect();
-    let mut warnings = Vec::new();
     let unreachable = candidates.iter().find_map(|c| match &c.probe {
         Some(Probe::Unreachable(e)) => Some(e.clone()),
         _ => None,
     });
-    let refs = if let Some(error) = unreachable {
-        if write.is_some() && !ignore_error {
-            return Err(Unreachable {
-                registry: registry.to_owned(),
-                error,
-            });
+    let (refs, warnings) = match unreachable {
+        Some(error) if write.is_some() && !ignore_error => {
+            return Err(Unreachable { registry, error });
         }
-        warnings.push(Warning {
-            title: "registry unreachable",
-            message: format!("{registry} did not answer ({error}); building without cache"),
-        });
-        CacheRefs::default()
-    } else {
-        for candidate in &candidates {
-            if let Some(Probe::Failed(error)) = &candidate.probe {
-                warnings.push(Warning {
-                    title: "cache ref unreadable",
-                    message: format!("{}: {error}; not used", candidate.reference),
-                });
-            }
-        }
-        let existing: Vec<String> = candidates
-            .iter()
-            .filter(|c| c.probe == Some(Probe::Exists))
-            .map(|c| c.reference.clone())
-            .collect();
-        if existing.is_empty() && !candidates.is_empty() {
-            let chain: Vec<&str> = candidates.iter().map(|c| c.reference.as_str()).collect();
-            warnings.push(Warning {
-                title: "cache not found",
-                message: format!(
-                    "no cache ref of the chain exists yet ({}); this build runs cold (expected on the first build)",
-                    chain.join(", ")
-                ),
-            });
-        }
-        CacheRefs {
-            read: existing,
-            write,
-        }
+        Some(error) => (
+            CacheRefs::default(),
+            vec![Warning {
+                title: "registry unreachable",
+                message: format!("{registry} did not answer ({error}); building without cache"),
+            }],
+        ),
+        None => existing_refs(&candidates, write),
     };
     Ok(Selection {
         candidates,
@@ -175,22 +158,52 @@ pub fn select(
     })
 }
 
-/// Ask the registry about every ref of the chain at once (when there is a chain to ask about).
-pub fn run(
-    registry: &Registry<'_>,
-    host: &str,
-    read: Vec<String>,
-    write: Option<String>,
-    probe: bool,
-    repositories: bool,
+/// The refs the registry has, with a warning for each it could not read and one when none of
+/// the chain exists yet.
+fn existing_refs(candidates: &[Candidate], write: Option<String>) -> (CacheRefs, Vec<Warning>) {
+    let mut warnings = Vec::new();
+    for candidate in candidates {
+        if let Some(Probe::Failed(error)) = &candidate.probe {
+            warnings.push(Warning {
+                title: "cache ref unreadable",
+                message: format!("{}: {error}; not used", candidate.reference),
+            });
+        }
+    }
+    let existing: Vec<String> = candidates
+        .iter()
+        .filter(|c| c.probe == Some(Probe::Exists))
+        .map(|c| c.reference.clone())
+        .collect();
+    if existing.is_empty() && !candidates.is_empty() {
+        let chain: Vec<&str> = candidates.iter().map(|c| c.reference.as_str()).collect();
+        warnings.push(Warning {
+            title: "cache not found",
+            message: format!(
+                "no cache ref of the chain exists yet ({}); this build runs cold (expected on the first build)",
+                chain.join(", ")
+            ),
+        });
+    }
+    let refs = CacheRefs {
+        read: existing,
+        write,
+    };
+    (refs, warnings)
+}
+
+/// Ask `registry` (when there is one to ask) about every ref of the chain at once, then select.
+pub fn ask(
+    registry: Option<&Registry<'_>>,
+    chain: Chain,
+    layout: CacheLayout,
     ignore_error: bool,
 ) -> Result<Selection, Error> {
-    let probes = if probe && !read.is_empty() {
-        Some(registry.probe_all(&read, repositories)?)
-    } else {
-        None
+    let probes = match registry {
+        Some(registry) if !chain.read.is_empty() => Some(registry.probe_all(&chain.read, layout)?),
+        _ => None,
     };
-    select(read, write, probes, host, ignore_error).map_err(|u| Error::CacheRegistryUnreachable {
+    select(chain, probes, ignore_error).map_err(|u| Error::CacheRegistryUnreachable {
         registry: u.registry,
         error: u.error,
     })
@@ -200,6 +213,14 @@ pub fn run(
 mod tests {
     use super::*;
 
+    fn chain(read: Vec<String>, write: Option<String>) -> Chain {
+        Chain {
+            read,
+            write,
+            registry: "r.io".into(),
+        }
+    }
+
     fn refs(names: &[&str]) -> Vec<String> {
         names.iter().map(|n| format!("r.io/app:{n}")).collect()
     }
@@ -207,10 +228,11 @@ mod tests {
     #[test]
     fn only_existing_refs_are_read_and_the_first_is_the_source() {
         let s = select(
-            refs(&["pr-1", "feature", "main"]),
-            Some("r.io/app:pr-1".into()),
+            chain(
+                refs(&["pr-1", "feature", "main"]),
+                Some("r.io/app:pr-1".into()),
+            ),
             Some(vec![Probe::Missing, Probe::Exists, Probe::Exists]),
-            "r.io",
             false,
         )
         .unwrap();
@@ -224,10 +246,8 @@ mod tests {
     #[test]
     fn an_unreachable_registry_means_no_cache_at_all() {
         let s = select(
-            refs(&["main"]),
-            Some("r.io/app:main".into()),
+            chain(refs(&["main"]), Some("r.io/app:main".into())),
             Some(vec![Probe::Unreachable("connection refused".into())]),
-            "r.io",
             true,
         )
         .unwrap();
@@ -242,10 +262,8 @@ mod tests {
         assert_eq!(s.source(), None);
         assert_eq!(s.candidates[0].describe(), "r.io/app:main (unreadable)");
         let strict = select(
-            refs(&["main"]),
-            Some("r.io/app:main".into()),
+            chain(refs(&["main"]), Some("r.io/app:main".into())),
             Some(vec![Probe::Unreachable("connection refused".into())]),
-            "r.io",
             false,
         );
         assert_eq!(
@@ -257,10 +275,8 @@ mod tests {
             "ignore-error: false must not build only to fail at the export"
         );
         let read_only = select(
-            refs(&["main"]),
-            None,
+            chain(refs(&["main"]), None),
             Some(vec![Probe::Unreachable("connection refused".into())]),
-            "r.io",
             false,
         );
         assert!(
@@ -272,10 +288,8 @@ mod tests {
     #[test]
     fn unreadable_refs_warn_and_an_empty_chain_says_the_build_is_cold() {
         let s = select(
-            refs(&["feature", "main"]),
-            None,
+            chain(refs(&["feature", "main"]), None),
             Some(vec![Probe::Failed("401".into()), Probe::Missing]),
-            "r.io",
             false,
         )
         .unwrap();
@@ -287,18 +301,20 @@ mod tests {
     }
 
     #[test]
-    fn run_probes_only_when_asked_and_when_there_is_a_chain() {
+    fn the_registry_is_asked_only_when_given_and_when_there_is_a_chain() {
         // Nothing listens on port 1: a probe is refused at once.
         let env = crate::env::Env::default();
         let registry = Registry::new(&env);
+        let on_port_1 = |read: Vec<String>| Chain {
+            read,
+            write: None,
+            registry: "127.0.0.1:1".into(),
+        };
         let chain = vec!["127.0.0.1:1/app:main".to_owned()];
-        let probed = run(
-            &registry,
-            "127.0.0.1:1",
-            chain.clone(),
-            None,
-            true,
-            false,
+        let probed = ask(
+            Some(&registry),
+            on_port_1(chain.clone()),
+            CacheLayout::Tag,
             true,
         )
         .unwrap();
@@ -307,16 +323,16 @@ mod tests {
             "{probed:?}"
         );
         assert_eq!(probed.warnings[0].title, "registry unreachable");
-        let unprobed = run(&registry, "127.0.0.1:1", chain, None, false, false, true).unwrap();
+        let unprobed = ask(None, on_port_1(chain), CacheLayout::Tag, true).unwrap();
         assert_eq!(unprobed.candidates[0].probe, None);
         assert_eq!(unprobed.refs.read, ["127.0.0.1:1/app:main"]);
-        let empty = run(&registry, "127.0.0.1:1", vec![], None, true, false, true).unwrap();
+        let empty = ask(Some(&registry), on_port_1(vec![]), CacheLayout::Tag, true).unwrap();
         assert_eq!(empty, Selection::default());
     }
 
     #[test]
     fn unprobed_refs_are_all_passed() {
-        let s = select(refs(&["feature", "main"]), None, None, "r.io", false).unwrap();
+        let s = select(chain(refs(&["feature", "main"]), None), None, false).unwrap();
         assert_eq!(s.refs.read, refs(&["feature", "main"]));
         assert_eq!((s.source(), s.missing().count()), (None, 0));
         assert_eq!(s.candidates[1].describe(), "r.io/app:main");

@@ -359,14 +359,38 @@ impl Report {
 
     /// The job summary (GitHub-flavoured Markdown).
     pub fn summary_markdown(&self) -> String {
-        let s = &self.stats;
         // Outside text (the build's step names and errors, registry answers, branch names in
         // the policy's reasons) is escaped where it enters the Markdown.
-        let cell = |text: &str| escape::markdown(text);
-        let code = |text: &str| escape::code_in_table(text);
+        let s = &self.stats;
+        let mut md = self.summary_facts();
+        md += &self.summary_refs();
+        md += "\n| stage | steps | cached | | time |\n|---|---|---|---|---|\n";
+        for stage in &s.stages {
+            md += &format!(
+                "| {} | {} | {} | `{}` | {:.2} s |\n",
+                escape::markdown(&stage.name),
+                stage.steps,
+                stage.cached,
+                bar(stage.cached, stage.steps),
+                stage.seconds
+            );
+        }
+        if let Some(failed) = &s.failed_step {
+            md += &format!(
+                "\n**Failed step:** {}: {}\n",
+                escape::code(&failed.name),
+                escape::markdown(&failed.error)
+            );
+        }
+        md
+    }
+
+    /// The summary's heading and its table of facts: hit, build, import, export, size.
+    fn summary_facts(&self) -> String {
+        let s = &self.stats;
         let mut md = format!(
             "### regcache: {}: {}/{} steps cached ({:.0}%)\n\n| | |\n|---|---|\n",
-            cell(&self.image),
+            escape::markdown(&self.image),
             s.cached_steps,
             s.total_steps,
             s.hit_ratio * 100.0
@@ -396,10 +420,19 @@ impl Report {
                 cache.total_bytes, cache.layers
             );
             for warning in &cache.warnings {
-                md += &format!("| cache warning | {} |\n", cell(warning));
+                md += &format!("| cache warning | {} |\n", escape::markdown(warning));
             }
         }
-        md += "\n| cache ref | used as | result |\n|---|---|---|\n";
+        md
+    }
+
+    /// The summary's table of refs: what was read (imported, or not found by the probe) and
+    /// where the cache was written.
+    fn summary_refs(&self) -> String {
+        let s = &self.stats;
+        let cell = escape::markdown;
+        let code = escape::code_in_table;
+        let mut md = "\n| cache ref | used as | result |\n|---|---|---|\n".to_owned();
         for import in &s.imports {
             let result = match &import.outcome {
                 ImportOutcome::Found => "found".to_owned(),
@@ -432,24 +465,6 @@ impl Report {
             md += "| (none) | destination | read-only: nothing written |\n";
         } else {
             md += &format!("| {} | destination | {export} |\n", code(self.cache_ref()));
-        }
-        md += "\n| stage | steps | cached | | time |\n|---|---|---|---|---|\n";
-        for stage in &s.stages {
-            md += &format!(
-                "| {} | {} | {} | `{}` | {:.2} s |\n",
-                cell(&stage.name),
-                stage.steps,
-                stage.cached,
-                bar(stage.cached, stage.steps),
-                stage.seconds
-            );
-        }
-        if let Some(failed) = &s.failed_step {
-            md += &format!(
-                "\n**Failed step:** {}: {}\n",
-                escape::code(&failed.name),
-                cell(&failed.error)
-            );
         }
         md
     }

@@ -264,6 +264,8 @@ fn probing_uses_the_users_docker_credentials() {
     std::fs::write(&htpasswd, &out.stdout).unwrap();
     let port = "5058";
     let registry_host = format!("127.0.0.1:{port}");
+    // One left by an aborted run would serve a deleted htpasswd: start afresh.
+    engine_script(&["registry-stop", "auth"]);
     engine_script(&["registry-start", "auth", port, htpasswd.to_str().unwrap()]);
 
     let example = example_copy();

@@ -115,6 +115,144 @@ fn may_write_branch(settings: &PolicySettings, branch: &str) -> bool {
 /// The tag to write and, when it is a branch's, that branch (for writable-branches).
 type WriteTarget<'a> = Option<(String, Option<&'a str>)>;
 
+/// The read chain of one event as it is built, with the settings' tags at hand.
+struct Reads<'a> {
+    settings: &'a PolicySettings,
+    default: Option<&'a str>,
+    chain: Chain,
+}
+
+impl<'a> Reads<'a> {
+    fn branch_tag(&self, branch: &str) -> String {
+        tag(self.settings, Key::Branch(branch))
+    }
+
+    fn request_tag(&self, kind: RequestKind, number: u64) -> String {
+        tag(self.settings, Key::Request { kind, number })
+    }
+
+    fn add_branch(&mut self, branch: &str, why: String) {
+        let tag = self.branch_tag(branch);
+        self.chain.add(tag, why);
+    }
+
+    fn add_default(&mut self) {
+        if let Some(d) = self.default {
+            self.add_branch(d, format!("{d}: the default branch"));
+        }
+    }
+
+    /// The chain of `trigger`, and what it writes and why (before the settings restrict it).
+    fn of(&mut self, trigger: &'a Trigger) -> (WriteTarget<'a>, String) {
+        if let Some(pinned) = &self.settings.pinned_tag {
+            self.chain
+                .add(pinned.clone(), format!("{pinned}: cache-ref pins it"));
+            return (
+                Some((pinned.clone(), None)),
+                "cache-ref pins one tag".into(),
+            );
+        }
+        if self.settings.kind == PolicyKind::Shared || *trigger == Trigger::Local {
+            let shared = tag(self.settings, Key::Shared);
+            let why = if *trigger == Trigger::Local {
+                "no CI event: one shared tag"
+            } else {
+                "cache-policy is shared"
+            };
+            self.chain
+                .add(shared.clone(), format!("{shared}: the shared tag"));
+            return (Some((shared, None)), why.into());
+        }
+        match trigger {
+            Trigger::Push { branch, merged } => self.push(branch, merged.as_ref()),
+            Trigger::Request {
+                kind,
+                number,
+                base,
+                head,
+                untrusted,
+            } => self.request(
+                *kind,
+                *number,
+                base,
+                head.as_deref().filter(|_| !untrusted),
+                *untrusted,
+            ),
+            Trigger::MergeQueue {
+                kind,
+                base,
+                requests,
+            } => {
+                for number in requests {
+                    let key = request_key(*kind, *number);
+                    let tag = self.request_tag(*kind, *number);
+                    self.chain
+                        .add(tag, format!("{key}: a request in the merge queue"));
+                }
+                self.add_branch(base, format!("{base}: the queue's target branch"));
+                self.add_default();
+                (None, format!("merge queue into {base}: read-only"))
+            }
+            Trigger::Tag { tag: name } => {
+                self.add_default();
+                (
+                    None,
+                    format!("tag {name}: reads the default branch, writes nothing"),
+                )
+            }
+            Trigger::Local => unreachable!("handled above"),
+        }
+    }
+
+    /// A push: its branch, the request it merged and that request's head, the default.
+    fn push(&mut self, branch: &'a str, merged: Option<&Merged>) -> (WriteTarget<'a>, String) {
+        self.add_branch(branch, format!("{branch}: this branch"));
+        if let Some(m) = merged {
+            let key = request_key(m.kind, m.number);
+            let tag = self.request_tag(m.kind, m.number);
+            self.chain
+                .add(tag, format!("{key}: the request this push merged"));
+            if let Some(head) = &m.head {
+                self.add_branch(head, format!("{head}: the merged request's head branch"));
+            }
+        }
+        self.add_default();
+        let why = match merged {
+            Some(m) => format!("push to {branch} merging {}", request_key(m.kind, m.number)),
+            None => format!("push to {branch}"),
+        };
+        (Some((self.branch_tag(branch), Some(branch))), why)
+    }
+
+    /// A request: its own tag, its head branch (when trusted), its base, the default.
+    fn request(
+        &mut self,
+        kind: RequestKind,
+        number: u64,
+        base: &str,
+        trusted_head: Option<&str>,
+        untrusted: bool,
+    ) -> (WriteTarget<'a>, String) {
+        let key = request_key(kind, number);
+        let own = self.request_tag(kind, number);
+        self.chain.add(own.clone(), format!("{key}: this request"));
+        if let Some(head) = trusted_head {
+            self.add_branch(head, format!("{head}: its head branch"));
+        }
+        self.add_branch(base, format!("{base}: its base branch"));
+        self.add_default();
+        if untrusted {
+            let why = format!(
+                "{key} is from a fork or runs untrusted code with a write token: read-only"
+            );
+            (None, why)
+        } else {
+            (Some((own, None)), format!("{key} into {base}"))
+        }
+    }
+}
+
+/// Which tags a build of `event` reads (in order, with why) and which it writes.
 pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
     if settings.kind == PolicyKind::Off {
         return Decision {
@@ -128,115 +266,30 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         .default_branch
         .as_deref()
         .or(event.default_branch.as_deref());
-    let branch_tag = |b: &str| tag(settings, Key::Branch(b));
-    let request_tag = |kind: RequestKind, number: u64| tag(settings, Key::Request { kind, number });
-    let mut chain = Chain::default();
-    let add_default = |chain: &mut Chain| {
-        if let Some(d) = default {
-            chain.add(branch_tag(d), format!("{d}: the default branch"));
-        }
+    let mut reads = Reads {
+        settings,
+        default,
+        chain: Chain::default(),
     };
-    let (write_key, mut reason): (WriteTarget, String) = if let Some(pinned) = &settings.pinned_tag
-    {
-        chain.add(pinned.clone(), format!("{pinned}: cache-ref pins it"));
-        (
-            Some((pinned.clone(), None)),
-            "cache-ref pins one tag".into(),
-        )
-    } else if settings.kind == PolicyKind::Shared || event.trigger == Trigger::Local {
-        let shared = tag(settings, Key::Shared);
-        let why = if event.trigger == Trigger::Local {
-            "no CI event: one shared tag"
-        } else {
-            "cache-policy is shared"
-        };
-        chain.add(shared.clone(), format!("{shared}: the shared tag"));
-        (Some((shared, None)), why.into())
-    } else {
-        match &event.trigger {
-            Trigger::Push { branch, merged } => {
-                chain.add(branch_tag(branch), format!("{branch}: this branch"));
-                if let Some(m) = merged {
-                    let key = request_key(m.kind, m.number);
-                    chain.add(
-                        request_tag(m.kind, m.number),
-                        format!("{key}: the request this push merged"),
-                    );
-                    if let Some(head) = &m.head {
-                        chain.add(
-                            branch_tag(head),
-                            format!("{head}: the merged request's head branch"),
-                        );
-                    }
-                }
-                add_default(&mut chain);
-                let why = match merged {
-                    Some(m) => {
-                        format!("push to {branch} merging {}", request_key(m.kind, m.number))
-                    }
-                    None => format!("push to {branch}"),
-                };
-                (Some((branch_tag(branch), Some(branch.as_str()))), why)
-            }
-            Trigger::Request {
-                kind,
-                number,
-                base,
-                head,
-                untrusted,
-            } => {
-                let key = request_key(*kind, *number);
-                let own = request_tag(*kind, *number);
-                chain.add(own.clone(), format!("{key}: this request"));
-                if let Some(head) = head.as_deref().filter(|_| !untrusted) {
-                    chain.add(branch_tag(head), format!("{head}: its head branch"));
-                }
-                chain.add(branch_tag(base), format!("{base}: its base branch"));
-                add_default(&mut chain);
-                if *untrusted {
-                    (
-                        None,
-                        format!(
-                            "{key} is from a fork or runs untrusted code with a write token: read-only"
-                        ),
-                    )
-                } else {
-                    (Some((own, None)), format!("{key} into {base}"))
-                }
-            }
-            Trigger::MergeQueue {
-                kind,
-                base,
-                requests,
-            } => {
-                for number in requests {
-                    chain.add(
-                        request_tag(*kind, *number),
-                        format!(
-                            "{}: a request in the merge queue",
-                            request_key(*kind, *number)
-                        ),
-                    );
-                }
-                chain.add(
-                    branch_tag(base),
-                    format!("{base}: the queue's target branch"),
-                );
-                add_default(&mut chain);
-                (None, format!("merge queue into {base}: read-only"))
-            }
-            Trigger::Tag { tag: name } => {
-                add_default(&mut chain);
-                (
-                    None,
-                    format!("tag {name}: reads the default branch, writes nothing"),
-                )
-            }
-            Trigger::Local => unreachable!("handled above"),
-        }
-    };
-    let Chain { read, why } = chain;
-    let mut write = write_key;
+    let (write, reason) = reads.of(&event.trigger);
+    let Chain { read, why } = reads.chain;
+    let (write, reason) = restrict(event, settings, write, reason);
+    Decision {
+        read,
+        why,
+        write: write.map(|(tag, _)| tag),
+        reason,
+    }
+}
+
+/// What the settings and the event take away from the write: read-only policies, untrusted
+/// code, events that must not write, branches not in writable-branches.
+fn restrict<'a>(
+    event: &CiEvent,
+    settings: &PolicySettings,
+    write: WriteTarget<'a>,
+    reason: String,
+) -> (WriteTarget<'a>, String) {
     let untrusted = matches!(
         event.trigger,
         Trigger::Request {
@@ -245,26 +298,24 @@ pub fn decide(event: &CiEvent, settings: &PolicySettings) -> Decision {
         }
     );
     if settings.kind == PolicyKind::ReadOnly {
-        write = None;
-        reason = "cache-policy is read-only".into();
-    } else if untrusted && write.is_some() {
-        write = None;
-        reason = "a request from a fork, or untrusted code with a write token: read-only".into();
-    } else if let Some(why) = event.read_only.as_ref().filter(|_| write.is_some()) {
-        write = None;
-        reason = format!("{why}: read-only");
-    } else if let Some((_, Some(branch))) = &write {
+        return (None, "cache-policy is read-only".into());
+    }
+    if untrusted && write.is_some() {
+        let why = "a request from a fork, or untrusted code with a write token: read-only";
+        return (None, why.into());
+    }
+    if let Some(why) = event.read_only.as_ref().filter(|_| write.is_some()) {
+        return (None, format!("{why}: read-only"));
+    }
+    if let Some((_, Some(branch))) = &write {
         if !may_write_branch(settings, branch) {
-            reason = format!("{branch} is not in writable-branches: read-only");
-            write = None;
+            return (
+                None,
+                format!("{branch} is not in writable-branches: read-only"),
+            );
         }
     }
-    Decision {
-        read,
-        why,
-        write: write.map(|(tag, _)| tag),
-        reason,
-    }
+    (write, reason)
 }
 
 #[cfg(test)]

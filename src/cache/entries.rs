@@ -126,14 +126,17 @@ pub fn parse_go_bool(value: &str) -> Result<bool, BadValue> {
     }
 }
 
+/// The media types a cache is exported with: `oci-mediatypes` and `image-manifest`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaTypes {
+    pub oci: bool,
+    pub image_manifest: bool,
+}
+
 /// Combinations BuildKit refuses at export time (`invalid configuration for remote cache`)
 /// or silently mis-stores.
-pub fn check_media_types(
-    compression: Compression,
-    oci_mediatypes: bool,
-    image_manifest: bool,
-) -> Result<(), String> {
-    if oci_mediatypes {
+pub fn check_media_types(compression: Compression, media: MediaTypes) -> Result<(), String> {
+    if media.oci {
         return Ok(());
     }
     if compression.needs_oci_mediatypes() {
@@ -141,7 +144,7 @@ pub fn check_media_types(
             "compression={compression} needs oci-mediatypes=true"
         ));
     }
-    if image_manifest {
+    if media.image_manifest {
         return Err("image-manifest=true needs oci-mediatypes=true".to_owned());
     }
     Ok(())
@@ -171,6 +174,15 @@ pub struct RegistryCacheOptions {
     pub oci_mediatypes: bool,
     pub image_manifest: bool,
     pub ignore_error: bool,
+}
+
+impl RegistryCacheOptions {
+    pub fn media_types(&self) -> MediaTypes {
+        MediaTypes {
+            oci: self.oci_mediatypes,
+            image_manifest: self.image_manifest,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -353,12 +365,11 @@ impl CacheEntry {
             self.get(key)
                 .map_or(default, |v| parse_go_bool(v).expect("checked above"))
         };
-        check_media_types(
-            compression,
-            flag("oci-mediatypes", true),
-            flag("image-manifest", false),
-        )
-        .map_err(|problem| EntryError::BadValue {
+        let media = MediaTypes {
+            oci: flag("oci-mediatypes", true),
+            image_manifest: flag("image-manifest", false),
+        };
+        check_media_types(compression, media).map_err(|problem| EntryError::BadValue {
             key: "oci-mediatypes".into(),
             problem,
         })

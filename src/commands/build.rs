@@ -21,7 +21,7 @@ use crate::inputs::RawInputs;
 use crate::plan::{self, CacheEntries, RunFiles};
 use crate::platform::{Env, Level, Log, Platform, gitlab};
 use crate::probe::{self, Selection};
-use crate::registry::Registry;
+use crate::registry::{CacheLayout, Registry};
 use crate::report::{OutputFormat, Report};
 use crate::stats::{ImportOutcome, Location};
 
@@ -42,17 +42,31 @@ impl Prepared {
     }
 }
 
+/// What the chain is prepared for: a build (the engine checked first, the registry asked,
+/// GitLab's login written) or `regcache plan` (nothing started; the registry asked only with
+/// `--probe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Build,
+    Plan { probe: bool },
+}
+
+impl Purpose {
+    fn probes(self) -> bool {
+        matches!(self, Purpose::Build | Purpose::Plan { probe: true })
+    }
+}
+
 /// inputs → config → decision → probe. Bad inputs stop here, before anything ran.
 pub fn prepare<W: Write>(
     ctx: &Context,
     raw: &RawInputs,
-    probe: bool,
-    needs_engine: bool,
+    purpose: Purpose,
     log: &mut Log<W>,
 ) -> Result<Prepared, Error> {
     let config = config::validate(raw)?;
     // A build needs its engine: checked before anything is asked or printed.
-    if needs_engine {
+    if purpose == Purpose::Build {
         config.engine.preflight(&config, &ctx.env)?;
     }
     let file = policy_file::load(
@@ -86,26 +100,44 @@ pub fn prepare<W: Write>(
             settings,
         });
     };
-    if ctx.platform == Platform::GitLab && needs_engine {
+    if ctx.platform == Platform::GitLab && purpose == Purpose::Build {
         gitlab_login(&ctx.env, log)?;
     }
     let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
     let decision = decision::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
     let full_ref = |tag: &String| config.engine.cache_location(repository, tag);
-    let read = decision.read.iter().map(full_ref).collect();
-    let write = decision.write.as_ref().map(full_ref);
+    let chain = probe::Chain {
+        read: decision.read.iter().map(full_ref).collect(),
+        write: decision.write.as_ref().map(full_ref),
+        registry: repository.registry().to_owned(),
+    };
+    let selection =
+        ask_registry(ctx, &config, chain, purpose.probes(), log)?.with_reasons(&decision.why);
+    Ok(Prepared {
+        config,
+        settings,
+        decision,
+        selection,
+    })
+}
+
+/// The chain probed (when `probe`), with what was asked in debug mode and the warnings.
+fn ask_registry<W: Write>(
+    ctx: &Context,
+    config: &Config,
+    chain: probe::Chain,
+    probe: bool,
+    log: &mut Log<W>,
+) -> Result<Selection, Error> {
     let started = Instant::now();
-    let selection = probe::run(
-        &Registry::new(&ctx.env),
-        repository.registry(),
-        read,
-        write,
-        probe,
-        config.engine.caches_are_repositories(),
+    let registry = Registry::new(&ctx.env);
+    let selection = probe::ask(
+        probe.then_some(&registry),
+        chain,
+        config.engine.cache_layout(),
         config.cache.ignore_error,
-    )?
-    .with_reasons(&decision.why);
+    )?;
     if probe {
         log.debug(&format!(
             "probe: {} ref(s) asked in {:.1} ms: {}",
@@ -122,12 +154,7 @@ pub fn prepare<W: Write>(
     for warning in &selection.warnings {
         log.annotate(Level::Warning, warning.title, &warning.message, None)?;
     }
-    Ok(Prepared {
-        config,
-        settings,
-        decision,
-        selection,
-    })
+    Ok(selection)
 }
 
 /// GitLab's job credentials for its registry, written as a docker config when the job has
@@ -170,12 +197,12 @@ pub fn build<W: Write>(
     output: Option<(OutputFormat, Option<&Path>)>,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
-    let prepared = prepare(ctx, raw, true, true, log)?;
+    let prepared = prepare(ctx, raw, Purpose::Build, log)?;
     prepared
         .config
         .engine
         .preflight(&prepared.config, &ctx.env)?;
-    let report = run(ctx, &prepared, log)?;
+    let report = execute(ctx, &prepared, log)?;
     if ctx.platform == Platform::GitLab {
         // GitLab has no step outputs or job summary: the summary goes to the log, the
         // outputs to a dotenv report and a JSON artifact.
@@ -219,7 +246,11 @@ pub fn build<W: Write>(
 }
 
 /// plan → engine → stats → report, with the temporary files the engine needs.
-fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result<Report, Error> {
+fn execute<W: Write>(
+    ctx: &Context,
+    prepared: &Prepared,
+    log: &mut Log<W>,
+) -> Result<Report, Error> {
     let config = &prepared.config;
     let temp_root = ctx
         .env
@@ -251,55 +282,13 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         .secrets
         .iter()
         .map(|s| (s.id.clone(), s.source.clone()));
-    let mut secrets = Vec::new();
-    for (i, (id, source)) in given.chain(derived.git_auth.clone()).enumerate() {
-        let source = match source {
-            SecretSource::Value(value) => {
-                log.mask(&value)?;
-                let path = temp.path().join(format!("secret-{i}"));
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                    .map_err(Error::file("writing a secret file", &path))?;
-                file.write_all(value.as_bytes())
-                    .map_err(Error::file("writing a secret file", &path))?;
-                SecretSource::File(path.to_string_lossy().into_owned())
-            }
-            other => other,
-        };
-        secrets.push((id, source));
-    }
     let files = RunFiles {
         metadata: temp.path().join("metadata.json"),
         iidfile: temp.path().join("iid"),
-        secrets,
+        secrets: secret_files(given.chain(derived.git_auth.clone()), temp.path(), log)?,
     };
     let argv = engine.argv(config, &derived, &cache_entries, &files, engine_version);
-
-    log.start_group("regcache setup")?;
-    describe_setup(config, &derived, log)?;
-    log.debug(&format!(
-        "argv: {} {}",
-        engine.program(),
-        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
-    ))?;
-    log.end_group()?;
-    log.start_group("Cache decision")?;
-    describe_decision(prepared, log)?;
-    // buildah before 1.29 takes one `--cache-from`: the chain is cut to its first ref.
-    let passed = argv.iter().filter(|a| *a == "--cache-from").count();
-    if let (Some(first), Some((major, minor))) = (
-        cache_entries.from.first().and_then(|e| e.get("ref")),
-        engine_version.filter(|_| passed < cache_entries.from.len()),
-    ) {
-        log.line(&format!(
-            "regcache: {} {major}.{minor} reads one cache repository (1.29 and later read several): reading {first}",
-            engine.program()
-        ))?;
-    }
-    log.end_group()?;
+    announce(prepared, &derived, &argv, engine_version, log)?;
     // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
     let mut log_error = None;
@@ -313,7 +302,92 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         return Err(Error::Log(e));
     }
     let finished = finished?;
+    let report = report_of(ctx, prepared, &finished, &files, log)?;
+    let dockerfile = dockerfile_path(
+        config.build.file.as_deref(),
+        &derived.context,
+        &ctx.workspace(),
+    );
+    explain(&report, &finished, dockerfile.as_deref(), log)?;
+    log.line(&report.headline())?;
+    Ok(report)
+}
 
+/// Each secret as the engine takes it: a value is written to a 0600 file in `dir` (and masked
+/// in the log), a file or a variable passes as it is.
+fn secret_files<W: Write>(
+    secrets: impl Iterator<Item = (String, SecretSource)>,
+    dir: &Path,
+    log: &mut Log<W>,
+) -> Result<Vec<(String, SecretSource)>, Error> {
+    let mut files = Vec::new();
+    for (i, (id, source)) in secrets.enumerate() {
+        let source = match source {
+            SecretSource::Value(value) => {
+                log.mask(&value)?;
+                let path = dir.join(format!("secret-{i}"));
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(Error::file("writing a secret file", &path))?;
+                file.write_all(value.as_bytes())
+                    .map_err(Error::file("writing a secret file", &path))?;
+                SecretSource::File(path.to_string_lossy().into_owned())
+            }
+            other => other,
+        };
+        files.push((id, source));
+    }
+    Ok(files)
+}
+
+/// The setup and the cache decision, each in its own group, before the build's own log.
+fn announce<W: Write>(
+    prepared: &Prepared,
+    derived: &Derived,
+    argv: &[String],
+    engine_version: Option<(u64, u64)>,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
+    let config = &prepared.config;
+    let engine = config.engine;
+    log.start_group("regcache setup")?;
+    describe_setup(config, derived, log)?;
+    log.debug(&format!(
+        "argv: {} {}",
+        engine.program(),
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
+    ))?;
+    log.end_group()?;
+    log.start_group("Cache decision")?;
+    describe_decision(prepared, log)?;
+    // buildah before 1.29 takes one `--cache-from`: the chain is cut to its first ref.
+    let cache_entries = prepared.cache_entries();
+    let passed = argv.iter().filter(|a| *a == "--cache-from").count();
+    if let (Some(first), Some((major, minor))) = (
+        cache_entries.from.first().and_then(|e| e.get("ref")),
+        engine_version.filter(|_| passed < cache_entries.from.len()),
+    ) {
+        log.line(&format!(
+            "regcache: {} {major}.{minor} reads one cache repository (1.29 and later read several): reading {first}",
+            engine.program()
+        ))?;
+    }
+    Ok(log.end_group()?)
+}
+
+/// What the build did, from its statistics, the files the engine wrote and the cache it
+/// exported, read back.
+fn report_of<W: Write>(
+    ctx: &Context,
+    prepared: &Prepared,
+    finished: &Finished,
+    files: &RunFiles,
+    log: &mut Log<W>,
+) -> Result<Report, Error> {
+    let config = &prepared.config;
     let metadata = fs::read(&files.metadata)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
@@ -325,13 +399,10 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
     // limit (a cache over it exports fine and is never imported). One manifest read, after the
     // build; a failure only loses the numbers. buildah's cache is a repository of step layers,
     // with no one manifest to size.
-    let exported_cache = match prepared
-        .selection
-        .refs
-        .write
-        .as_ref()
-        .filter(|_| finished.stats.cache_exported() && !engine.caches_are_repositories())
-    {
+    let written = prepared.selection.refs.write.as_ref().filter(|_| {
+        finished.stats.cache_exported() && config.engine.cache_layout() == CacheLayout::Tag
+    });
+    let exported_cache = match written {
         Some(written) => match Registry::new(&ctx.env).stored_size(written) {
             Ok(info) => Some(info),
             Err(e) => {
@@ -341,7 +412,7 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         },
         None => None,
     };
-    let report = Report {
+    Ok(Report {
         image: crate::report::image_name(&config.build.tags, config.build.target.as_deref()),
         stats: finished.stats.clone(),
         selection: prepared.selection.clone(),
@@ -351,22 +422,15 @@ fn run<W: Write>(ctx: &Context, prepared: &Prepared, log: &mut Log<W>) -> Result
         metadata,
         exported_cache,
         passed_refs: Some(
-            cache_entries
+            prepared
+                .cache_entries()
                 .from
                 .iter()
                 .filter_map(|e| e.get("ref"))
                 .map(str::to_owned)
                 .collect(),
         ),
-    };
-    let dockerfile = dockerfile_path(
-        config.build.file.as_deref(),
-        &derived.context,
-        &ctx.workspace(),
-    );
-    explain(&report, &finished, dockerfile.as_deref(), log)?;
-    log.line(&report.headline())?;
-    Ok(report)
+    })
 }
 
 /// What is built, with what: the lines a reader of the log checks first.
@@ -421,7 +485,7 @@ fn describe_decision<W: Write>(prepared: &Prepared, log: &mut Log<W>) -> Result<
         .write
         .iter()
         .map(|write| {
-            if config.engine.caches_are_repositories() {
+            if config.engine.cache_layout() == CacheLayout::Repository {
                 format!(
                     "{write} (a tag per step's layer, ignore-error={})",
                     c.ignore_error

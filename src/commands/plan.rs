@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::build::{Prepared, prepare};
+use super::build::{Prepared, Purpose, prepare};
 use super::{Context, print};
 use crate::cache::entries::CacheEntry;
 use crate::error::Error;
@@ -28,7 +28,10 @@ pub struct PlanRequest {
 }
 
 pub fn plan<W: Write>(ctx: &Context, request: &PlanRequest, log: &mut Log<W>) -> Result<(), Error> {
-    let prepared = prepare(ctx, &request.raw, request.probe, false, log)?;
+    let purpose = Purpose::Plan {
+        probe: request.probe,
+    };
+    let prepared = prepare(ctx, &request.raw, purpose, log)?;
     print(&plan_text(
         &prepared,
         request.format,

@@ -5,9 +5,10 @@
 use std::io::Write;
 
 use super::{Context, pretty_json, print, registry_for};
+use crate::cli::Format;
 use crate::error::Error;
 use crate::platform::{Log, github, github_api};
-use crate::prune::{Flags, Format, FromEnv, Request};
+use crate::prune::{Flags, FromEnv, Request};
 
 pub fn prune<W: Write>(ctx: &Context, flags: &Flags, log: &mut Log<W>) -> Result<(), Error> {
     let env = &ctx.env;

@@ -2,24 +2,29 @@
 //! annotations say), printed a line per blob or as JSON; exit 1 when something is wrong.
 
 use super::{Context, pretty_json, print, registry_for};
+use crate::cli::Format;
 use crate::error::Error;
 
-pub fn verify(
-    ctx: &Context,
-    reference: &str,
-    deep: bool,
-    insecure: bool,
-    json: bool,
-) -> Result<(), Error> {
-    let verification = registry_for(ctx, reference, insecure).verify(reference, deep)?;
-    print(&if json {
-        pretty_json(&verification)
-    } else {
-        verification.human()
+/// What `regcache verify` was asked.
+pub struct VerifyRequest {
+    pub reference: String,
+    /// Stream every layer through its decompressor against its uncompressed digest.
+    pub deep: bool,
+    pub insecure: bool,
+    pub format: Format,
+}
+
+pub fn verify(ctx: &Context, request: &VerifyRequest) -> Result<(), Error> {
+    let reference = &request.reference;
+    let verification =
+        registry_for(ctx, reference, request.insecure).verify(reference, request.deep)?;
+    print(&match request.format {
+        Format::Json => pretty_json(&verification),
+        Format::Human => verification.human(),
     })?;
     match verification.problem() {
         Some(problem) => Err(Error::Registry {
-            reference: reference.to_owned(),
+            reference: reference.clone(),
             message: problem,
         }),
         None => Ok(()),

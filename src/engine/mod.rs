@@ -13,6 +13,7 @@ use crate::build_push::Derived;
 use crate::config::{Config, Engine};
 use crate::error::Error;
 use crate::plan::{CacheEntries, RunFiles};
+use crate::registry::CacheLayout;
 use crate::stats::BuildStats;
 
 /// `name value` for each value (none for an empty list or an unset option): how both engines'
@@ -85,9 +86,12 @@ impl Engine {
         })
     }
 
-    /// Whether a cache is a whole repository (it exists when it has a tag), not a tag.
-    pub fn caches_are_repositories(self) -> bool {
-        self != Engine::Buildx
+    /// Where this engine's cache lives: a tag (BuildKit) or a whole repository (buildah).
+    pub fn cache_layout(self) -> CacheLayout {
+        match self {
+            Engine::Buildx => CacheLayout::Tag,
+            Engine::Buildah | Engine::Podman => CacheLayout::Repository,
+        }
     }
 
     /// The arguments the engine's program is started with. `version` is the engine's, when an

@@ -398,119 +398,41 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
         .or(env.get("GITHUB_REPOSITORY"))
         .unwrap_or("")
         .to_owned();
-    let git_ref = env.get("GITHUB_REF").unwrap_or("");
-    let mut lookups = Vec::new();
-    let mut read_only = None;
-    let mut warnings = Vec::new();
+    let mut reading = Reading {
+        env,
+        payload,
+        name,
+        git_ref: env.get("GITHUB_REF").unwrap_or(""),
+        repository,
+        lookups: Vec::new(),
+        read_only: None,
+        warnings: Vec::new(),
+    };
     let trigger = match classify(name) {
         _ if name.is_empty() => Trigger::Local,
-        Some(EventClass::PullRequest | EventClass::PullRequestTarget) => {
-            let target = name == "pull_request_target";
-            match &payload.pull_request {
-                Some(pr) => request_trigger(pr, Some(&repository), target),
-                // No payload: the runner's variables still give number and base, but not
-                // whether the code comes from a fork, so the build must not write.
-                None => (|| {
-                    let number = git_ref
-                        .strip_prefix("refs/pull/")?
-                        .split('/')
-                        .next()?
-                        .parse()
-                        .ok()?;
-                    let base = env
-                        .get("GITHUB_BASE_REF")
-                        .filter(|b| !b.is_empty())?
-                        .to_owned();
-                    Some(Trigger::Request {
-                        kind: RequestKind::Pull,
-                        number,
-                        base,
-                        head: None,
-                        untrusted: true,
-                    })
-                })()
-                .unwrap_or_else(|| {
-                    read_only = Some(format!("{name} without a readable pull request"));
-                    ref_trigger(git_ref)
-                }),
-            }
-        }
-        Some(EventClass::MergeGroup) => match payload
-            .merge_group
-            .as_ref()
-            .and_then(|m| m.base_ref.as_deref())
-            .and_then(branch_of)
-        {
-            Some(base) => Trigger::MergeQueue {
-                kind: RequestKind::Pull,
-                base: base.to_owned(),
-                requests: payload
-                    .merge_group
-                    .as_ref()
-                    .and_then(|m| m.head_ref.as_deref())
-                    .map(queued_requests)
-                    .unwrap_or_default(),
-            },
-            None => {
-                read_only = Some("merge_group without a readable base".to_owned());
-                ref_trigger(git_ref)
-            }
-        },
-        Some(EventClass::IssueComment) => {
-            if let Some(Issue {
-                number: Some(number),
-                pull_request: Some(_),
-            }) = &payload.issue
-            {
-                lookups.push(Lookup::PullRequest {
-                    repository: repository.clone(),
-                    number: *number,
-                });
-                read_only = Some(unresolved_comment(*number));
-            } else {
-                read_only = Some("issue_comment on an issue".to_owned());
-            }
-            // Until the API answers, the comment acts on its ref.
-            ref_trigger(git_ref)
-        }
-        Some(EventClass::PushLike) => {
-            let mut trigger = ref_trigger(git_ref);
-            if let (Trigger::Push { merged, branch }, "push") = (&mut trigger, name) {
-                *merged = payload
-                    .head_commit
-                    .as_ref()
-                    .and_then(|c| c.message.as_deref())
-                    .and_then(|m| merged_from_message(m, &repository));
-                // The message says nothing (a rebase merge, an edited title): ask which pull
-                // request the commit belongs to, for a push to the default branch (where
-                // requests are merged), only with a token to ask with.
-                let sha = env.get("GITHUB_SHA").filter(|s| !s.is_empty());
-                let to_default = payload
-                    .repository
-                    .as_ref()
-                    .and_then(|r| r.default_branch.as_deref())
-                    == Some(branch.as_str());
-                if let (None, Some(sha), Some(_), true) = (&merged, sha, token(env), to_default) {
-                    lookups.push(Lookup::MergedBy {
-                        repository: repository.clone(),
-                        sha: sha.to_owned(),
-                    });
-                }
-            }
-            trigger
-        }
+        Some(EventClass::PullRequest | EventClass::PullRequestTarget) => reading.pull_request(),
+        Some(EventClass::MergeGroup) => reading.merge_group(),
+        Some(EventClass::IssueComment) => reading.comment(),
+        Some(EventClass::PushLike) => reading.push(),
         Some(EventClass::ReadOnly) => {
-            read_only = Some(format!("{name} is no build of pushed code"));
-            ref_trigger(git_ref)
+            reading.read_only = Some(format!("{name} is no build of pushed code"));
+            ref_trigger(reading.git_ref)
         }
         None => {
-            warnings.push(format!(
+            reading.warnings.push(format!(
                 "the event `{name}` is not one regcache knows; reading caches, writing none"
             ));
-            read_only = Some(format!("unknown event {name}"));
-            ref_trigger(git_ref)
+            reading.read_only = Some(format!("unknown event {name}"));
+            ref_trigger(reading.git_ref)
         }
     };
+    let Reading {
+        repository,
+        mut lookups,
+        mut read_only,
+        warnings,
+        ..
+    } = reading;
     let default_branch = payload
         .repository
         .as_ref()
@@ -529,6 +451,128 @@ pub fn event(env: &Env, payload: &Payload) -> EventFacts {
         },
         lookups,
         warnings,
+    }
+}
+
+/// The event as it is read: what the runner and the payload say, and what reading found to
+/// ask the API, to forbid or to warn about.
+struct Reading<'a> {
+    env: &'a Env,
+    payload: &'a Payload,
+    name: &'a str,
+    git_ref: &'a str,
+    repository: String,
+    lookups: Vec<Lookup>,
+    read_only: Option<String>,
+    warnings: Vec<String>,
+}
+
+impl Reading<'_> {
+    /// `pull_request` and its kin: the payload's pull request, or without one the runner's
+    /// variables, which give number and base but not whether the code comes from a fork, so
+    /// the build must not write.
+    fn pull_request(&mut self) -> Trigger {
+        let target = self.name == "pull_request_target";
+        if let Some(pr) = &self.payload.pull_request {
+            return request_trigger(pr, Some(&self.repository), target);
+        }
+        let from_variables = || {
+            let number = self
+                .git_ref
+                .strip_prefix("refs/pull/")?
+                .split('/')
+                .next()?
+                .parse()
+                .ok()?;
+            let base = self
+                .env
+                .get("GITHUB_BASE_REF")
+                .filter(|b| !b.is_empty())?
+                .to_owned();
+            Some(Trigger::Request {
+                kind: RequestKind::Pull,
+                number,
+                base,
+                head: None,
+                untrusted: true,
+            })
+        };
+        from_variables().unwrap_or_else(|| {
+            self.read_only = Some(format!("{} without a readable pull request", self.name));
+            ref_trigger(self.git_ref)
+        })
+    }
+
+    /// A merge queue's group: its base and the requests queued in it.
+    fn merge_group(&mut self) -> Trigger {
+        let group = self.payload.merge_group.as_ref();
+        match group
+            .and_then(|m| m.base_ref.as_deref())
+            .and_then(branch_of)
+        {
+            Some(base) => Trigger::MergeQueue {
+                kind: RequestKind::Pull,
+                base: base.to_owned(),
+                requests: group
+                    .and_then(|m| m.head_ref.as_deref())
+                    .map(queued_requests)
+                    .unwrap_or_default(),
+            },
+            None => {
+                self.read_only = Some("merge_group without a readable base".to_owned());
+                ref_trigger(self.git_ref)
+            }
+        }
+    }
+
+    /// A comment: on a pull request, the API is asked which; until it answers, the comment
+    /// acts on its ref and writes nothing.
+    fn comment(&mut self) -> Trigger {
+        if let Some(Issue {
+            number: Some(number),
+            pull_request: Some(_),
+        }) = &self.payload.issue
+        {
+            self.lookups.push(Lookup::PullRequest {
+                repository: self.repository.clone(),
+                number: *number,
+            });
+            self.read_only = Some(unresolved_comment(*number));
+        } else {
+            self.read_only = Some("issue_comment on an issue".to_owned());
+        }
+        ref_trigger(self.git_ref)
+    }
+
+    /// A push (or another build of a pushed ref): a push to a branch reads the request it
+    /// merged, from its head commit's message or, failing that, from the API.
+    fn push(&mut self) -> Trigger {
+        let mut trigger = ref_trigger(self.git_ref);
+        if let (Trigger::Push { merged, branch }, "push") = (&mut trigger, self.name) {
+            *merged = self
+                .payload
+                .head_commit
+                .as_ref()
+                .and_then(|c| c.message.as_deref())
+                .and_then(|m| merged_from_message(m, &self.repository));
+            // The message says nothing (a rebase merge, an edited title): ask which pull
+            // request the commit belongs to, for a push to the default branch (where
+            // requests are merged), only with a token to ask with.
+            let sha = self.env.get("GITHUB_SHA").filter(|s| !s.is_empty());
+            let to_default = self
+                .payload
+                .repository
+                .as_ref()
+                .and_then(|r| r.default_branch.as_deref())
+                == Some(branch.as_str());
+            if let (None, Some(sha), Some(_), true) = (&merged, sha, token(self.env), to_default) {
+                self.lookups.push(Lookup::MergedBy {
+                    repository: self.repository.clone(),
+                    sha: sha.to_owned(),
+                });
+            }
+        }
+        trigger
     }
 }
 

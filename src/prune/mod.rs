@@ -15,7 +15,7 @@ mod request;
 mod run;
 
 pub use outcome::Outcome;
-pub use request::{Flags, Format, FromEnv, Request, command};
+pub use request::{Flags, FromEnv, Request, command};
 pub use run::prune;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -68,7 +68,7 @@ pub struct Kept {
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
-pub struct Plan {
+pub struct Cleanup {
     pub delete: Vec<Deletion>,
     pub keep: Vec<Kept>,
     /// Set when nothing may be deleted in this repository, with why.
@@ -185,8 +185,9 @@ fn reachable(
     }
 }
 
-/// The plan for one repository.
-pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
+/// What prune does in one repository: every tag judged, what kept tags reach kept with them,
+/// the rest of the stale caches deleted; nothing at all when the view is incomplete.
+pub fn cleanup(inventory: &Inventory, live: &Liveness) -> Cleanup {
     let written = |digest: &str| inventory.manifests.get(digest).and_then(|m| m.written);
     let verdicts: Vec<(&str, &str, Verdict)> = inventory
         .tags
@@ -207,16 +208,11 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
                 .or_insert_with(|| (*tag).to_owned());
         }
     }
-    let keep_tag = |tag: &str, digest: &str, reason: String| Kept {
-        tag: Some(tag.to_owned()),
-        digest: digest.to_owned(),
-        reason,
-    };
-    let blocked = |why: String| Plan {
+    let blocked = |why: String| Cleanup {
         delete: Vec::new(),
         keep: verdicts
             .iter()
-            .map(|(tag, digest, _)| keep_tag(tag, digest, why.clone()))
+            .map(|(tag, digest, _)| kept(Some(tag), digest, why.clone()))
             .collect(),
         blocked: Some(why),
     };
@@ -235,38 +231,72 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
             ));
         }
     };
+    let protection = Protection {
+        inventory,
+        roots: &roots,
+        reached: &reached,
+    };
+    sort_stale(&protection, &verdicts, live)
+}
 
-    let mut plan = Plan::default();
-    let mut stale: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for (tag, digest, verdict) in &verdicts {
-        match verdict {
-            Verdict::Keep(reason) => plan.keep.push(keep_tag(tag, digest, reason.clone())),
-            Verdict::Stale(why) => stale.entry(digest).or_default().push((tag, why)),
-        }
+fn kept(tag: Option<&str>, digest: &str, reason: String) -> Kept {
+    Kept {
+        tag: tag.map(str::to_owned),
+        digest: digest.to_owned(),
+        reason,
     }
-    let deletable = |digest: &str| -> Result<(), String> {
-        if let Some(root) = reached.get(digest) {
-            return Err(if roots.contains_key(digest) {
+}
+
+/// What keeps a stale digest: a kept tag on it or reaching it, or its not being a cache.
+struct Protection<'a> {
+    inventory: &'a Inventory,
+    roots: &'a BTreeMap<String, String>,
+    reached: &'a BTreeMap<String, String>,
+}
+
+impl Protection<'_> {
+    fn deletable(&self, digest: &str) -> Result<(), String> {
+        if let Some(root) = self.reached.get(digest) {
+            return Err(if self.roots.contains_key(digest) {
                 format!("stale, but its digest is also tagged {root}, which is kept")
             } else {
                 format!("stale, but kept tag {root} needs this manifest")
             });
         }
-        match inventory.manifests.get(digest) {
+        match self.inventory.manifests.get(digest) {
             Some(manifest) if manifest.is_cache => Ok(()),
             Some(_) => Err("stale, but not a BuildKit cache manifest".into()),
             None => Err(format!(
                 "stale, but its manifest could not be read ({})",
-                inventory
+                self.inventory
                     .unreadable
                     .get(digest)
                     .map_or("not read", String::as_str)
             )),
         }
-    };
+    }
+}
+
+/// The verdicts sorted: kept tags kept, each stale digest (with all its tags) and each
+/// untagged cache deleted unless something protects it.
+fn sort_stale(
+    protection: &Protection<'_>,
+    verdicts: &[(&str, &str, Verdict)],
+    live: &Liveness,
+) -> Cleanup {
+    let inventory = protection.inventory;
+    let written = |digest: &str| inventory.manifests.get(digest).and_then(|m| m.written);
+    let mut cleanup = Cleanup::default();
+    let mut stale: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (tag, digest, verdict) in verdicts {
+        match verdict {
+            Verdict::Keep(reason) => cleanup.keep.push(kept(Some(tag), digest, reason.clone())),
+            Verdict::Stale(why) => stale.entry(digest).or_default().push((tag, why)),
+        }
+    }
     for (digest, tags) in stale {
-        match deletable(digest) {
-            Ok(()) => plan.delete.push(Deletion {
+        match protection.deletable(digest) {
+            Ok(()) => cleanup.delete.push(Deletion {
                 digest: digest.to_owned(),
                 tags: tags.iter().map(|(t, _)| (*t).to_owned()).collect(),
                 age_days: age_days(written(digest), live.now),
@@ -278,28 +308,28 @@ pub fn plan(inventory: &Inventory, live: &Liveness) -> Plan {
                     .collect::<Vec<_>>()
                     .join("; "),
             }),
-            Err(reason) => plan.keep.extend(
+            Err(reason) => cleanup.keep.extend(
                 tags.iter()
-                    .map(|(tag, _)| keep_tag(tag, digest, reason.clone())),
+                    .map(|(tag, _)| kept(Some(tag), digest, reason.clone())),
             ),
         }
     }
     for digest in &inventory.untagged {
-        match deletable(digest) {
-            Ok(()) => plan.delete.push(Deletion {
+        match protection.deletable(digest) {
+            Ok(()) => cleanup.delete.push(Deletion {
                 digest: digest.clone(),
                 tags: Vec::new(),
                 age_days: age_days(written(digest), live.now),
                 why: "an untagged cache, left when its tag was overwritten".into(),
             }),
-            Err(reason) => plan.keep.push(Kept {
-                tag: None,
-                digest: digest.clone(),
-                reason: reason.replacen("stale, but ", "untagged, but ", 1),
-            }),
+            Err(reason) => cleanup.keep.push(kept(
+                None,
+                digest,
+                reason.replacen("stale, but ", "untagged, but ", 1),
+            )),
         }
     }
-    plan
+    cleanup
 }
 
 #[cfg(test)]
@@ -339,11 +369,11 @@ mod tests {
         }
     }
 
-    fn deleted_tags(plan: &Plan) -> Vec<String> {
+    fn deleted_tags(plan: &Cleanup) -> Vec<String> {
         plan.delete.iter().flat_map(|d| d.tags.clone()).collect()
     }
 
-    fn reason_of<'p>(plan: &'p Plan, tag: &str) -> &'p str {
+    fn reason_of<'p>(plan: &'p Cleanup, tag: &str) -> &'p str {
         &plan
             .keep
             .iter()
@@ -379,7 +409,7 @@ mod tests {
                 ("d8", cache(1)),
             ],
         );
-        let plan = plan(&inv, &live());
+        let plan = cleanup(&inv, &live());
         assert_eq!(
             deleted_tags(&plan),
             [
@@ -440,7 +470,7 @@ mod tests {
             older_than: Some(Duration::days(14)),
             ..live()
         };
-        let plan = plan(&inv, &live);
+        let plan = cleanup(&inv, &live);
         assert_eq!(deleted_tags(&plan), ["buildcache-feature-a"]);
         assert_eq!(plan.delete[0].age_days, Some(20));
         assert_eq!(
@@ -451,11 +481,11 @@ mod tests {
         assert_eq!(reason_of(&plan, "buildcache-mr-9"), "its age is unknown");
         // The limit is "older than": exactly 14 days is kept.
         let edge = inventory(&[("buildcache-x", "d")], &[("d", cache(14))]);
-        assert!(plan_of(&edge, &live).delete.is_empty());
+        assert!(cleanup_of(&edge, &live).delete.is_empty());
     }
 
-    fn plan_of(inv: &Inventory, live: &Liveness) -> Plan {
-        plan(inv, live)
+    fn cleanup_of(inv: &Inventory, live: &Liveness) -> Cleanup {
+        cleanup(inv, live)
     }
 
     #[test]
@@ -469,7 +499,7 @@ mod tests {
             ],
             &[("shared", cache(1)), ("both-stale", cache(1))],
         );
-        let plan = plan(&inv, &live());
+        let plan = cleanup(&inv, &live());
         assert_eq!(plan.delete.len(), 1);
         assert_eq!(plan.delete[0].digest, "both-stale");
         assert_eq!(plan.delete[0].tags, ["buildcache-pr-1", "buildcache-pr-2"]);
@@ -504,7 +534,7 @@ mod tests {
             ],
         );
         inv.untagged = vec!["attestation".into(), "orphan".into()];
-        let plan = plan(&inv, &live());
+        let plan = cleanup(&inv, &live());
         assert_eq!(
             plan.delete
                 .iter()
@@ -535,7 +565,7 @@ mod tests {
         );
         inv.unreadable
             .insert("d1".into(), "401 Unauthorized".into());
-        let plan = plan(&inv, &live());
+        let plan = cleanup(&inv, &live());
         assert!(plan.delete.is_empty());
         assert_eq!(plan.keep.len(), 2);
         let blocked = plan.blocked.unwrap();
@@ -552,7 +582,7 @@ mod tests {
             &[("v1", "index"), ("buildcache-pr-8", "d2")],
             &[("index", index), ("d2", cache(1))],
         );
-        assert!(plan_of(&inv, &live()).blocked.is_some());
+        assert!(cleanup_of(&inv, &live()).blocked.is_some());
     }
 
     #[test]
@@ -561,7 +591,7 @@ mod tests {
             &[("buildcache-pr-8", "image"), ("buildcache-pr-9", "unread")],
             &[("image", Manifest::default())],
         );
-        let plan = plan(&inv, &live());
+        let plan = cleanup(&inv, &live());
         assert!(plan.delete.is_empty());
         assert_eq!(
             reason_of(&plan, "buildcache-pr-8"),
@@ -586,7 +616,7 @@ mod tests {
             branches: Some(vec![long.clone()]),
             ..live()
         };
-        assert!(plan(&inv, &with_branch).delete.is_empty());
-        assert_eq!(deleted_tags(&plan(&inv, &live())), [tag]);
+        assert!(cleanup(&inv, &with_branch).delete.is_empty());
+        assert_eq!(deleted_tags(&cleanup(&inv, &live())), [tag]);
     }
 }

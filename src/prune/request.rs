@@ -7,6 +7,7 @@ use clap::{Arg, ArgMatches, Command};
 use time::{Duration, OffsetDateTime};
 
 use super::Liveness;
+use crate::cli::Format;
 use crate::config::{InputError, InvalidInputs};
 
 /// `regcache prune`: every flag also reads a `REGCACHE_*` variable, so a CI job (and the
@@ -64,13 +65,6 @@ pub enum BackendChoice {
     Auto,
     Registry,
     GithubPackages,
-}
-
-/// How the plan and result are printed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
 }
 
 /// Where deletions go.
@@ -173,83 +167,64 @@ fn list(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The problems found so far, every one reported together.
+#[derive(Default)]
+struct Problems(Vec<InputError>);
+
+impl Problems {
+    fn bad(&mut self, input: &'static str, problem: impl Into<String>) {
+        self.0.push(InputError {
+            input,
+            problem: problem.into(),
+        });
+    }
+}
+
 impl Request {
     /// Every problem with the flags at once; nothing has touched the registry yet.
     pub fn check(flags: &Flags, env: &FromEnv) -> Result<Request, InvalidInputs> {
-        let mut errors = Vec::new();
-        let mut bad = |input: &'static str, problem: String| {
-            errors.push(InputError { input, problem });
-        };
+        let mut problems = Problems::default();
         let repository = flags.repository.trim().to_owned();
-        let host = match crate::reference::parse(&repository) {
-            _ if crate::reference::has_tag(&repository) || repository.contains('@') => {
-                bad(
-                    "repository",
-                    format!(
-                        "`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"
-                    ),
-                );
-                None
-            }
-            Ok(reference) => Some(reference.registry().to_owned()),
-            Err(e) => {
-                bad(
-                    "repository",
-                    format!("`{repository}` is not a repository: {e}"),
-                );
-                None
-            }
-        };
+        let host = registry_host(&repository, &mut problems);
         let older_than = flags
             .older_than
             .as_deref()
             .map(parse_age)
             .transpose()
             .unwrap_or_else(|problem| {
-                bad("older-than", problem);
+                problems.bad("older-than", problem);
                 None
             });
-        let requests = flags.pull_requests.as_deref().map(|text| {
-            list(text)
-                .into_iter()
-                .filter(|n| n != "none")
-                .filter_map(|n| match n.trim_start_matches(['#', '!']).parse::<u64>() {
-                    Ok(number) if number > 0 => Some(number),
-                    _ => {
-                        bad("pull-requests", format!("`{n}` is not a pull request number: give positive whole numbers, e.g. 12,15"));
-                        None
-                    }
-                })
-                .collect::<Vec<u64>>()
-        });
+        let requests = flags
+            .pull_requests
+            .as_deref()
+            .map(|text| request_numbers(text, &mut problems));
         let branches = flags.branches.as_deref().map(list);
         if flags.prefix.trim().is_empty() {
-            bad(
+            problems.bad(
                 "prefix",
-                "is empty: give the cache tag prefix the builds use (default buildcache)".into(),
+                "is empty: give the cache tag prefix the builds use (default buildcache)",
             );
         }
-        let live_from_github = if flags.live_from_github {
-            match &env.github_repository {
+        let live_from_github = flags
+            .live_from_github
+            .then(|| match &env.github_repository {
                 Some(repository) if repository.contains('/') => Some(repository.clone()),
                 _ => {
-                    bad(
+                    problems.bad(
                         "live-from-github",
-                        "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it".into(),
+                        "needs GITHUB_REPOSITORY (owner/name), as GitHub Actions sets it",
                     );
                     None
                 }
-            }
-        } else {
-            None
-        };
-        if older_than.is_none()
-            && requests.is_none()
-            && branches.is_none()
-            && !flags.live_from_github
-            && flags.older_than.is_none()
-        {
-            bad("older-than", "nothing says which caches are stale: give --older-than, --branches, --pull-requests or --live-from-github".into());
+            })
+            .flatten();
+        let says_what_is_stale = flags.older_than.is_some()
+            || requests.is_some()
+            || branches.is_some()
+            || flags.live_from_github;
+        if !says_what_is_stale {
+            problems.bad("older-than", "nothing says which caches are stale: give --older-than, --branches, --pull-requests or --live-from-github");
         }
         let default_branch = flags
             .default_branch
@@ -257,34 +232,12 @@ impl Request {
             .or_else(|| env.default_branch.clone())
             .filter(|b| !b.trim().is_empty());
         if default_branch.is_none() && !flags.live_from_github {
-            bad("default-branch", "is not known, and its cache must always be kept: give --default-branch (GitLab's CI_DEFAULT_BRANCH and --live-from-github give it too)".into());
+            problems.bad("default-branch", "is not known, and its cache must always be kept: give --default-branch (GitLab's CI_DEFAULT_BRANCH and --live-from-github give it too)");
         }
-        let ghcr = host.as_deref() == Some("ghcr.io");
-        let backend = match (flags.backend, ghcr) {
-            (BackendChoice::GithubPackages, _) | (BackendChoice::Auto, true) => {
-                match &env.github_token {
-                    Some(token) => Some(Backend::GitHubPackages {
-                        api_url: env.github_api_url.clone(),
-                        token: token.clone(),
-                    }),
-                    None => {
-                        bad("backend", "GHCR is pruned through GitHub's Packages API, which needs a token: set GITHUB_TOKEN (packages: write), or give --backend registry for another registry".into());
-                        None
-                    }
-                }
-            }
-            _ => Some(Backend::Registry),
-        };
-        let credentials = match (&flags.username, &env.password) {
-            (Some(user), Some(password)) => Some((user.clone(), password.clone())),
-            (Some(_), None) => {
-                bad("username", "is given but REGCACHE_PASSWORD is not set: put the password (or token) in REGCACHE_PASSWORD".into());
-                None
-            }
-            (None, _) => None,
-        };
-        if !errors.is_empty() {
-            return Err(InvalidInputs(errors));
+        let backend = backend(flags.backend, host.as_deref(), env, &mut problems);
+        let credentials = credentials(flags, env, &mut problems);
+        if !problems.0.is_empty() {
+            return Err(InvalidInputs(problems.0));
         }
         Ok(Request {
             repository,
@@ -303,6 +256,80 @@ impl Request {
             insecure: flags.insecure,
             format: flags.format,
         })
+    }
+}
+
+/// The registry host of a cache repository given without a tag or digest.
+fn registry_host(repository: &str, problems: &mut Problems) -> Option<String> {
+    match crate::reference::parse(repository) {
+        _ if crate::reference::has_tag(repository) || repository.contains('@') => {
+            problems.bad(
+                "repository",
+                format!(
+                    "`{repository}` names a tag or digest; give the cache repository alone, e.g. ghcr.io/owner/app"
+                ),
+            );
+            None
+        }
+        Ok(reference) => Some(reference.registry().to_owned()),
+        Err(e) => {
+            problems.bad(
+                "repository",
+                format!("`{repository}` is not a repository: {e}"),
+            );
+            None
+        }
+    }
+}
+
+/// The open request numbers (`none` when none is open; `#12` and `!12` read as 12).
+fn request_numbers(text: &str, problems: &mut Problems) -> Vec<u64> {
+    list(text)
+        .into_iter()
+        .filter(|n| n != "none")
+        .filter_map(|n| match n.trim_start_matches(['#', '!']).parse::<u64>() {
+            Ok(number) if number > 0 => Some(number),
+            _ => {
+                problems.bad("pull-requests", format!("`{n}` is not a pull request number: give positive whole numbers, e.g. 12,15"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// Where deletions go: GitHub's Packages API for ghcr.io (or when asked), which needs a token.
+fn backend(
+    choice: BackendChoice,
+    host: Option<&str>,
+    env: &FromEnv,
+    problems: &mut Problems,
+) -> Option<Backend> {
+    match (choice, host == Some("ghcr.io")) {
+        (BackendChoice::GithubPackages, _) | (BackendChoice::Auto, true) => {
+            match &env.github_token {
+                Some(token) => Some(Backend::GitHubPackages {
+                    api_url: env.github_api_url.clone(),
+                    token: token.clone(),
+                }),
+                None => {
+                    problems.bad("backend", "GHCR is pruned through GitHub's Packages API, which needs a token: set GITHUB_TOKEN (packages: write), or give --backend registry for another registry");
+                    None
+                }
+            }
+        }
+        _ => Some(Backend::Registry),
+    }
+}
+
+/// `--username` with `REGCACHE_PASSWORD`, or none (the docker config's).
+fn credentials(flags: &Flags, env: &FromEnv, problems: &mut Problems) -> Option<(String, String)> {
+    match (&flags.username, &env.password) {
+        (Some(user), Some(password)) => Some((user.clone(), password.clone())),
+        (Some(_), None) => {
+            problems.bad("username", "is given but REGCACHE_PASSWORD is not set: put the password (or token) in REGCACHE_PASSWORD");
+            None
+        }
+        (None, _) => None,
     }
 }
 

@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use super::outcome::{Failed, Outcome};
 use super::request::{Backend, Request};
-use super::{Deletion, Inventory, Kept, Liveness, Plan};
+use super::{Cleanup, Deletion, Inventory, Kept, Liveness};
 use crate::error::Error;
 use crate::registry::packages::{Package, Refusal};
 use crate::registry::{Distribution, Registry};
@@ -192,11 +192,11 @@ async fn prune_repository(
         Some(package) => packages_inventory(registry, package).await?,
         None => (registry_inventory(registry).await?, BTreeMap::new()),
     };
-    let Plan {
+    let Cleanup {
         delete: planned,
         keep,
         blocked,
-    } = super::plan(&inventory, live);
+    } = super::cleanup(&inventory, live);
     let mut outcome = Outcome {
         repository: registry.name().to_owned(),
         dry_run: !delete,

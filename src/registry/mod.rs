@@ -47,6 +47,14 @@ impl Probe {
     }
 }
 
+/// Where a cache lives: BuildKit's is one manifest under a tag; buildah's is a repository,
+/// a tag per step's layer keyed by content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheLayout {
+    Tag,
+    Repository,
+}
+
 /// A self-signed root made for this (`openssl req -x509`, its private key destroyed): the
 /// only root a client trusts when it speaks no TLS at all.
 const PLAIN_HTTP_ROOT: &[u8] = include_bytes!("plain-http-root.pem");
@@ -165,13 +173,12 @@ impl<'a> Registry<'a> {
         })
     }
 
-    /// Whether each ref exists, all asked at once (HEAD), credentials per registry. With
-    /// `repositories`, each names a whole repository (buildah's cache), which exists when it
-    /// lists a tag.
+    /// Whether each ref exists, all asked at once, credentials per registry: a tag by HEAD, or
+    /// with `CacheLayout::Repository` a whole repository by listing one tag.
     pub fn probe_all(
         &self,
         references: &[String],
-        repositories: bool,
+        layout: CacheLayout,
     ) -> Result<Vec<Probe>, Error> {
         let references: Vec<Reference> = references
             .iter()
@@ -186,9 +193,7 @@ impl<'a> Registry<'a> {
             .iter()
             .zip(&clients)
             .map(|(reference, client)| async move {
-                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, repositories))
-                    .await
-                {
+                match tokio::time::timeout(PROBE_TIMEOUT, probe(client, reference, layout)).await {
                     Ok(result) => result,
                     Err(_) => {
                         Probe::Unreachable(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))
@@ -360,8 +365,8 @@ fn not_a_cache(problem: String) -> String {
     format!("not a BuildKit cache: {problem}")
 }
 
-async fn probe(client: &Distribution<'_>, reference: &Reference, repository: bool) -> Probe {
-    let asked = if repository {
+async fn probe(client: &Distribution<'_>, reference: &Reference, layout: CacheLayout) -> Probe {
+    let asked = if layout == CacheLayout::Repository {
         client.has_tags().await
     } else {
         client.exists(&manifest_key(reference)).await

@@ -126,28 +126,21 @@ impl BuildahLog {
         }
     }
 
-    /// The statistics; `sources` are the `--cache-from` repositories the build was given and
-    /// `pushed_to` its `--cache-to` repository, which buildah's log alone does not name when
-    /// nothing was pulled or pushed.
-    pub fn stats(&self, sources: &[String], pushed_to: Option<&str>) -> BuildStats {
-        let single_stage = self.stages.len() <= 1;
-        let stage_name = |index: usize| -> String {
-            match self.stages.get(index - 1) {
-                Some((name, _)) if !name.is_empty() => name.clone(),
-                // BuildKit's names for unnamed stages, so both engines' tables read alike.
-                _ if single_stage => "default".to_owned(),
-                _ => format!("stage-{}", index - 1),
-            }
-        };
-        let counted: Vec<&Step> = self
-            .steps
-            .iter()
-            .filter(|s| !s.instruction.to_ascii_uppercase().starts_with("FROM "))
-            .collect();
-        let failed_at = self.failure.as_ref().and_then(|_| self.steps.last());
+    /// A stage's name as the tables show it: its own, else BuildKit's names for unnamed
+    /// stages, so both engines' tables read alike.
+    fn stage_name(&self, index: usize) -> String {
+        match self.stages.get(index - 1) {
+            Some((name, _)) if !name.is_empty() => name.clone(),
+            _ if self.stages.len() <= 1 => "default".to_owned(),
+            _ => format!("stage-{}", index - 1),
+        }
+    }
+
+    /// Steps and cached steps per stage, in first-seen order.
+    fn stage_table(&self, counted: &[&Step]) -> Vec<StageStats> {
         let mut stages: Vec<StageStats> = Vec::new();
-        for step in &counted {
-            let name = stage_name(step.stage);
+        for step in counted {
+            let name = self.stage_name(step.stage);
             let index = match stages.iter().position(|s| s.name == name) {
                 Some(i) => i,
                 None => {
@@ -163,16 +156,13 @@ impl BuildahLog {
             stages[index].steps += 1;
             stages[index].cached += usize::from(step.cached);
         }
-        let total = counted.len();
-        let cached = counted.iter().filter(|s| s.cached).count();
-        let failed = usize::from(failed_at.is_some_and(|s| !s.cached));
-        // Steps of the failing stage that never started (later stages' sizes are unknown).
-        let not_run = failed_at.map_or(0, |last| {
-            let (_, size) = &self.stages[last.stage - 1];
-            let seen = self.steps.iter().filter(|s| s.stage == last.stage).count();
-            size.saturating_sub(seen)
-        });
-        let imports: Vec<CacheImport> = sources
+        stages
+    }
+
+    /// What each cache source gave: found (a repository is read a step at a time; one that
+    /// exists and held no step of this build was still read), or why it could not be read.
+    fn imports(&self, sources: &[String], counted: &[&Step]) -> Vec<CacheImport> {
+        sources
             .iter()
             .map(|source| {
                 let pulled: Vec<&&Step> = counted
@@ -186,14 +176,34 @@ impl BuildahLog {
                         Some((_, error)) if pulled.is_empty() => {
                             ImportOutcome::Failed(error.clone())
                         }
-                        // A repository is read a step at a time; one that exists and held
-                        // no step of this build was still read.
                         _ => ImportOutcome::Found,
                     },
                     seconds: total_seconds(pulled.iter().map(|s| s.pull_seconds)),
                 }
             })
+            .collect()
+    }
+
+    /// The statistics; `sources` are the `--cache-from` repositories the build was given and
+    /// `pushed_to` its `--cache-to` repository, which buildah's log alone does not name when
+    /// nothing was pulled or pushed.
+    pub fn stats(&self, sources: &[String], pushed_to: Option<&str>) -> BuildStats {
+        let counted: Vec<&Step> = self
+            .steps
+            .iter()
+            .filter(|s| !s.instruction.to_ascii_uppercase().starts_with("FROM "))
             .collect();
+        let failed_at = self.failure.as_ref().and_then(|_| self.steps.last());
+        let total = counted.len();
+        let cached = counted.iter().filter(|s| s.cached).count();
+        let failed = usize::from(failed_at.is_some_and(|s| !s.cached));
+        // Steps of the failing stage that never started (later stages' sizes are unknown).
+        let not_run = failed_at.map_or(0, |last| {
+            let (_, size) = &self.stages[last.stage - 1];
+            let seen = self.steps.iter().filter(|s| s.stage == last.stage).count();
+            size.saturating_sub(seen)
+        });
+        let imports = self.imports(sources, &counted);
         let exports: Vec<CacheExport> = pushed_to
             .map(|repo| CacheExport {
                 name: format!("pushing cache to {repo}"),
@@ -206,20 +216,19 @@ impl BuildahLog {
         let failed_step = failed_at
             .filter(|_| self.push_error.is_none())
             .map(|step| FailedStep {
-                name: format!("[{}] {}", stage_name(step.stage), step.instruction),
+                name: format!("[{}] {}", self.stage_name(step.stage), step.instruction),
                 error: self.failure.clone().unwrap_or_default(),
             });
-        let rebuilt = total - cached - failed;
         BuildStats {
             total_steps: total,
             cached_steps: cached,
-            rebuilt_steps: rebuilt,
+            rebuilt_steps: total - cached - failed,
             failed_steps: failed,
             not_run_steps: not_run,
             hit_ratio: hit_ratio(cached, total),
             import_seconds: total_seconds(imports.iter().map(|i| i.seconds)),
             export_seconds: total_seconds(exports.iter().map(|e| e.seconds)),
-            stages,
+            stages: self.stage_table(&counted),
             imports,
             exports,
             failed_step,

@@ -186,64 +186,90 @@ impl Progress {
             self.plain_numbers.push(number);
         }
         match plain::classify(text) {
-            VertexText::Text(name) if opens_block => {
-                // The last name wins, as for rawjson; a re-printed header changes nothing.
-                if is_new || record.name != name {
-                    record.name = name.to_owned();
-                    record.started = true;
-                    emit(Event::Started {
-                        number: shown,
-                        name: name.to_owned(),
-                    });
-                }
+            VertexText::Interrupted => self.plain_current = None,
+            text => {
+                let block = Block {
+                    opens: opens_block,
+                    is_new,
+                };
+                apply_vertex_text(record, text, shown, block, emit);
             }
-            VertexText::Text(status) => emit(Event::Status {
-                number: shown,
-                text: status.to_owned(),
-            }),
-            VertexText::Cached => {
-                // BuildKit marks a cache hit completed too (started == completed).
-                record.completed = true;
-                if !record.cached {
-                    record.cached = true;
-                    emit(Event::Cached { number: shown });
-                }
-            }
-            VertexText::Done(seconds) => {
-                // CACHED is sticky: a later `DONE` (layers pulled for the export) keeps it.
-                let was_cached = record.cached;
-                record.completed = true;
-                record.reported_seconds = Some(seconds);
-                if !was_cached {
-                    emit(Event::Done {
-                        number: shown,
-                        seconds: Some(seconds),
-                    });
-                }
-            }
-            VertexText::Error(message) => {
-                record.completed = true;
-                record.error = Some(message.to_owned());
-                emit(Event::Failed {
+        }
+    }
+}
+
+/// Where a plain line stands in its vertex's block: the first line after a switch to it (its
+/// name), and whether the vertex is new.
+struct Block {
+    opens: bool,
+    is_new: bool,
+}
+
+/// One line of a vertex's plain block, applied to its record, and the event it makes.
+fn apply_vertex_text(
+    record: &mut VertexRecord,
+    text: VertexText<'_>,
+    shown: usize,
+    block: Block,
+    emit: &mut impl FnMut(Event),
+) {
+    match text {
+        VertexText::Text(name) if block.opens => {
+            // The last name wins, as for rawjson; a re-printed header changes nothing.
+            if block.is_new || record.name != name {
+                record.name = name.to_owned();
+                record.started = true;
+                emit(Event::Started {
                     number: shown,
-                    error: message.to_owned(),
+                    name: name.to_owned(),
                 });
             }
-            VertexText::Canceled => {
-                record.completed = true;
-                record.error = Some("canceled".to_owned());
-            }
-            VertexText::Log(text) => emit(Event::Log {
-                number: shown,
-                text: text.to_owned(),
-            }),
-            VertexText::Warning(text) => emit(Event::Warning {
-                number: shown,
-                text: text.to_owned(),
-            }),
-            VertexText::Interrupted => self.plain_current = None,
-            VertexText::LegacyDigest => {}
         }
+        VertexText::Text(status) => emit(Event::Status {
+            number: shown,
+            text: status.to_owned(),
+        }),
+        VertexText::Cached => {
+            // BuildKit marks a cache hit completed too (started == completed).
+            record.completed = true;
+            if !record.cached {
+                record.cached = true;
+                emit(Event::Cached { number: shown });
+            }
+        }
+        VertexText::Done(seconds) => {
+            // CACHED is sticky: a later `DONE` (layers pulled for the export) keeps it.
+            let was_cached = record.cached;
+            record.completed = true;
+            record.reported_seconds = Some(seconds);
+            if !was_cached {
+                emit(Event::Done {
+                    number: shown,
+                    seconds: Some(seconds),
+                });
+            }
+        }
+        VertexText::Error(message) => {
+            record.completed = true;
+            record.error = Some(message.to_owned());
+            emit(Event::Failed {
+                number: shown,
+                error: message.to_owned(),
+            });
+        }
+        VertexText::Canceled => {
+            record.completed = true;
+            record.error = Some("canceled".to_owned());
+        }
+        VertexText::Log(text) => emit(Event::Log {
+            number: shown,
+            text: text.to_owned(),
+        }),
+        VertexText::Warning(text) => emit(Event::Warning {
+            number: shown,
+            text: text.to_owned(),
+        }),
+        VertexText::Interrupted | VertexText::LegacyDigest => {}
     }
 }
 
