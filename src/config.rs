@@ -313,8 +313,10 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
     let (tags, tag_refs) = image_tags(&mut c);
     let cache_ref = cache_ref(&mut c, &tag_refs);
     let policy = policy_inputs(&mut c);
+    // Checked in this order, so the error lines come in it.
+    let secrets = secrets(&mut c);
     let (extra_args, cache_args) = buildx_args(&mut c);
-    let build = build_options(&mut c, tags, extra_args);
+    let build = build_options(&mut c, tags, extra_args, secrets);
     let (extra_cache_from, extra_cache_to) = extra_cache_entries(&mut c, cache_args, &tag_refs);
     match (c.errors.is_empty(), cache_ref) {
         (true, Some(repository)) => {
@@ -403,8 +405,19 @@ fn policy_inputs(c: &mut Checker<'_>) -> PolicyInputs {
 }
 
 /// build-push-action's inputs, each checked as buildx would read it.
-fn build_options(c: &mut Checker<'_>, tags: Vec<String>, extra_args: Vec<String>) -> BuildOptions {
-    let secrets = secrets(c);
+fn build_options(
+    c: &mut Checker<'_>,
+    tags: Vec<String>,
+    extra_args: Vec<String>,
+    secrets: Vec<Secret>,
+) -> BuildOptions {
+    let context = c.checked("context", check_context);
+    let network = c.checked("network", |network| one_of(network, NETWORKS));
+    // `check,format=json`: the method, then buildx's own options.
+    let call = c.checked("call", |call| {
+        one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)
+    });
+    let shm_size = c.checked("shm-size", check_size);
     BuildOptions {
         add_hosts: c.checked_list("add-hosts", check_host),
         allow: c.list("allow"),
@@ -419,14 +432,13 @@ fn build_options(c: &mut Checker<'_>, tags: Vec<String>, extra_args: Vec<String>
         build_args: c.list("build-args"),
         build_contexts: c.checked_list("build-contexts", |b| key_value(b, "`name=path`, `name=docker-image://ref` or `name=<Git URL>`")),
         builder: c.optional("builder"),
-        // `check,format=json`: the method, then buildx's own options.
-        call: c.checked("call", |call| one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)),
+        call,
         cgroup_parent: c.optional("cgroup-parent"),
-        context: c.checked("context", check_context),
+        context,
         file: c.optional("file"),
         labels: c.list("labels"),
         load: c.flag("load"),
-        network: c.checked("network", |network| one_of(network, NETWORKS)),
+        network,
         no_cache: c.flag("no-cache"),
         no_cache_filters: c.list("no-cache-filters"),
         outputs: c.list("outputs"),
@@ -436,7 +448,7 @@ fn build_options(c: &mut Checker<'_>, tags: Vec<String>, extra_args: Vec<String>
         push: c.flag("push"),
         sbom: c.optional("sbom"),
         secrets,
-        shm_size: c.checked("shm-size", check_size),
+        shm_size,
         ssh: c.checked_list("ssh", check_ssh),
         target: c.optional("target"),
         ulimits: c.checked_list("ulimit", check_ulimit),
