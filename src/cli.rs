@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
+use crate::args;
 use crate::commands::plan::{PlanFormat, PlanRequest};
 use crate::commands::verify::VerifyRequest;
 use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
@@ -27,21 +28,6 @@ fn output_args(command: Command) -> Command {
                 .requires("output-format")
                 .help("Where --output-format writes (default: stdout)"),
         )
-}
-
-/// How a registry command prints its result: a line per item, or JSON.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-}
-
-/// `--insecure`, for the registry commands.
-pub fn insecure_arg() -> Arg {
-    Arg::new("insecure")
-        .long("insecure")
-        .action(ArgAction::SetTrue)
-        .help("Use plain HTTP for this registry (loopback addresses always do)")
 }
 
 fn build_command() -> Command {
@@ -151,11 +137,11 @@ pub fn command() -> Command {
                         .action(ArgAction::SetTrue)
                         .help("Download every layer, decompress it and check it against its uncompressed digest"),
                 )
-                .arg(insecure_arg())
+                .arg(args::insecure())
                 .arg(
                     Arg::new("format")
                         .long("format")
-                        .value_parser(value_parser!(Format))
+                        .value_parser(value_parser!(args::Format))
                         .default_value("human")
                         .help("How the result is printed"),
                 ),
@@ -168,7 +154,7 @@ pub fn command() -> Command {
                         .required(true)
                         .help("The cache ref, e.g. ghcr.io/owner/app:buildcache"),
                 )
-                .arg(insecure_arg()),
+                .arg(args::insecure()),
         )
 }
 
@@ -321,9 +307,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             deep: m.get_flag("deep"),
             insecure: m.get_flag("insecure"),
             format: m
-                .get_one::<Format>("format")
+                .get_one::<args::Format>("format")
                 .copied()
-                .unwrap_or(Format::Human),
+                .unwrap_or(args::Format::Human),
         }),
         Some(("inspect", m)) => Invocation::Inspect {
             reference: m.get_one::<String>("ref").cloned().expect("required"),

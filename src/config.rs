@@ -7,10 +7,11 @@ use std::path::PathBuf;
 
 use oci_client::Reference;
 
-use crate::cache::entries::{self, BadValue, CacheEntry, Compression, Mode, RegistryCacheOptions};
+use crate::cache::entries::{self, CacheEntry, Compression, Mode, RegistryCacheOptions};
 use crate::cache::policy_file;
 use crate::cache::settings::PolicyInputs;
 use crate::cache::settings::PolicyKind;
+use crate::error::BadValue;
 pub use crate::error::{InputError, InvalidInputs};
 use crate::inputs::RawInputs;
 use crate::reference::{self, DEFAULT_CACHE_TAG};

@@ -7,12 +7,33 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use crate::cache::policy_file::PolicyFileError;
-
 /// Exit codes: 1 the build (or the engine, or the registry) failed, 2 the inputs are invalid
 /// and nothing ran.
 const EXIT_FAILED: u8 = 1;
 pub(crate) const EXIT_INVALID: u8 = 2;
+
+/// A value outside the accepted ones, with the accepted ones (a cache option, an input, an
+/// engine, a policy). BuildKit itself would often take such a value silently (`mode=maxx`
+/// exports as min, `ignore-error=yes` as false).
+#[derive(Debug, Clone, PartialEq, Error)]
+#[error("`{value}` is not accepted; accepted values: {accepted}")]
+pub struct BadValue {
+    pub value: String,
+    pub accepted: String,
+}
+
+/// The repository policy file is unreadable or not of its shape (`crate::cache::policy_file`).
+#[derive(Debug, Error, PartialEq)]
+pub enum PolicyFileError {
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Unreadable { path: String, message: String },
+}
 
 /// One bad input: which, and what is wrong with it (never the value of a secret).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +90,8 @@ pub enum Error {
     },
     #[error("writing the log: {0}")]
     Log(#[from] io::Error),
+    #[error("writing the result to standard output: {0} (was the reader closed early?)")]
+    Stdout(#[source] io::Error),
     #[error(
         "the dotenv outputs are {bytes} bytes, over GitLab's limit of {limit}; use --output-format json for this build"
     )]

@@ -6,26 +6,31 @@
 //!
 //! | room | job |
 //! |---|---|
-//! | `cli` | the command line: definition and parsing |
+//! | `commands/` | a file per command (`build`, `plan`, `stats`, `inspect`, `verify`, `prune`): its orchestration and its rendering; `build` chains the stages |
+//! | `cli` | the command line: definition and parsing into an `Invocation` |
+//! | `args` | the flags several commands share (`--insecure`, the result format) |
 //! | `inputs` | the one table of inputs; raw values from flags or `INPUT_*` |
-//! | `config` | validation into one typed `Config` (pure) |
-//! | `cache_options` | the `--cache-from`/`--cache-to` grammar (pure) |
-//! | `reference` | image refs and the default cache tag (pure) |
-//! | `policy_file` | the repository policy file (pure parse, bounded read) |
-//! | `policy` | settings, the tag scheme (both ways) and the ref decision per event (pure) |
-//! | `slug` | branch names as tag parts (pure) |
-//! | `probe` | which refs exist: the pure selection and the registry wrapper |
-//! | `prune` | which cache tags are stale and which manifests may go (pure) |
-//! | `plan` | cache entries and the files the engine uses (pure) |
-//! | `engine` | the engine seam: argv, progress, statistics, setup diagnosis per engine |
+//! | `config` | validation into one typed `Config`, which engine included (pure) |
+//! | `build_push` | what docker/build-push-action derives from the run (pure) |
+//! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme, the decision per event, slugs (pure) |
+//! | `probe` | which refs of the chain exist: the pure selection, and asking the registry |
+//! | `plan` | the cache entries and the files the engine uses (pure) |
+//! | `engine/` | the engine seam: argv, progress, statistics, setup diagnosis per engine |
 //! | `stats` | engine-neutral statistics and what `cache-hit` means |
-//! | `report` | step outputs, job summary, JSON and dotenv renderings (pure) |
-//! | `registry` | the registry client: one runtime, one auth path; cache inspection |
-//! | `platform` | the CI seam: GitHub, GitLab, local: events, log dialect, outputs |
-//! | `pipeline` | the stages chained, effects at the edge |
-//! | `error` | the one error type and its exit codes |
+//! | `report` | the typed outputs, job summary, JSON and dotenv renderings (pure) |
+//! | `prune/` | the request (flags beside their checks), the pure cleanup, the run, the outcome |
+//! | `platform/` | the CI seam: GitHub, GitLab, local: events, log dialect, where outputs go |
+//! | `registry/` | the registry client and its policy; the types it returns; cache inspection (pure) |
+//! | `reference` | image refs and the default cache tag (pure) |
 //! | `escape` | how outside text is shown at each sink: log lines, Markdown, code spans (pure) |
+//! | `error` | the one error type, its exit codes, the input errors |
+//! | `env` | the process environment, read once |
+//! | `runtime` | the one async runtime and the request deadline |
+//!
+//! `main` parses, `dispatch` hands each invocation to its command, and `print_error` is the one
+//! place an error is printed.
 
+mod args;
 mod build_push;
 mod cache;
 mod cli;
@@ -168,6 +173,6 @@ pub mod internals {
     pub use crate::platform::{github, gitlab};
     pub use crate::prune::Outcome;
     pub use crate::registry::{CacheInfo, Registry};
-    pub use crate::report::OUTPUTS;
+    pub use crate::report::Output;
     pub use crate::stats::{BuildStats, ImportOutcome};
 }

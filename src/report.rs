@@ -1,5 +1,5 @@
 //! Reporting: the step outputs, the job summary, and the JSON / dotenv renderings used
-//! outside GitHub. `OUTPUTS` is the one list of output names; a test keeps action.yml in step.
+//! outside GitHub. `Output` is the one list of outputs; a test keeps action.yml in step.
 
 use serde_json::{Value, json};
 
@@ -11,62 +11,111 @@ use crate::registry::Probe;
 use crate::registry::StoredSize;
 use crate::stats::{BuildStats, ImportOutcome};
 
-pub const OUTPUTS: &[(&str, &str)] = &[
-    (
-        "cache-hit",
-        "true when every cacheable Dockerfile step was cached.",
-    ),
-    (
-        "cache-hit-ratio",
-        "Cached steps divided by cacheable steps (0 to 1).",
-    ),
-    (
-        "cached-steps",
-        "Dockerfile steps served from cache (FROM and internal steps excluded).",
-    ),
-    (
-        "total-steps",
-        "Cacheable Dockerfile steps (FROM and internal steps excluded).",
-    ),
-    (
-        "cache-ref",
-        "The cache ref this build wrote (empty when it wrote none).",
-    ),
-    (
-        "cache-source",
-        "The first cache ref of the fallback chain that existed.",
-    ),
-    (
-        "cache-refs-found",
-        "Cache refs that were imported, comma-separated.",
-    ),
-    (
-        "cache-refs-missing",
-        "Cache refs of the chain that did not exist or could not be read, comma-separated.",
-    ),
-    (
-        "cache-import-seconds",
-        "Time spent importing cache manifests.",
-    ),
-    ("cache-export-seconds", "Time spent exporting the cache."),
-    ("cache-exported", "true when the cache export succeeded."),
-    ("build-seconds", "Wall time of the build."),
-    (
-        "cache-size",
-        "Bytes of the cache this build exported, as stored: distinct layers, config and manifest (empty when it exported none).",
-    ),
-    (
-        "cache-layers",
-        "Distinct layers of the cache this build exported (empty when it exported none).",
-    ),
-    ("stats", "Everything above and per-stage counts, as JSON."),
-    ("imageid", "Image ID."),
-    ("digest", "Image digest."),
-    (
-        "metadata",
-        "Build result metadata (buildx --metadata-file), as JSON.",
-    ),
-];
+/// Each output a build gives, named the same everywhere: the step outputs, the JSON and dotenv
+/// files, `action.yml` and the README (a test keeps the last two in step with `Output::ALL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    CacheHit,
+    CacheHitRatio,
+    CachedSteps,
+    TotalSteps,
+    CacheRef,
+    CacheSource,
+    CacheRefsFound,
+    CacheRefsMissing,
+    CacheImportSeconds,
+    CacheExportSeconds,
+    CacheExported,
+    BuildSeconds,
+    CacheSize,
+    CacheLayers,
+    Stats,
+    ImageId,
+    Digest,
+    Metadata,
+}
+
+impl Output {
+    pub const ALL: [Output; 18] = [
+        Output::CacheHit,
+        Output::CacheHitRatio,
+        Output::CachedSteps,
+        Output::TotalSteps,
+        Output::CacheRef,
+        Output::CacheSource,
+        Output::CacheRefsFound,
+        Output::CacheRefsMissing,
+        Output::CacheImportSeconds,
+        Output::CacheExportSeconds,
+        Output::CacheExported,
+        Output::BuildSeconds,
+        Output::CacheSize,
+        Output::CacheLayers,
+        Output::Stats,
+        Output::ImageId,
+        Output::Digest,
+        Output::Metadata,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Output::CacheHit => "cache-hit",
+            Output::CacheHitRatio => "cache-hit-ratio",
+            Output::CachedSteps => "cached-steps",
+            Output::TotalSteps => "total-steps",
+            Output::CacheRef => "cache-ref",
+            Output::CacheSource => "cache-source",
+            Output::CacheRefsFound => "cache-refs-found",
+            Output::CacheRefsMissing => "cache-refs-missing",
+            Output::CacheImportSeconds => "cache-import-seconds",
+            Output::CacheExportSeconds => "cache-export-seconds",
+            Output::CacheExported => "cache-exported",
+            Output::BuildSeconds => "build-seconds",
+            Output::CacheSize => "cache-size",
+            Output::CacheLayers => "cache-layers",
+            Output::Stats => "stats",
+            Output::ImageId => "imageid",
+            Output::Digest => "digest",
+            Output::Metadata => "metadata",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Output::CacheHit => "true when every cacheable Dockerfile step was cached.",
+            Output::CacheHitRatio => "Cached steps divided by cacheable steps (0 to 1).",
+            Output::CachedSteps => {
+                "Dockerfile steps served from cache (FROM and internal steps excluded)."
+            }
+            Output::TotalSteps => "Cacheable Dockerfile steps (FROM and internal steps excluded).",
+            Output::CacheRef => "The cache ref this build wrote (empty when it wrote none).",
+            Output::CacheSource => "The first cache ref of the fallback chain that existed.",
+            Output::CacheRefsFound => "Cache refs that were imported, comma-separated.",
+            Output::CacheRefsMissing => {
+                "Cache refs of the chain that did not exist or could not be read, comma-separated."
+            }
+            Output::CacheImportSeconds => "Time spent importing cache manifests.",
+            Output::CacheExportSeconds => "Time spent exporting the cache.",
+            Output::CacheExported => "true when the cache export succeeded.",
+            Output::BuildSeconds => "Wall time of the build.",
+            Output::CacheSize => {
+                "Bytes of the cache this build exported, as stored: distinct layers, config and manifest (empty when it exported none)."
+            }
+            Output::CacheLayers => {
+                "Distinct layers of the cache this build exported (empty when it exported none)."
+            }
+            Output::Stats => "Everything above and per-stage counts, as JSON.",
+            Output::ImageId => "Image ID.",
+            Output::Digest => "Image digest.",
+            Output::Metadata => "Build result metadata (buildx --metadata-file), as JSON.",
+        }
+    }
+
+    /// Whether the value is a JSON document (kept out of GitLab's dotenv, nested in JSON).
+    pub fn is_json(self) -> bool {
+        matches!(self, Output::Stats | Output::Metadata)
+    }
+}
 
 /// What one build did: the statistics, the cache refs chosen, and the engine's results.
 /// `regcache stats` makes one from a saved log alone (no refs, no build time).
@@ -231,62 +280,65 @@ impl Report {
         })
     }
 
-    pub fn outputs(&self) -> Vec<(&'static str, String)> {
+    /// One output's value, as a step output holds it.
+    fn value(&self, output: Output) -> String {
         let s = &self.stats;
-        let value = |name: &str| -> String {
-            match name {
-                "cache-hit" => self.cache_hit().to_string(),
-                "cache-hit-ratio" => s.hit_ratio.to_string(),
-                "cached-steps" => s.cached_steps.to_string(),
-                "total-steps" => s.total_steps.to_string(),
-                "cache-ref" => self.cache_ref().to_owned(),
-                "cache-source" => self.source().to_owned(),
-                "cache-refs-found" => self.found().join(","),
-                "cache-refs-missing" => self.missing().join(","),
-                "cache-import-seconds" => seconds(s.import_seconds),
-                "cache-export-seconds" => seconds(s.export_seconds),
-                "cache-exported" => s.cache_exported().to_string(),
-                "build-seconds" => self.build_seconds.map(seconds).unwrap_or_default(),
-                "cache-size" => self
-                    .exported_cache
-                    .as_ref()
-                    .map(|c| c.total_bytes.to_string())
-                    .unwrap_or_default(),
-                "cache-layers" => self
-                    .exported_cache
-                    .as_ref()
-                    .map(|c| c.layers.to_string())
-                    .unwrap_or_default(),
-                "stats" => self.stats_json().to_string(),
-                "imageid" => self.image_id.clone().unwrap_or_default(),
-                "digest" => self
-                    .metadata_str("containerimage.digest")
-                    .unwrap_or_default()
-                    .to_owned(),
-                // build-push-action's `JSON.stringify(metadata, null, 2)`, keys in file order.
-                "metadata" => self
-                    .metadata
-                    .as_ref()
-                    .filter(|m| !m.is_null())
-                    .and_then(|m| serde_json::to_string_pretty(m).ok())
-                    .unwrap_or_default(),
-                other => unreachable!("output {other} has no value"),
-            }
-        };
-        OUTPUTS
+        let exported = self.exported_cache.as_ref();
+        match output {
+            Output::CacheHit => self.cache_hit().to_string(),
+            Output::CacheHitRatio => s.hit_ratio.to_string(),
+            Output::CachedSteps => s.cached_steps.to_string(),
+            Output::TotalSteps => s.total_steps.to_string(),
+            Output::CacheRef => self.cache_ref().to_owned(),
+            Output::CacheSource => self.source().to_owned(),
+            Output::CacheRefsFound => self.found().join(","),
+            Output::CacheRefsMissing => self.missing().join(","),
+            Output::CacheImportSeconds => seconds(s.import_seconds),
+            Output::CacheExportSeconds => seconds(s.export_seconds),
+            Output::CacheExported => s.cache_exported().to_string(),
+            Output::BuildSeconds => self.build_seconds.map(seconds).unwrap_or_default(),
+            Output::CacheSize => exported
+                .map(|c| c.total_bytes.to_string())
+                .unwrap_or_default(),
+            Output::CacheLayers => exported.map(|c| c.layers.to_string()).unwrap_or_default(),
+            Output::Stats => self.stats_json().to_string(),
+            Output::ImageId => self.image_id.clone().unwrap_or_default(),
+            Output::Digest => self
+                .metadata_str("containerimage.digest")
+                .unwrap_or_default()
+                .to_owned(),
+            // build-push-action's `JSON.stringify(metadata, null, 2)`, keys in file order.
+            Output::Metadata => self
+                .metadata()
+                .and_then(|m| serde_json::to_string_pretty(m).ok())
+                .unwrap_or_default(),
+        }
+    }
+
+    fn metadata(&self) -> Option<&Value> {
+        self.metadata.as_ref().filter(|m| !m.is_null())
+    }
+
+    pub fn outputs(&self) -> Vec<(&'static str, String)> {
+        Output::ALL
             .iter()
-            .map(|(name, _)| (*name, value(name)))
+            .map(|output| (output.name(), self.value(*output)))
             .collect()
     }
 
     /// The outputs as a JSON object; `stats` and `metadata` nested as JSON rather than strings.
     pub fn outputs_json(&self) -> Value {
         let mut object = serde_json::Map::new();
-        for (name, value) in self.outputs() {
-            let nested = matches!(name, "stats" | "metadata")
-                .then(|| serde_json::from_str(&value).ok())
-                .flatten();
-            object.insert(name.to_owned(), nested.unwrap_or(Value::String(value)));
+        for output in Output::ALL {
+            let value = match output {
+                Output::Stats => self.stats_json(),
+                Output::Metadata => self
+                    .metadata()
+                    .cloned()
+                    .unwrap_or_else(|| Value::String(String::new())),
+                other => Value::String(self.value(other)),
+            };
+            object.insert(output.name().to_owned(), value);
         }
         Value::Object(object)
     }
@@ -298,10 +350,10 @@ impl Report {
         match format {
             OutputFormat::Json => Ok(format!("{:#}\n", self.outputs_json())),
             OutputFormat::Dotenv => {
-                let outputs: Vec<(&str, String)> = self
-                    .outputs()
-                    .into_iter()
-                    .filter(|(name, _)| !matches!(*name, "metadata" | "stats"))
+                let outputs: Vec<(&str, String)> = Output::ALL
+                    .iter()
+                    .filter(|output| !output.is_json())
+                    .map(|output| (output.name(), self.value(*output)))
                     .collect();
                 let text = gitlab::dotenv(&outputs);
                 if text.len() > gitlab::DOTENV_LIMIT {

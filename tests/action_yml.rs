@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use regcache::Env;
-use regcache::internals::{self as config, INPUTS, OUTPUTS, RawInputs, github_env_name};
+use regcache::internals::{self as config, INPUTS, Output, RawInputs, github_env_name};
 use yaml_serde::Value;
 
 /// Inputs of the action wrapper itself (read by the launcher or the API adapter), not of a build.
@@ -164,11 +164,11 @@ fn every_input_reaches_the_binary() {
 fn outputs_agree_with_the_report() {
     let action = action();
     let declared = keys(&action["outputs"]);
-    let expected: BTreeSet<String> = OUTPUTS.iter().map(|(n, _)| n.to_string()).collect();
+    let expected: BTreeSet<String> = Output::ALL.iter().map(|o| o.name().to_owned()).collect();
     assert_eq!(declared, expected);
-    for (name, _) in OUTPUTS {
+    for name in Output::ALL.map(Output::name) {
         assert_eq!(
-            action["outputs"][*name]["value"].as_str().unwrap(),
+            action["outputs"][name]["value"].as_str().unwrap(),
             format!("${{{{ steps.run.outputs.{name} }}}}")
         );
     }
@@ -195,7 +195,7 @@ fn the_readme_tables_list_every_input_and_output() {
             spec.name
         );
     }
-    for (name, description) in OUTPUTS {
+    for (name, description) in Output::ALL.map(|o| (o.name(), o.description())) {
         assert!(
             readme.contains(&format!("| `{name}` | {description} |")),
             "README row for output {name}"

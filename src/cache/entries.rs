@@ -8,6 +8,8 @@ use std::str::FromStr;
 
 use thiserror::Error;
 
+use crate::error::BadValue;
+
 use crate::reference;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,15 +24,6 @@ pub enum Compression {
     Gzip,
     Estargz,
     Zstd,
-}
-
-/// A value outside what BuildKit accepts; BuildKit itself would often take it silently
-/// (`mode=maxx` exports as min, `ignore-error=yes` as false).
-#[derive(Debug, Clone, PartialEq, Error)]
-#[error("`{value}` is not accepted; accepted values: {accepted}")]
-pub struct BadValue {
-    pub value: String,
-    pub accepted: String,
 }
 
 fn bad(value: &str, accepted: impl Into<String>) -> BadValue {

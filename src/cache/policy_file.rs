@@ -6,9 +6,9 @@ use std::io::Read;
 use std::path::Path;
 
 use serde::Deserialize;
-use thiserror::Error;
 
 use crate::cache::settings::PolicyKind;
+use crate::error::PolicyFileError;
 
 pub const DEFAULT_PATH: &str = ".github/regcache.yml";
 
@@ -63,7 +63,7 @@ impl TryFrom<String> for Policy {
         value
             .parse()
             .map(Policy)
-            .map_err(|e: crate::cache::entries::BadValue| {
+            .map_err(|e: crate::error::BadValue| {
                 format!("policy: not accepted; accepted values: {}", e.accepted)
             })
     }
@@ -77,18 +77,6 @@ pub struct PolicyFile {
     pub default_branch: Option<String>,
     pub writable_branches: Option<Vec<String>>,
     pub scope: Option<String>,
-}
-
-#[derive(Debug, Error, PartialEq)]
-pub enum PolicyFileError {
-    #[error("{path}:{line}: {message}")]
-    Invalid {
-        path: String,
-        line: usize,
-        message: String,
-    },
-    #[error("{path}: {message}")]
-    Unreadable { path: String, message: String },
 }
 
 pub fn parse(text: &str, path: &str) -> Result<PolicyFile, PolicyFileError> {

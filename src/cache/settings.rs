@@ -5,8 +5,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::entries::BadValue;
 use super::policy_file::PolicyFile;
+use crate::error::BadValue;
 use crate::reference::DEFAULT_CACHE_TAG;
 
 /// The policy inputs that were given; the policy file fills in the rest.

@@ -69,14 +69,16 @@ fn pretty_json(value: &impl serde::Serialize) -> String {
 
 /// A command's result on stdout.
 fn print(text: &str) -> Result<(), Error> {
-    Ok(std::io::stdout().write_all(text.as_bytes())?)
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(Error::Stdout)
 }
 
 /// The outputs to `file` (written whole to a temporary file, then renamed, so a reader never
 /// sees half of it), or to stdout.
 fn write_output(text: &str, file: Option<&Path>) -> Result<(), Error> {
     let Some(path) = file else {
-        return Ok(std::io::stdout().write_all(text.as_bytes())?);
+        return print(text);
     };
     let dir = path
         .parent()

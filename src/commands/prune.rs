@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use super::{Context, pretty_json, print, registry_for};
-use crate::cli::Format;
+use crate::args::Format;
 use crate::error::Error;
 use crate::platform::{Log, github, github_api};
 use crate::prune::{Flags, FromEnv, Request};

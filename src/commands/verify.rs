@@ -2,7 +2,7 @@
 //! annotations say), printed a line per blob or as JSON; exit 1 when something is wrong.
 
 use super::{Context, pretty_json, print, registry_for};
-use crate::cli::Format;
+use crate::args::Format;
 use crate::error::Error;
 
 /// What `regcache verify` was asked.

@@ -7,7 +7,7 @@ use clap::{Arg, ArgMatches, Command};
 use time::{Duration, OffsetDateTime};
 
 use super::Liveness;
-use crate::cli::Format;
+use crate::args::Format;
 use crate::config::{InputError, InvalidInputs};
 
 /// `regcache prune`: every flag also reads a `REGCACHE_*` variable, so a CI job (and the
@@ -41,7 +41,7 @@ pub fn command() -> Command {
                 .default_value("auto"),
         )
         .arg(flag("username", "REGCACHE_USERNAME", "Registry user; the password is read from REGCACHE_PASSWORD (default: the docker config)"))
-        .arg(crate::cli::insecure_arg())
+        .arg(crate::args::insecure())
         .arg(
             Arg::new("format")
                 .long("format")

@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, HashSet};
 use oci_client::manifest::{OciDescriptor, OciImageIndex, OciImageManifest};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::cache::entries::Compression;
 use time::format_description::well_known::Rfc3339;
 
 pub const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.buildkit.cacheconfig.v0";
@@ -141,20 +143,20 @@ pub fn config_descriptor(manifest_bytes: &[u8]) -> Result<(String, u64), String>
     Ok((config.digest.to_owned(), config.size))
 }
 
-fn compression_of(blob: &Blob<'_>) -> &'static str {
+fn compression_of(blob: &Blob<'_>) -> Compression {
     let media_type = blob.media_type;
     let annotated = |key: &str| blob.annotations.is_some_and(|a| a.contains_key(key));
     if annotated("containerd.io/snapshot/stargz/toc.digest") {
-        "estargz"
+        Compression::Estargz
     } else if media_type.ends_with("+zstd") || media_type.ends_with(".zstd") {
-        "zstd"
+        Compression::Zstd
     } else if media_type.ends_with("+gzip")
         || media_type.ends_with(".gzip")
         || media_type.ends_with("tar.gzip")
     {
-        "gzip"
+        Compression::Gzip
     } else {
-        "uncompressed"
+        Compression::Uncompressed
     }
 }
 
@@ -173,7 +175,7 @@ pub struct BlobRef {
     pub digest: String,
     pub media_type: String,
     pub size: u64,
-    pub compression: &'static str,
+    pub compression: Compression,
     /// `containerd.io/uncompressed`: the digest of the layer's content (None for the config).
     pub uncompressed: Option<String>,
 }
@@ -326,7 +328,7 @@ pub fn summarize(manifest_bytes: &[u8], config_bytes: &[u8]) -> Result<CacheInfo
             .entry(layer.media_type.to_owned())
             .or_insert(0) += 1;
         *compression
-            .entry(compression_of(layer).to_owned())
+            .entry(compression_of(layer).to_string())
             .or_insert(0) += 1;
     }
     let newest = newest_created(&distinct);

@@ -18,6 +18,7 @@ use oci_client::Reference;
 
 pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
 pub use distribution::{Distribution, is_digest};
+use verify::BlobStatus;
 pub use verify::Verification;
 
 use crate::env::Env;
@@ -300,9 +301,15 @@ impl<'a> Registry<'a> {
             } else {
                 futures::stream::iter(blobs.iter().map(|blob| async move {
                     let (status, problem) = match client.blob_exists(&blob.digest).await {
-                        Ok(true) => ("ok", None),
-                        Ok(false) => ("missing", Some("the registry has no such blob".to_owned())),
-                        Err(e) => ("missing", Some(format!("could not be checked: {e}"))),
+                        Ok(true) => (BlobStatus::Ok, None),
+                        Ok(false) => (
+                            BlobStatus::Missing,
+                            Some("the registry has no such blob".to_owned()),
+                        ),
+                        Err(e) => (
+                            BlobStatus::Missing,
+                            Some(format!("could not be checked: {e}")),
+                        ),
                     };
                     verify::BlobCheck::of(blob, status, problem, None)
                 }))
@@ -331,7 +338,8 @@ async fn deep_check(client: &Distribution<'_>, blob: &cache::BlobRef) -> verify:
     let result = async {
         let mut layer = match &blob.uncompressed {
             Some(expected) => Some(
-                verify::LayerCheck::new(blob.compression, expected).map_err(|p| ("corrupt", p))?,
+                verify::LayerCheck::new(blob.compression, expected)
+                    .map_err(|p| (BlobStatus::Corrupt, p))?,
             ),
             None => None,
         };
@@ -343,19 +351,22 @@ async fn deep_check(client: &Distribution<'_>, blob: &cache::BlobRef) -> verify:
             .await
             .map_err(|e: Failure| {
                 if e.is_not_found() {
-                    ("missing", e.to_string())
+                    (BlobStatus::Missing, e.to_string())
                 } else {
-                    ("corrupt", e.to_string())
+                    (BlobStatus::Corrupt, e.to_string())
                 }
             })?;
         match layer {
-            Some(layer) => layer.finish().map(Some).map_err(|p| ("corrupt", p)),
+            Some(layer) => layer
+                .finish()
+                .map(Some)
+                .map_err(|p| (BlobStatus::Corrupt, p)),
             None => Ok(None),
         }
     }
     .await;
     let (status, problem, uncompressed_bytes) = match result {
-        Ok(bytes) => ("ok", None, bytes),
+        Ok(bytes) => (BlobStatus::Ok, None, bytes),
         Err((status, problem)) => (status, Some(problem), None),
     };
     verify::BlobCheck::of(blob, status, problem, uncompressed_bytes)

@@ -9,14 +9,36 @@ use std::io::Write;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::cache::entries::Compression;
+
+/// What a check found of one blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobStatus {
+    Ok,
+    /// The registry does not have it (or could not say).
+    Missing,
+    /// Its bytes are not what its digest, size or annotations say.
+    Corrupt,
+}
+
+impl BlobStatus {
+    fn word(self) -> &'static str {
+        match self {
+            BlobStatus::Ok => "ok",
+            BlobStatus::Missing => "missing",
+            BlobStatus::Corrupt => "corrupt",
+        }
+    }
+}
+
 /// One blob of a cache and what the check found.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BlobCheck {
     pub digest: String,
     pub media_type: String,
     pub size: u64,
-    /// `ok`, `missing` or `corrupt`.
-    pub status: &'static str,
+    pub status: BlobStatus,
     pub problem: Option<String>,
     /// Bytes after decompression (deep checks of layers).
     pub uncompressed_bytes: Option<u64>,
@@ -26,7 +48,7 @@ impl BlobCheck {
     /// What a check of `blob` found.
     pub fn of(
         blob: &super::cache::BlobRef,
-        status: &'static str,
+        status: BlobStatus,
         problem: Option<String>,
         uncompressed_bytes: Option<u64>,
     ) -> Self {
@@ -58,8 +80,8 @@ impl Verification {
         Verification {
             reference: reference.to_owned(),
             deep,
-            missing: count("missing"),
-            corrupt: count("corrupt"),
+            missing: count(BlobStatus::Missing),
+            corrupt: count(BlobStatus::Corrupt),
             uncompressed_bytes: blobs.iter().filter_map(|b| b.uncompressed_bytes).sum(),
             blobs,
         }
@@ -71,7 +93,7 @@ impl Verification {
         for blob in &self.blobs {
             let line = format!(
                 "{:<8} {}  {} bytes{}",
-                blob.status,
+                blob.status.word(),
                 blob.digest,
                 blob.size,
                 blob.problem
@@ -139,20 +161,21 @@ pub struct LayerCheck {
 }
 
 impl LayerCheck {
-    /// `compression` as `cache::compression_of` names it; `expected` the uncompressed digest.
-    pub fn new(compression: &str, expected: &str) -> Result<Self, String> {
+    /// `expected` is the layer's uncompressed digest.
+    pub fn new(compression: Compression, expected: &str) -> Result<Self, String> {
         let sink = Hashing {
             hasher: Sha256::new(),
             bytes: 0,
         };
         let decoder = match compression {
-            "gzip" | "estargz" => Decoder::Gzip(flate2::write::MultiGzDecoder::new(sink)),
-            "zstd" => Decoder::Zstd(
+            Compression::Gzip | Compression::Estargz => {
+                Decoder::Gzip(flate2::write::MultiGzDecoder::new(sink))
+            }
+            Compression::Zstd => Decoder::Zstd(
                 zstd::stream::write::Decoder::new(sink)
                     .map_err(|e| format!("starting zstd: {e}"))?,
             ),
-            "uncompressed" => Decoder::Plain(sink),
-            other => return Err(format!("regcache cannot decompress `{other}` layers")),
+            Compression::Uncompressed => Decoder::Plain(sink),
         };
         Ok(LayerCheck {
             decoder,
@@ -197,7 +220,7 @@ mod tests {
         format!("sha256:{:x}", Sha256::digest(bytes))
     }
 
-    fn check(compression: &str, compressed: &[u8], expected: &str) -> Result<u64, String> {
+    fn check(compression: Compression, compressed: &[u8], expected: &str) -> Result<u64, String> {
         let mut check = LayerCheck::new(compression, expected)?;
         // Odd chunk sizes: the decoders must carry state across chunks.
         for chunk in compressed.chunks(7) {
@@ -217,12 +240,12 @@ mod tests {
         let zst = zstd::encode_all(&content[..], 3).unwrap();
         let right = digest(&content);
         let n = content.len() as u64;
-        assert_eq!(check("gzip", &gz, &right), Ok(n));
-        assert_eq!(check("estargz", &gz, &right), Ok(n));
-        assert_eq!(check("zstd", &zst, &right), Ok(n));
-        assert_eq!(check("uncompressed", &content, &right), Ok(n));
+        assert_eq!(check(Compression::Gzip, &gz, &right), Ok(n));
+        assert_eq!(check(Compression::Estargz, &gz, &right), Ok(n));
+        assert_eq!(check(Compression::Zstd, &zst, &right), Ok(n));
+        assert_eq!(check(Compression::Uncompressed, &content, &right), Ok(n));
         let wrong = digest(b"other");
-        for (compression, bytes) in [("gzip", &gz), ("zstd", &zst)] {
+        for (compression, bytes) in [(Compression::Gzip, &gz), (Compression::Zstd, &zst)] {
             let problem = check(compression, bytes, &wrong).unwrap_err();
             assert!(
                 problem.contains(&right) && problem.contains(&wrong),
@@ -233,11 +256,10 @@ mod tests {
         let mut bad = gz.clone();
         let middle = bad.len() / 2;
         bad[middle] ^= 0xff;
-        assert!(check("gzip", &bad, &right).is_err());
+        assert!(check(Compression::Gzip, &bad, &right).is_err());
         // A truncated stream does not pass as complete.
-        assert!(check("zstd", &zst[..zst.len() / 2], &right).is_err());
-        assert!(check("gzip", &gz[..gz.len() / 2], &right).is_err());
-        assert!(LayerCheck::new("lz4", &right).is_err());
+        assert!(check(Compression::Zstd, &zst[..zst.len() / 2], &right).is_err());
+        assert!(check(Compression::Gzip, &gz[..gz.len() / 2], &right).is_err());
     }
 
     #[test]
@@ -250,7 +272,7 @@ mod tests {
             problem: None,
             uncompressed_bytes: Some(5),
         };
-        let fine = Verification::new("r", true, vec![blob("ok"), blob("ok")]);
+        let fine = Verification::new("r", true, vec![blob(BlobStatus::Ok), blob(BlobStatus::Ok)]);
         assert_eq!(
             (fine.missing, fine.corrupt, fine.uncompressed_bytes),
             (0, 0, 10)
@@ -259,7 +281,11 @@ mod tests {
         let broken = Verification::new(
             "r",
             true,
-            vec![blob("ok"), blob("missing"), blob("corrupt")],
+            vec![
+                blob(BlobStatus::Ok),
+                blob(BlobStatus::Missing),
+                blob(BlobStatus::Corrupt),
+            ],
         );
         assert_eq!((broken.missing, broken.corrupt), (1, 1));
         assert!(broken.problem().unwrap().contains("Re-export"));
