@@ -197,11 +197,8 @@ pub fn build<W: Write>(
     output: Option<(OutputFormat, Option<&Path>)>,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
+    // `prepare` checks the engine (preflight) before anything is asked or printed.
     let prepared = prepare(ctx, raw, Purpose::Build, log)?;
-    prepared
-        .config
-        .engine
-        .preflight(&prepared.config, &ctx.env)?;
     let report = execute(ctx, &prepared, log)?;
     if ctx.platform == Platform::GitLab {
         // GitLab has no step outputs or job summary: the summary goes to the log, the
