@@ -122,7 +122,8 @@ mod tests {
             "\\<img src=x\\> \\[a\\](http:\\/\\/e) \\*\\*b\\*\\* \\| \\`c\\` \\</details\\> \\&amp; www\\.x.io"
         );
         assert_eq!(markdown("line\nbreak"), "line\\\\nbreak");
-        // What needs no escape stays readable: refs, reasons, stage names.
+        // What needs no escape stays readable: refs, reasons, stage names, paths.
+        assert_eq!(markdown("a:/b c//d /x:y"), "a:/b c//d /x:y");
         assert_eq!(
             markdown("r.io/app:main (main: this branch; found) stage-1"),
             "r.io/app:main (main: this branch; found) stage-1"

@@ -675,3 +675,38 @@ fn the_cli_secret_flag_takes_buildx_syntax() {
         "{argv}"
     );
 }
+
+/// An output file that is a symlink (planted in the workspace by the build's own repository)
+/// is replaced, never written through: the file it points to stays as it was.
+#[test]
+fn a_symlinked_output_file_is_replaced_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("build.log");
+    std::fs::write(&log, progress_of(&[("[build 1/1] RUN true", true, None)])).unwrap();
+    let target = dir.path().join("precious");
+    std::fs::write(&target, "keep me").unwrap();
+    let output = dir.path().join("regcache.json");
+    std::os::unix::fs::symlink(&target, &output).unwrap();
+    let run = common::regcache(
+        &[
+            "stats",
+            log.to_str().unwrap(),
+            "--output-format",
+            "json",
+            "--output-file",
+            output.to_str().unwrap(),
+        ],
+        &BTreeMap::new(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+    assert!(
+        !std::fs::symlink_metadata(&output)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&output).unwrap()).unwrap();
+    assert_eq!(written["cached-steps"], "1");
+}

@@ -632,3 +632,55 @@ fn the_registrys_words_are_one_escaped_line_in_every_sink() {
         "the text is shown as text:\n{html}"
     );
 }
+
+/// The GitHub token goes to the API host only: when a listing's next page is on another host,
+/// it is asked for without the token (octocrab drops it across hosts).
+#[test]
+fn the_github_token_stays_with_the_api_host() {
+    const TOKEN: &str = "ghs_api_token_for_this_test";
+    let elsewhere = Hostile::on("127.0.0.2", |_| Answer::new("200 OK", "[]"));
+    let next = format!(
+        "<{}/repos/o/r/branches?per_page=100&page=2>; rel=\"next\"",
+        elsewhere.url
+    );
+    let api = Hostile::start(move |seen| match seen.path.as_str() {
+        "/repos/o/r" => Answer::new("200 OK", r#"{"full_name":"o/r","default_branch":"main"}"#),
+        p if p.starts_with("/repos/o/r/branches") => {
+            Answer::new("200 OK", r#"[{"name":"main"}]"#).header("Link", &next)
+        }
+        p if p.starts_with("/repos/o/r/pulls") => Answer::new("200 OK", "[]"),
+        _ => Answer::new("404 Not Found", r#"{"message":"Not Found"}"#),
+    });
+    let server = registry(|_| page(&["buildcache-main", "buildcache-pr-1"]), |_| None);
+    let mut env = env();
+    env.insert("GITHUB_REPOSITORY".into(), "o/r".into());
+    env.insert("GITHUB_TOKEN".into(), TOKEN.into());
+    env.insert("GITHUB_API_URL".into(), api.url.clone());
+    let repository = format!("{}/app", server.host);
+    let run = common::regcache(
+        &[
+            "prune",
+            &repository,
+            "--username=ci",
+            "--live-from-github",
+            "--delete",
+        ],
+        &env,
+    );
+    assert!(
+        api.seen().iter().any(|s| s.authorization.contains(TOKEN)),
+        "the API host was asked with the token\n{}",
+        run.log()
+    );
+    let asked_elsewhere = elsewhere.seen();
+    assert!(
+        !asked_elsewhere.is_empty(),
+        "the next page on the other host was asked for\n{}",
+        run.log()
+    );
+    assert!(
+        asked_elsewhere.iter().all(|s| s.authorization.is_empty()),
+        "credentials went to another host: {asked_elsewhere:?}\n{}",
+        run.log()
+    );
+}
