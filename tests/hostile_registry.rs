@@ -30,23 +30,21 @@ fn env() -> BTreeMap<String, String> {
 
 /// `regcache prune HOST/app` as a dry run or with `--delete`, every live list given.
 fn prune(host: &str, delete: bool) -> Run {
-    let repository = format!("{host}/app");
-    let mut args = vec![
-        "prune",
-        repository.as_str(),
-        "--username",
-        "ci",
-        "--branches",
-        "main",
-        "--pull-requests",
-        "none",
-        "--default-branch",
-        "main",
+    let live = [
+        "--branches=main",
+        "--pull-requests=none",
+        "--default-branch=main",
     ];
-    if delete {
-        args.push("--delete");
-    }
-    common::regcache(&args, &env())
+    let delete: &[&str] = if delete { &["--delete"] } else { &[] };
+    prune_with(host, &[&live[..], delete].concat(), &env())
+}
+
+/// `regcache prune HOST/app --username=ci FLAGS…` with `env`.
+fn prune_with(host: &str, flags: &[&str], env: &BTreeMap<String, String>) -> Run {
+    let repository = format!("{host}/app");
+    let mut args = vec!["prune", repository.as_str(), "--username=ci"];
+    args.extend_from_slice(flags);
+    common::regcache(&args, env)
 }
 
 /// A cache manifest in BuildKit's index form (valid digests, one layer written `when`).
@@ -555,12 +553,9 @@ fn the_registrys_words_are_one_escaped_line_in_every_sink() {
     github.insert("GITHUB_ACTIONS".into(), "true".into());
     github.insert("GITHUB_OUTPUT".into(), outputs.display().to_string());
     github.insert("GITHUB_STEP_SUMMARY".into(), summary.display().to_string());
-    let repository = format!("{}/app", refusing.host);
-    let run = common::regcache(
+    let run = prune_with(
+        &refusing.host,
         &[
-            "prune",
-            &repository,
-            "--username=ci",
             "--branches=main",
             "--pull-requests=none",
             "--default-branch=main",
@@ -656,17 +651,7 @@ fn the_github_token_stays_with_the_api_host() {
     env.insert("GITHUB_REPOSITORY".into(), "o/r".into());
     env.insert("GITHUB_TOKEN".into(), TOKEN.into());
     env.insert("GITHUB_API_URL".into(), api.url.clone());
-    let repository = format!("{}/app", server.host);
-    let run = common::regcache(
-        &[
-            "prune",
-            &repository,
-            "--username=ci",
-            "--live-from-github",
-            "--delete",
-        ],
-        &env,
-    );
+    let run = prune_with(&server.host, &["--live-from-github", "--delete"], &env);
     assert!(
         api.seen().iter().any(|s| s.authorization.contains(TOKEN)),
         "the API host was asked with the token\n{}",
