@@ -33,12 +33,26 @@ pub struct Prepared {
     pub settings: PolicySettings,
     pub decision: Decision,
     pub selection: Selection,
+    /// The `--cache-from` / `--cache-to` entries the engine gets: the selected refs, then the
+    /// user's own entries.
+    pub cache_entries: CacheEntries,
 }
 
 impl Prepared {
-    /// The `--cache-from` / `--cache-to` entries the engine gets.
-    pub fn cache_entries(&self) -> CacheEntries {
-        plan::cache_entries(&self.config, &self.selection.refs)
+    fn new(
+        config: Config,
+        settings: PolicySettings,
+        decision: Decision,
+        selection: Selection,
+    ) -> Self {
+        let cache_entries = plan::cache_entries(&config, &selection.refs);
+        Prepared {
+            config,
+            settings,
+            decision,
+            selection,
+            cache_entries,
+        }
     }
 }
 
@@ -88,17 +102,18 @@ pub fn prepare<W: Write>(
             "neither cache-ref nor tags name a repository, so this build runs without a registry cache; set cache-ref (e.g. ghcr.io/owner/app) to keep one",
             None,
         )?;
-        return Ok(Prepared {
-            decision: Decision {
-                read: Vec::new(),
-                why: Vec::new(),
-                write: None,
-                reason: "no cache repository".into(),
-            },
-            selection: Selection::default(),
+        let decision = Decision {
+            read: Vec::new(),
+            why: Vec::new(),
+            write: None,
+            reason: "no cache repository".into(),
+        };
+        return Ok(Prepared::new(
             config,
             settings,
-        });
+            decision,
+            Selection::default(),
+        ));
     };
     if ctx.platform == Platform::GitLab && purpose == Purpose::Build {
         gitlab_login(&ctx.env, log)?;
@@ -114,12 +129,7 @@ pub fn prepare<W: Write>(
     };
     let selection =
         ask_registry(ctx, &config, chain, purpose.probes(), log)?.with_reasons(&decision.why);
-    Ok(Prepared {
-        config,
-        settings,
-        decision,
-        selection,
-    })
+    Ok(Prepared::new(config, settings, decision, selection))
 }
 
 /// The chain probed (when `probe`), with what was asked in debug mode and the warnings.
@@ -258,7 +268,7 @@ fn execute<W: Write>(
         .tempdir_in(&temp_root)
         .map_err(Error::file("creating a temporary directory", &temp_root))?;
     let engine = config.engine;
-    let cache_entries = prepared.cache_entries();
+    let cache_entries = &prepared.cache_entries;
     let github_run = ctx
         .platform
         .github_run(&ctx.env, &ctx.payload)
@@ -284,7 +294,7 @@ fn execute<W: Write>(
         iidfile: temp.path().join("iid"),
         secrets: secret_files(given.chain(derived.git_auth.clone()), temp.path(), log)?,
     };
-    let argv = engine.argv(config, &derived, &cache_entries, &files, engine_version);
+    let argv = engine.argv(config, &derived, cache_entries, &files, engine_version);
     announce(prepared, &derived, &argv, engine_version, log)?;
     // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
@@ -361,7 +371,7 @@ fn announce<W: Write>(
     log.start_group("Cache decision")?;
     describe_decision(prepared, log)?;
     // buildah before 1.29 takes one `--cache-from`: the chain is cut to its first ref.
-    let cache_entries = prepared.cache_entries();
+    let cache_entries = &prepared.cache_entries;
     let passed = argv.iter().filter(|a| *a == "--cache-from").count();
     if let (Some(first), Some((major, minor))) = (
         cache_entries.from.first().and_then(|e| e.get("ref")),
@@ -420,7 +430,7 @@ fn report_of<W: Write>(
         exported_cache,
         passed_refs: Some(
             prepared
-                .cache_entries()
+                .cache_entries
                 .from
                 .iter()
                 .filter_map(|e| e.get("ref"))

@@ -41,7 +41,7 @@ pub fn plan<W: Write>(ctx: &Context, request: &PlanRequest, log: &mut Log<W>) ->
 
 /// `regcache plan`: the decided refs and flags, without building.
 fn plan_text(prepared: &Prepared, format: PlanFormat, bake_target: Option<&str>) -> String {
-    let cache = prepared.cache_entries();
+    let cache = &prepared.cache_entries;
     let cache_from: Vec<String> = cache.from.iter().map(CacheEntry::to_csv).collect();
     let cache_to: Vec<String> = cache.to.iter().map(CacheEntry::to_csv).collect();
     let selection = &prepared.selection;

@@ -122,11 +122,9 @@ pub fn is_tag(text: &str) -> bool {
 
 /// The digest of `bytes` in the algorithm `digest` names (sha256 or sha512).
 fn digest_of(algorithm_of: &str, bytes: &[u8]) -> String {
-    if algorithm_of.starts_with("sha512:") {
-        format!("sha512:{:x}", sha2::Sha512::digest(bytes))
-    } else {
-        format!("sha256:{:x}", sha2::Sha256::digest(bytes))
-    }
+    let mut hasher = Hasher::for_digest(algorithm_of);
+    hasher.update(bytes);
+    hasher.finish()
 }
 
 /// A running digest of a blob's bytes, in the algorithm its digest names.
@@ -369,7 +367,8 @@ async fn read_capped(mut response: Response, limit: usize, what: &str) -> Result
     Ok(body)
 }
 
-/// Whether a deadline can pass before a blob of `size` bytes is read.
+/// How long reading a blob of `size` bytes may take: the request deadline, plus a second per
+/// `BLOB_FLOOR_RATE` bytes, never more than `LONGEST_BLOB_DEADLINE`.
 pub fn blob_deadline(size: u64) -> Duration {
     (REQUEST_DEADLINE + Duration::from_secs(size / BLOB_FLOOR_RATE)).min(LONGEST_BLOB_DEADLINE)
 }
