@@ -18,3 +18,19 @@ pub fn insecure() -> Arg {
         .action(ArgAction::SetTrue)
         .help("Use plain HTTP for this registry (loopback addresses always do)")
 }
+
+/// `--format human|json`, for the registry commands.
+pub fn format() -> Arg {
+    Arg::new("format")
+        .long("format")
+        .value_parser(clap::value_parser!(Format))
+        .default_value("human")
+        .help("How the result is printed")
+}
+
+/// The `--format` given (human when not).
+pub fn format_of(m: &clap::ArgMatches) -> Format {
+    m.get_one::<Format>("format")
+        .copied()
+        .unwrap_or(Format::Human)
+}

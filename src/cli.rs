@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::{Arg, ArgAction, ArgMatches, Command, value_parser};
 
 use crate::args;
+use crate::commands::explain::ExplainRequest;
 use crate::commands::plan::{PlanFormat, PlanRequest};
 use crate::commands::verify::VerifyRequest;
 use crate::inputs::{INPUTS, Kind, RawInputs, quote_item};
@@ -138,13 +139,46 @@ pub fn command() -> Command {
                         .help("Download every layer, decompress it and check it against its uncompressed digest"),
                 )
                 .arg(args::insecure())
+                .arg(args::format()),
+        )
+        .subcommand(
+            Command::new("explain")
+                .about("Why a build's steps missed: a saved build log against the build record stored beside the cache it read; without --log, what the record holds")
+                .arg(Arg::new("ref").required(true).help("The cache ref the build read, e.g. ghcr.io/owner/app:buildcache-main"))
                 .arg(
-                    Arg::new("format")
-                        .long("format")
-                        .value_parser(value_parser!(args::Format))
-                        .default_value("human")
-                        .help("How the result is printed"),
-                ),
+                    Arg::new("log")
+                        .long("log")
+                        .value_parser(value_parser!(PathBuf))
+                        .help("The build's log, saved from `docker buildx build --progress=rawjson` (or plain)"),
+                )
+                .arg(
+                    Arg::new("file")
+                        .long("file")
+                        .short('f')
+                        .help("The build's Dockerfile (default: <context>/Dockerfile)"),
+                )
+                .arg(
+                    Arg::new("context")
+                        .long("context")
+                        .default_value(".")
+                        .help("The build's context directory, whose files the build's COPY steps took"),
+                )
+                .arg(
+                    Arg::new("build-arg")
+                        .long("build-arg")
+                        .action(ArgAction::Append)
+                        .help("A build-arg the build was given (NAME=value); only its hash is compared"),
+                )
+                .arg(Arg::new("target").long("target").help("The target stage the build built"))
+                .arg(args::insecure())
+                .arg(args::format()),
+        )
+        .subcommand(
+            Command::new("history")
+                .about("The last builds that wrote a cache, from its build record")
+                .arg(Arg::new("ref").required(true).help("The cache ref, e.g. ghcr.io/owner/app:buildcache-main"))
+                .arg(args::insecure())
+                .arg(args::format()),
         )
         .subcommand(
             Command::new("inspect")
@@ -272,6 +306,12 @@ pub enum Invocation {
     },
     Prune(crate::prune::Flags),
     Verify(VerifyRequest),
+    Explain(ExplainRequest),
+    History {
+        reference: String,
+        insecure: bool,
+        format: args::Format,
+    },
 }
 
 fn output(m: &ArgMatches) -> Option<(OutputFormat, Option<PathBuf>)> {
@@ -306,11 +346,29 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             deep: m.get_flag("deep"),
             insecure: m.get_flag("insecure"),
-            format: m
-                .get_one::<args::Format>("format")
-                .copied()
-                .unwrap_or(args::Format::Human),
+            format: args::format_of(m),
         }),
+        Some(("explain", m)) => Invocation::Explain(ExplainRequest {
+            reference: m.get_one::<String>("ref").cloned().expect("required"),
+            log: m.get_one::<PathBuf>("log").cloned(),
+            file: m.get_one::<String>("file").cloned(),
+            context: m
+                .get_one::<String>("context")
+                .cloned()
+                .unwrap_or_else(|| ".".into()),
+            build_args: m
+                .get_many::<String>("build-arg")
+                .map(|v| v.cloned().collect())
+                .unwrap_or_default(),
+            target: m.get_one::<String>("target").cloned(),
+            insecure: m.get_flag("insecure"),
+            format: args::format_of(m),
+        }),
+        Some(("history", m)) => Invocation::History {
+            reference: m.get_one::<String>("ref").cloned().expect("required"),
+            insecure: m.get_flag("insecure"),
+            format: args::format_of(m),
+        },
         Some(("inspect", m)) => Invocation::Inspect {
             reference: m.get_one::<String>("ref").cloned().expect("required"),
             insecure: m.get_flag("insecure"),

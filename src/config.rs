@@ -109,6 +109,8 @@ pub struct Config {
     pub extra_cache_from: Vec<CacheEntry>,
     pub extra_cache_to: Vec<CacheEntry>,
     pub build: BuildOptions,
+    /// Whether a build record is kept beside the cache and misses are explained.
+    pub build_record: bool,
 }
 
 /// Which engine builds: a validated setting. What each engine does is `crate::engine`'s.
@@ -307,6 +309,8 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
         c.fail(flag, problem.clone());
     }
     let engine = c.typed("engine", str::parse::<Engine>, Engine::Buildx);
+    // buildah's cache is a repository of step layers with no one manifest to describe.
+    let build_record = c.flag("build-record") && engine == Engine::Buildx;
     if engine != Engine::Buildx {
         refuse_for_buildah(&mut c, engine);
     }
@@ -331,6 +335,7 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
                 extra_cache_from,
                 extra_cache_to,
                 build,
+                build_record,
             })
         }
         _ => Err(InvalidInputs(c.errors)),

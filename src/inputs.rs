@@ -171,6 +171,12 @@ pub const INPUTS: &[InputSpec] = &[
         "A failed cache export warns instead of failing the build.",
     ),
     input(
+        "build-record",
+        Bool,
+        "true",
+        "Keep a small build record beside the cache (tag `<cache tag>.regcache`) and explain each missed step from the record of the cache read (buildx only).",
+    ),
+    input(
         "cache-from",
         LINES,
         "",

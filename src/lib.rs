@@ -36,6 +36,7 @@ mod cache;
 mod cli;
 mod commands;
 mod config;
+mod dockerfile;
 mod engine;
 mod env;
 mod error;
@@ -45,6 +46,7 @@ mod plan;
 mod platform;
 mod probe;
 mod prune;
+mod record;
 mod reference;
 mod registry;
 mod report;
@@ -137,6 +139,12 @@ fn dispatch<W: Write>(
             insecure,
         } => commands::inspect::inspect(ctx, &reference, insecure),
         Invocation::Verify(request) => commands::verify::verify(ctx, &request),
+        Invocation::Explain(request) => commands::explain::explain(ctx, &request),
+        Invocation::History {
+            reference,
+            insecure,
+            format,
+        } => commands::history::history(ctx, &reference, insecure, format),
     }
 }
 

@@ -57,6 +57,18 @@ pub fn check_cache_tags(config: &Config, decision: &Decision) -> Result<(), Inva
         .iter()
         .filter_map(|t| reference::parse(t).ok())
         .collect();
+    let record_tags = decision
+        .read
+        .iter()
+        .chain(decision.write.iter())
+        .filter(|tag| tag.ends_with(crate::record::TAG_SUFFIX))
+        .map(|tag| InputError {
+            input: "cache-ref",
+            problem: format!(
+                "the cache tag `{tag}` ends in `{}`, which regcache keeps for build records; choose a tag that does not",
+                crate::record::TAG_SUFFIX
+            ),
+        });
     let errors: Vec<InputError> = decision
         .read
         .iter()
@@ -73,6 +85,7 @@ pub fn check_cache_tags(config: &Config, decision: &Decision) -> Result<(), Inva
                 ),
             })
         })
+        .chain(record_tags)
         .collect();
     if errors.is_empty() {
         Ok(())
@@ -109,6 +122,13 @@ mod tests {
         assert_eq!(
             check_cache_tags(&config, &decision("buildcache-main")),
             Ok(())
+        );
+        let err = check_cache_tags(&config, &decision("main.regcache"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("input `cache-ref`: the cache tag `main.regcache` ends in `.regcache`, which regcache keeps for build records"),
+            "{err}"
         );
     }
 }

@@ -7,6 +7,9 @@ use crate::error::Error;
 use crate::escape;
 use crate::platform::gitlab;
 use crate::probe::Selection;
+use crate::record::Run;
+use crate::record::explain::Explanation;
+use crate::record::history;
 use crate::registry::Probe;
 use crate::registry::StoredSize;
 use crate::stats::{BuildStats, ImportOutcome};
@@ -33,10 +36,13 @@ pub enum Output {
     ImageId,
     Digest,
     Metadata,
+    MissReasons,
+    FirstMiss,
+    CacheHistory,
 }
 
 impl Output {
-    pub const ALL: [Output; 18] = [
+    pub const ALL: [Output; 21] = [
         Output::CacheHit,
         Output::CacheHitRatio,
         Output::CachedSteps,
@@ -55,6 +61,9 @@ impl Output {
         Output::ImageId,
         Output::Digest,
         Output::Metadata,
+        Output::MissReasons,
+        Output::FirstMiss,
+        Output::CacheHistory,
     ];
 
     pub fn name(self) -> &'static str {
@@ -77,6 +86,9 @@ impl Output {
             Output::ImageId => "imageid",
             Output::Digest => "digest",
             Output::Metadata => "metadata",
+            Output::MissReasons => "miss-reasons",
+            Output::FirstMiss => "first-miss",
+            Output::CacheHistory => "cache-history",
         }
     }
 
@@ -108,12 +120,24 @@ impl Output {
             Output::ImageId => "Image ID.",
             Output::Digest => "Image digest.",
             Output::Metadata => "Build result metadata (buildx --metadata-file), as JSON.",
+            Output::MissReasons => {
+                "Each missed step and why, as JSON: a list of {step, stage, line, cause, detail} (empty when nothing missed or nothing can be explained)."
+            }
+            Output::FirstMiss => {
+                "The first missed step and its cause on one line, e.g. `COPY package.json . (Dockerfile:6): file-changed package.json`."
+            }
+            Output::CacheHistory => {
+                "The last builds of this cache (up to 30, this one last), as JSON: time, commit, event, hit ratio, steps, build seconds, cache size."
+            }
         }
     }
 
     /// Whether the value is a JSON document (kept out of GitLab's dotenv, nested in JSON).
     pub fn is_json(self) -> bool {
-        matches!(self, Output::Stats | Output::Metadata)
+        matches!(
+            self,
+            Output::Stats | Output::Metadata | Output::MissReasons | Output::CacheHistory
+        )
     }
 }
 
@@ -136,6 +160,16 @@ pub struct Report {
     /// names reaches an output only when it is one of these (or, for a saved log, when it is
     /// a valid image reference).
     pub passed_refs: Option<Vec<String>>,
+    /// Why steps missed; None when the build keeps no record (buildah, `build-record: false`).
+    pub explanation: Option<Explanation>,
+    /// The Dockerfile's path, as the first miss names its line.
+    pub dockerfile: String,
+    /// The last builds of this cache, this one last.
+    pub history: Vec<Run>,
+    /// The Dockerfile's stage labels in file order: the summary lists stages so.
+    pub stage_order: Vec<String>,
+    /// What became of the build record, for the log and the summary.
+    pub record_note: Option<String>,
 }
 
 /// The image a build makes, so that several builds in one job can be told apart: its tags,
@@ -181,6 +215,11 @@ impl Report {
             metadata: None,
             exported_cache: None,
             passed_refs: None,
+            explanation: None,
+            dockerfile: String::new(),
+            history: Vec::new(),
+            stage_order: Vec::new(),
+            record_note: None,
         }
     }
 
@@ -250,6 +289,36 @@ impl Report {
         self.stats.cache_hit(self.succeeded)
     }
 
+    fn misses(&self) -> &[crate::record::explain::Miss] {
+        self.explanation
+            .as_ref()
+            .map_or(&[], |e| e.misses.as_slice())
+    }
+
+    /// The first miss on one line, at most 500 characters (it goes into dotenv reports).
+    pub fn first_miss(&self) -> String {
+        let line = self
+            .misses()
+            .first()
+            .map(|m| escape::one_line(&m.one_line(&self.dockerfile)))
+            .unwrap_or_default();
+        line.chars().take(500).collect()
+    }
+
+    /// The misses counted by cause: `file-changed 1, after-a-miss 3`.
+    pub fn miss_counts(&self) -> String {
+        self.explanation
+            .as_ref()
+            .map(|e| {
+                e.counts()
+                    .into_iter()
+                    .map(|(cause, n)| format!("{} {n}", cause.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default()
+    }
+
     pub fn stats_json(&self) -> Value {
         let s = &self.stats;
         json!({
@@ -307,6 +376,9 @@ impl Report {
                 .metadata_str("containerimage.digest")
                 .unwrap_or_default()
                 .to_owned(),
+            Output::MissReasons => json!(self.misses()).to_string(),
+            Output::FirstMiss => self.first_miss(),
+            Output::CacheHistory => json!(self.history).to_string(),
             // build-push-action's `JSON.stringify(metadata, null, 2)`, keys in file order.
             Output::Metadata => self
                 .metadata()
@@ -336,6 +408,8 @@ impl Report {
                     .metadata()
                     .cloned()
                     .unwrap_or_else(|| Value::String(String::new())),
+                Output::MissReasons => json!(self.misses()),
+                Output::CacheHistory => json!(self.history),
                 other => Value::String(self.value(other)),
             };
             object.insert(output.name().to_owned(), value);
@@ -409,15 +483,24 @@ impl Report {
         )
     }
 
-    /// The job summary (GitHub-flavoured Markdown).
+    /// The job summary (GitHub-flavoured Markdown), the history drawn as charts.
     pub fn summary_markdown(&self) -> String {
+        self.summary(true)
+    }
+
+    /// The summary as a log shows it (GitLab's job log): the history as a sparkline.
+    pub fn summary_for_log(&self) -> String {
+        self.summary(false)
+    }
+
+    fn summary(&self, charts: bool) -> String {
         // Outside text (the build's step names and errors, registry answers, branch names in
         // the policy's reasons) is escaped where it enters the Markdown.
         let s = &self.stats;
         let mut md = self.summary_facts();
         md += &self.summary_refs();
         md += "\n| stage | steps | cached | | time |\n|---|---|---|---|---|\n";
-        for stage in &s.stages {
+        for stage in self.stages_in_file_order() {
             md += &format!(
                 "| {} | {} | {} | `{}` | {:.2} s |\n",
                 escape::markdown(&stage.name),
@@ -432,6 +515,59 @@ impl Report {
                 "\n**Failed step:** {}: {}\n",
                 escape::code(&failed.name),
                 escape::markdown(&failed.error)
+            );
+        }
+        md += &self.summary_misses();
+        if charts {
+            md += &history::markdown(&self.history);
+        } else if let Some(line) = history::log_line(&self.history) {
+            md += &format!("\n{line}\n");
+        }
+        md
+    }
+
+    /// The stages as the Dockerfile orders them (the progress lists them as they ran).
+    fn stages_in_file_order(&self) -> Vec<&crate::stats::StageStats> {
+        let position = |name: &str| {
+            let label = name.rsplit(' ').next().unwrap_or(name);
+            self.stage_order
+                .iter()
+                .position(|s| s == label)
+                .unwrap_or(usize::MAX)
+        };
+        let mut stages: Vec<_> = self.stats.stages.iter().collect();
+        stages.sort_by_key(|stage| position(&stage.name));
+        stages
+    }
+
+    /// Why the steps missed: a table, or the one note that says why it cannot be told.
+    fn summary_misses(&self) -> String {
+        let Some(explanation) = &self.explanation else {
+            return String::new();
+        };
+        if let Some(note) = &explanation.note {
+            return format!("\n**Why it missed:** {}\n", escape::markdown(note));
+        }
+        if explanation.misses.is_empty() {
+            return String::new();
+        }
+        let mut md =
+            "\n#### Why it missed\n\n| step | line | cause | detail |\n|---|---|---|---|\n"
+                .to_owned();
+        const ROWS: usize = 50;
+        for miss in explanation.misses.iter().take(ROWS) {
+            md += &format!(
+                "| {} | {} | `{}` | {} |\n",
+                escape::code_in_table(&miss.step),
+                miss.line,
+                miss.cause.name(),
+                escape::markdown(&miss.detail)
+            );
+        }
+        if explanation.misses.len() > ROWS {
+            md += &format!(
+                "\n{} more in the `miss-reasons` output.\n",
+                explanation.misses.len() - ROWS
             );
         }
         md
@@ -468,12 +604,16 @@ impl Report {
         );
         if let Some(cache) = &self.exported_cache {
             md += &format!(
-                "| cache size | {} bytes in {} layers |\n",
-                cache.total_bytes, cache.layers
+                "| cache size | {} in {} layers |\n",
+                history::human_bytes(cache.total_bytes),
+                cache.layers
             );
             for warning in &cache.warnings {
                 md += &format!("| cache warning | {} |\n", escape::markdown(warning));
             }
+        }
+        if let Some(note) = &self.record_note {
+            md += &format!("| build record | {} |\n", escape::markdown(note));
         }
         md
     }
@@ -554,6 +694,11 @@ mod tests {
             ),
             exported_cache: None,
             passed_refs: None,
+            explanation: None,
+            dockerfile: "Dockerfile".into(),
+            history: Vec::new(),
+            stage_order: Vec::new(),
+            record_note: None,
         }
     }
 

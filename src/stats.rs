@@ -74,6 +74,27 @@ pub struct BuildStats {
     #[serde(skip)]
     pub error_location: Option<Location>,
     pub vertices: VertexCounts,
+    /// Each Dockerfile step the progress named, in the order first seen (BuildKit's progress
+    /// only; empty for buildah and podman).
+    #[serde(skip)]
+    pub steps: Vec<StepResult>,
+    /// The bases the build resolved, `ref@digest` as FROM steps name them.
+    #[serde(skip)]
+    pub bases: Vec<String>,
+}
+
+/// One Dockerfile step as the progress told it: `[<platform> <stage> i/n] <instruction>`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    /// The stage's label in step names (`deps`, `stage-2`; empty in a one-stage file).
+    pub stage: String,
+    pub platform: Option<String>,
+    /// i and n of `i/n`: n counts the stage's steps, and its FROM when the base is an image.
+    pub index: usize,
+    pub of: usize,
+    /// The instruction as BuildKit named it (ARGs expanded: never stored or shown by regcache).
+    pub name: String,
+    pub cached: bool,
 }
 
 /// A place in a file (the Dockerfile line a failing step comes from).
@@ -125,5 +146,37 @@ impl BuildStats {
     /// Success as a saved log tells it: no step failed and no closing error.
     pub fn log_succeeded(&self) -> bool {
         self.failed_steps == 0 && self.final_error.is_none()
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A build that named nothing: the start of a test's own statistics.
+    pub fn empty() -> BuildStats {
+        BuildStats {
+            total_steps: 0,
+            cached_steps: 0,
+            rebuilt_steps: 0,
+            failed_steps: 0,
+            not_run_steps: 0,
+            hit_ratio: 0.0,
+            stages: Vec::new(),
+            imports: Vec::new(),
+            exports: Vec::new(),
+            import_seconds: 0.0,
+            export_seconds: 0.0,
+            failed_step: None,
+            final_error: None,
+            error_location: None,
+            vertices: VertexCounts {
+                total: 0,
+                cached: 0,
+                completed: 0,
+            },
+            steps: Vec::new(),
+            bases: Vec::new(),
+        }
     }
 }

@@ -25,7 +25,7 @@ use crate::registry::{CacheLayout, Registry};
 use crate::report::{OutputFormat, Report};
 use crate::stats::{ImportOutcome, Location};
 
-use super::{Context, write_output};
+use super::{Context, records, write_output};
 
 /// Everything before the engine: the validated config, the decision and the probed refs.
 pub struct Prepared {
@@ -214,7 +214,7 @@ pub fn build<W: Write>(
         // GitLab has no step outputs or job summary: the summary goes to the log, the
         // outputs to a dotenv report and a JSON artifact.
         log.start_group("Cache summary")?;
-        for line in report.summary_markdown().lines() {
+        for line in report.summary_for_log().lines() {
             log.line(line)?;
         }
         log.end_group()?;
@@ -296,25 +296,48 @@ fn execute<W: Write>(
     };
     let argv = engine.argv(config, &derived, cache_entries, &files, engine_version);
     announce(prepared, &derived, &argv, engine_version, log)?;
+    let dockerfile = dockerfile_path(
+        config.build.file.as_deref(),
+        &derived.context,
+        &ctx.workspace(),
+    );
+    let before = config
+        .build_record
+        .then(|| {
+            records::before(
+                config.build.file.as_deref(),
+                &derived.context,
+                dockerfile.clone(),
+            )
+        })
+        .flatten();
     // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
     let mut log_error = None;
-    let finished = engine.run(config, &argv, &files, |line| {
-        if log_error.is_none() {
-            log_error = log.line(line).err();
-        }
+    // The context is hashed and the records read while the engine runs.
+    let (finished, gathered) = std::thread::scope(|scope| {
+        let gathering = before
+            .as_ref()
+            .map(|b| scope.spawn(|| records::gather(ctx, &prepared.selection, b)));
+        let finished = engine.run(config, &argv, &files, |line| {
+            if log_error.is_none() {
+                log_error = log.line(line).err();
+            }
+        });
+        (
+            finished,
+            gathering.map(|g| g.join().expect("gathering never panics")),
+        )
     });
     log.end_untrusted()?;
     if let Some(e) = log_error {
         return Err(Error::Log(e));
     }
     let finished = finished?;
-    let report = report_of(ctx, prepared, &finished, &files, log)?;
-    let dockerfile = dockerfile_path(
-        config.build.file.as_deref(),
-        &derived.context,
-        &ctx.workspace(),
-    );
+    let mut report = report_of(ctx, prepared, &finished, &files, log)?;
+    if let (Some(before), Some(gathered)) = (&before, gathered) {
+        records::finish(ctx, config, &finished, &mut report, before, gathered, log)?;
+    }
     explain(&report, &finished, dockerfile.as_deref(), log)?;
     log.line(&report.headline())?;
     Ok(report)
@@ -437,6 +460,11 @@ fn report_of<W: Write>(
                 .map(str::to_owned)
                 .collect(),
         ),
+        explanation: None,
+        dockerfile: String::new(),
+        history: Vec::new(),
+        stage_order: Vec::new(),
+        record_note: None,
     })
 }
 

@@ -5,9 +5,12 @@
 //! context and where a rendered text goes.
 
 pub mod build;
+pub mod explain;
+pub mod history;
 pub mod inspect;
 pub mod plan;
 pub mod prune;
+mod records;
 pub mod stats;
 pub mod verify;
 

@@ -14,7 +14,7 @@ pub fn stats(file: &Path, output: Option<(OutputFormat, Option<&Path>)>) -> Resu
 }
 
 /// The statistics of a saved progress log, as a report of its own (`regcache stats`).
-fn stats_of_log(path: &Path) -> Result<Report, Error> {
+pub(super) fn stats_of_log(path: &Path) -> Result<Report, Error> {
     let shown = path.display().to_string();
     let read = |e: std::io::Error| Error::NotProgress {
         path: shown.clone(),

@@ -4,6 +4,30 @@
 use super::{Context, pretty_json, print, registry_for};
 use crate::args::Format;
 use crate::error::Error;
+use crate::registry::{RecordCheck, Registry};
+
+/// The build record beside a cache named by tag: read, decoded and matched to the cache.
+fn record_check(registry: &Registry<'_>, reference: &str) -> RecordCheck {
+    if reference.contains('@') {
+        return RecordCheck::NotChecked;
+    }
+    match registry.read_record(reference) {
+        Ok(None) => RecordCheck::None,
+        Ok(Some(stored)) if stored.current => RecordCheck::Current {
+            steps: stored.record.steps.len(),
+            builds: stored.record.history.len(),
+        },
+        Ok(Some(_)) => RecordCheck::Earlier,
+        Err(e) => RecordCheck::Unreadable {
+            problem: e
+                .lines()
+                .into_iter()
+                .map(|(_, m)| m)
+                .collect::<Vec<_>>()
+                .join("; "),
+        },
+    }
+}
 
 /// What `regcache verify` was asked.
 pub struct VerifyRequest {
@@ -16,8 +40,9 @@ pub struct VerifyRequest {
 
 pub fn verify(ctx: &Context, request: &VerifyRequest) -> Result<(), Error> {
     let reference = &request.reference;
-    let verification =
-        registry_for(ctx, reference, request.insecure).verify(reference, request.deep)?;
+    let registry = registry_for(ctx, reference, request.insecure);
+    let mut verification = registry.verify(reference, request.deep)?;
+    verification.record = record_check(&registry, reference);
     print(&match request.format {
         Format::Json => pretty_json(&verification),
         Format::Human => verification.human(),

@@ -185,13 +185,30 @@ fn reachable(
     }
 }
 
+/// A build record's verdict is its cache's: kept together, stale together; a record whose
+/// cache tag is gone is stale.
+fn judge_record(record: &str, cache_verdicts: &BTreeMap<String, (&str, &Verdict)>) -> Verdict {
+    match cache_verdicts.get(record) {
+        Some((cache, Verdict::Keep(_))) => {
+            Verdict::Keep(format!("the build record of {cache}, which is kept"))
+        }
+        Some((cache, Verdict::Stale(why))) => Verdict::Stale(format!(
+            "the build record of {cache}, which is stale: {why}"
+        )),
+        None => Verdict::Stale("a build record whose cache tag is gone".into()),
+    }
+}
+
 /// What prune does in one repository: every tag judged, what kept tags reach kept with them,
-/// the rest of the stale caches deleted; nothing at all when the view is incomplete.
+/// the rest of the stale caches (and their records) deleted; nothing at all when the view is
+/// incomplete.
 pub fn cleanup(inventory: &Inventory, live: &Liveness) -> Cleanup {
     let written = |digest: &str| inventory.manifests.get(digest).and_then(|m| m.written);
-    let verdicts: Vec<(&str, &str, Verdict)> = inventory
+    let is_record = |tag: &str| tag.ends_with(crate::record::TAG_SUFFIX);
+    let cache_verdicts: Vec<(&str, &str, Verdict)> = inventory
         .tags
         .iter()
+        .filter(|(tag, _)| !is_record(tag))
         .map(|(tag, digest)| {
             (
                 tag.as_str(),
@@ -200,6 +217,24 @@ pub fn cleanup(inventory: &Inventory, live: &Liveness) -> Cleanup {
             )
         })
         .collect();
+    let by_record_tag: BTreeMap<String, (&str, &Verdict)> = cache_verdicts
+        .iter()
+        .map(|(tag, _, verdict)| (crate::record::record_tag(tag), (*tag, verdict)))
+        .collect();
+    let record_verdicts: Vec<(&str, &str, Verdict)> = inventory
+        .tags
+        .iter()
+        .filter(|(tag, _)| is_record(tag))
+        .map(|(tag, digest)| {
+            (
+                tag.as_str(),
+                digest.as_str(),
+                judge_record(tag, &by_record_tag),
+            )
+        })
+        .collect();
+    let mut verdicts = cache_verdicts.clone();
+    verdicts.extend(record_verdicts);
     let mut roots: BTreeMap<String, String> = BTreeMap::new();
     for (tag, digest, verdict) in &verdicts {
         if matches!(verdict, Verdict::Keep(_)) {
@@ -264,8 +299,10 @@ impl Protection<'_> {
             });
         }
         match self.inventory.manifests.get(digest) {
-            Some(manifest) if manifest.is_cache => Ok(()),
-            Some(_) => Err("stale, but not a BuildKit cache manifest".into()),
+            Some(manifest) if manifest.is_cache || manifest.is_record => Ok(()),
+            Some(_) => {
+                Err("stale, but neither a BuildKit cache manifest nor a build record".into())
+            }
             None => Err(format!(
                 "stale, but its manifest could not be read ({})",
                 self.inventory
@@ -320,7 +357,11 @@ fn sort_stale(
                 digest: digest.clone(),
                 tags: Vec::new(),
                 age_days: age_days(written(digest), live.now),
-                why: "an untagged cache, left when its tag was overwritten".into(),
+                why: if inventory.manifests.get(digest).is_some_and(|m| m.is_record) {
+                    "an untagged build record, left when its tag was overwritten".into()
+                } else {
+                    "an untagged cache, left when its tag was overwritten".into()
+                },
             }),
             Err(reason) => cleanup.keep.push(kept(
                 None,
@@ -380,6 +421,56 @@ mod tests {
             .find(|k| k.tag.as_deref() == Some(tag))
             .unwrap_or_else(|| panic!("{tag} kept"))
             .reason
+    }
+
+    fn record_of(cache_digest: &str) -> Manifest {
+        Manifest {
+            is_record: true,
+            subject: Some(cache_digest.to_owned()),
+            ..Manifest::default()
+        }
+    }
+
+    #[test]
+    fn a_record_goes_with_its_cache_and_an_orphaned_record_is_stale() {
+        let inv = inventory(
+            &[
+                ("buildcache-main", "d1"),
+                ("buildcache-main.regcache", "r1"),
+                ("buildcache-pr-8", "d2"),
+                ("buildcache-pr-8.regcache", "r2"),
+                ("buildcache-pr-9.regcache", "r3"),
+                ("latest.regcache", "r4"),
+            ],
+            &[
+                ("d1", cache(1)),
+                ("r1", record_of("d1")),
+                ("d2", cache(1)),
+                ("r2", record_of("d2")),
+                ("r3", record_of("gone")),
+                ("r4", Manifest::default()),
+            ],
+        );
+        let plan = cleanup(&inv, &live());
+        assert_eq!(
+            deleted_tags(&plan),
+            [
+                "buildcache-pr-8",
+                "buildcache-pr-8.regcache",
+                "buildcache-pr-9.regcache"
+            ]
+        );
+        assert_eq!(
+            reason_of(&plan, "buildcache-main.regcache"),
+            "the build record of buildcache-main, which is kept"
+        );
+        let orphan = plan.delete.iter().find(|d| d.digest == "r3").unwrap();
+        assert_eq!(orphan.why, "a build record whose cache tag is gone");
+        // A tag that only looks like a record is never deleted: its manifest is no record.
+        assert!(
+            reason_of(&plan, "latest.regcache")
+                .contains("neither a BuildKit cache manifest nor a build record")
+        );
     }
 
     #[test]
@@ -595,7 +686,7 @@ mod tests {
         assert!(plan.delete.is_empty());
         assert_eq!(
             reason_of(&plan, "buildcache-pr-8"),
-            "stale, but not a BuildKit cache manifest"
+            "stale, but neither a BuildKit cache manifest nor a build record"
         );
         assert_eq!(
             reason_of(&plan, "buildcache-pr-9"),

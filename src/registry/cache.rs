@@ -208,6 +208,9 @@ pub struct Manifest {
     /// A BuildKit cache (an index with a cache config entry, or an image manifest with a
     /// cache config): the only kind prune deletes.
     pub is_cache: bool,
+    /// A regcache build record (an OCI artifact describing a cache): prune deletes it with
+    /// its cache.
+    pub is_record: bool,
     /// The manifests an image index lists (a cache index lists blobs, not manifests).
     pub children: Vec<String>,
     /// The manifest this one refers to (OCI 1.1 `subject`: attestations, signatures).
@@ -232,6 +235,8 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<Manifest, String> {
         manifests: Vec<Descriptor>,
         config: Option<Descriptor>,
         subject: Option<Descriptor>,
+        #[serde(rename = "artifactType", default)]
+        artifact_type: String,
     }
     let any: Any =
         serde_json::from_slice(manifest_bytes).map_err(|e| format!("not a manifest: {e}"))?;
@@ -263,6 +268,7 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<Manifest, String> {
     };
     Ok(Manifest {
         is_cache,
+        is_record: any.artifact_type == crate::record::ARTIFACT_TYPE,
         // A cache index lists blobs; any other index lists manifests, all of them needed.
         children: if is_cache {
             Vec::new()

@@ -32,7 +32,9 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, LINK, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, LINK, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use reqwest::{Method, Response, StatusCode, Url};
 use serde::Deserialize;
 use sha2::Digest as _;
@@ -127,6 +129,14 @@ fn digest_of(algorithm_of: &str, bytes: &[u8]) -> String {
     hasher.finish()
 }
 
+/// The token scope a write asks for (the distribution token spec's `pull,push`).
+const PUSH: &str = "pull,push";
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", sha2::Sha256::digest(bytes))
+}
+
 /// A running digest of a blob's bytes, in the algorithm its digest names.
 pub enum Hasher {
     Sha256(sha2::Sha256),
@@ -205,7 +215,7 @@ impl Failure {
     }
 
     /// The registry answered, but with something regcache will not use.
-    fn refused(message: String) -> Self {
+    pub fn refused(message: String) -> Self {
         Failure {
             status: None,
             unreachable: false,
@@ -522,6 +532,20 @@ impl<'c> Distribution<'c> {
         accept: bool,
         deadline: Duration,
     ) -> Result<Response, Failure> {
+        self.send_body(method, url, action, accept, deadline, None)
+            .await
+    }
+
+    /// `send` with a body of a content type (a blob or a manifest pushed).
+    async fn send_body(
+        &self,
+        method: Method,
+        url: &Url,
+        action: &'static str,
+        accept: bool,
+        deadline: Duration,
+        body: Option<(&str, &[u8])>,
+    ) -> Result<Response, Failure> {
         let mut authorization = self
             .authorizations
             .lock()
@@ -548,6 +572,11 @@ impl<'c> Distribution<'c> {
             }
             if let Some(value) = &authorization {
                 request = request.header(AUTHORIZATION, value);
+            }
+            if let Some((content_type, bytes)) = body {
+                request = request
+                    .header(CONTENT_TYPE, content_type)
+                    .body(bytes.to_vec());
             }
             let response = request.send().await.map_err(|e| Failure::transport(&e))?;
             let status = response.status();
@@ -861,6 +890,84 @@ impl<'c> Distribution<'c> {
         })
         .await?;
         Ok(bytes)
+    }
+
+    /// Upload `bytes` as a blob unless the repository has it: `POST /v2/<name>/blobs/uploads/`,
+    /// then `PUT` to the session's `Location` (of the registry's own origin) with `?digest=`
+    /// (OCI distribution spec, "Pushing a blob monolithically"). Its digest.
+    pub async fn push_blob(&self, bytes: &[u8]) -> Result<String, Failure> {
+        let digest = sha256_digest(bytes);
+        if self.blob_exists(&digest).await? {
+            return Ok(digest);
+        }
+        let start = self.url(&format!("/v2/{}/blobs/uploads/", self.name))?;
+        let response = self
+            .send_body(
+                Method::POST,
+                &start,
+                PUSH,
+                false,
+                REQUEST_DEADLINE,
+                Some(("application/octet-stream", &[])),
+            )
+            .await?;
+        if response.status() != StatusCode::ACCEPTED {
+            return Err(Self::failure("starting a blob upload", response).await);
+        }
+        let location = response
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                Failure::refused("the registry started an upload without a Location".into())
+            })?
+            .to_owned();
+        let mut url = self.url(&location)?;
+        url.query_pairs_mut().append_pair("digest", &digest);
+        let response = self
+            .send_body(
+                Method::PUT,
+                &url,
+                PUSH,
+                false,
+                blob_deadline(bytes.len() as u64),
+                Some(("application/octet-stream", bytes)),
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(Self::failure(&format!("uploading {digest}"), response).await);
+        }
+        Ok(digest)
+    }
+
+    /// `PUT /v2/<name>/manifests/<tag>` with `bytes` of `media_type`. Its digest.
+    pub async fn put_manifest(
+        &self,
+        tag: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<String, Failure> {
+        if !is_tag(tag) {
+            return Err(Failure::refused(format!(
+                "`{}` is not a tag; nothing was written",
+                tag.escape_default()
+            )));
+        }
+        let url = self.url(&self.manifest_path(tag)?)?;
+        let response = self
+            .send_body(
+                Method::PUT,
+                &url,
+                PUSH,
+                false,
+                REQUEST_DEADLINE,
+                Some((media_type, bytes)),
+            )
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            return Err(Self::failure(&format!("PUT {tag}"), response).await);
+        }
+        Ok(sha256_digest(bytes))
     }
 
     /// `DELETE /v2/<name>/manifests/<digest>`: 202 is done.

@@ -7,6 +7,7 @@
 mod cache;
 mod distribution;
 pub mod packages;
+mod record;
 mod verify;
 
 use std::net::IpAddr;
@@ -17,9 +18,10 @@ use futures::StreamExt;
 use oci_client::Reference;
 
 pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
-pub use distribution::{Distribution, is_digest};
+pub use distribution::{Distribution, is_digest, sha256_digest};
+pub use record::StoredRecord;
 use verify::BlobStatus;
-pub use verify::Verification;
+pub use verify::{RecordCheck, Verification};
 
 use crate::env::Env;
 use crate::error::Error;
@@ -236,6 +238,52 @@ impl<'a> Registry<'a> {
             reference: reference.whole(),
             message,
         })
+    }
+
+    /// The policy client for `reference`'s repository, with `then` run on it within `deadline`.
+    fn on_repository<T>(
+        &self,
+        reference: &Reference,
+        deadline: Duration,
+        then: impl AsyncFnOnce(&Distribution<'_>) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let http = self.http([reference.registry()])?;
+        let client = self.distribution(&http, reference, self.auth(reference))?;
+        crate::runtime::block_on(async {
+            tokio::time::timeout(deadline, then(&client))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(format!("no complete answer within {}s", deadline.as_secs()))
+                })
+        })
+        .map_err(|message| Error::Registry {
+            reference: reference.whole(),
+            message,
+        })
+    }
+
+    /// The build record stored beside the cache at `text` (a tag), if it has one.
+    pub fn read_record(&self, text: &str) -> Result<Option<StoredRecord>, Error> {
+        let reference = Self::parse(text)?;
+        let tag = manifest_key(&reference);
+        let record_tag = crate::record::record_tag(&tag);
+        self.on_repository(&reference, READ_BACK_TIMEOUT, async |client| {
+            record::read(client, &tag, &record_tag).await
+        })
+    }
+
+    /// `stored` (an encoded record) written beside the cache at `text`, after the cache: its
+    /// subject is the cache manifest stored now. The record's tag.
+    pub fn write_record(&self, text: &str, stored: &[u8], created: &str) -> Result<String, Error> {
+        let reference = Self::parse(text)?;
+        let tag = manifest_key(&reference);
+        let record_tag = crate::record::record_tag(&tag);
+        self.on_repository(&reference, READ_BACK_TIMEOUT, async |client| {
+            record::write(client, &tag, &record_tag, stored, created)
+                .await
+                .map_err(|e| e.to_string())
+        })?;
+        Ok(record_tag)
     }
 
     /// What a cache ref holds: the manifest as stored and the cache config blob.

@@ -72,6 +72,41 @@ pub struct Verification {
     pub corrupt: usize,
     /// Uncompressed bytes hashed (deep).
     pub uncompressed_bytes: u64,
+    /// The cache's build record, read and checked.
+    pub record: RecordCheck,
+}
+
+/// What `verify` found of the build record beside a cache.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "result")]
+pub enum RecordCheck {
+    /// Not asked (a cache named by digest has no record tag).
+    NotChecked,
+    None,
+    /// It reads and describes the cache as stored.
+    Current {
+        steps: usize,
+        builds: usize,
+    },
+    /// It reads, but describes a cache the tag held before (written again without a record).
+    Earlier,
+    Unreadable {
+        problem: String,
+    },
+}
+
+impl RecordCheck {
+    fn line(&self) -> Option<String> {
+        Some(match self {
+            RecordCheck::NotChecked => return None,
+            RecordCheck::None => "build record: none (the cache was written without one)".into(),
+            RecordCheck::Current { steps, builds } => {
+                format!("build record: ok, {steps} steps, {builds} builds in its history")
+            }
+            RecordCheck::Earlier => "build record: describes an earlier cache of this tag (written again without a record); the next regcache build replaces it".into(),
+            RecordCheck::Unreadable { problem } => format!("build record: unreadable: {problem}"),
+        })
+    }
 }
 
 impl Verification {
@@ -84,6 +119,7 @@ impl Verification {
             corrupt: count(BlobStatus::Corrupt),
             uncompressed_bytes: blobs.iter().filter_map(|b| b.uncompressed_bytes).sum(),
             blobs,
+            record: RecordCheck::NotChecked,
         }
     }
 
@@ -116,11 +152,22 @@ impl Verification {
                 " (existence only; --deep checks the content)".to_owned()
             }
         );
+        if let Some(line) = self.record.line() {
+            text += &crate::escape::one_line(&line);
+            text.push('\n');
+        }
         text
     }
 
     /// What to do, when something is wrong.
     pub fn problem(&self) -> Option<String> {
+        if let (0, RecordCheck::Unreadable { problem }) =
+            (self.missing + self.corrupt, &self.record)
+        {
+            return Some(format!(
+                "the build record is unreadable ({problem}); the cache itself is whole. The next regcache build that writes this cache writes a new record"
+            ));
+        }
         (self.missing + self.corrupt > 0).then(|| {
             format!(
                 "{} missing and {} corrupt blobs (listed above): builds importing this cache fail or run cold. Re-export it: run a build that writes this ref (cache-to with mode=max), or delete the tag so the next build writes it afresh",

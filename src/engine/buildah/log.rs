@@ -239,6 +239,9 @@ impl BuildahLog {
                 cached,
                 completed: self.steps.len() - failed,
             },
+            // buildah's log names steps without the facts an explanation needs.
+            steps: Vec::new(),
+            bases: Vec::new(),
         }
     }
 

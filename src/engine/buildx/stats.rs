@@ -10,8 +10,8 @@ use regex::Regex;
 
 use super::progress::{Progress, VertexRecord};
 use crate::stats::{
-    BuildStats, CacheExport, CacheImport, FailedStep, ImportOutcome, StageStats, VertexCounts,
-    hit_ratio, round3, total_seconds,
+    BuildStats, CacheExport, CacheImport, FailedStep, ImportOutcome, StageStats, StepResult,
+    VertexCounts, hit_ratio, round3, total_seconds,
 };
 
 static STEP: LazyLock<Regex> =
@@ -63,8 +63,17 @@ pub fn compute(progress: &Progress) -> BuildStats {
     let mut imports = Vec::new();
     let mut exports = Vec::new();
     let mut failed_step = None;
+    let mut steps = Vec::new();
+    let mut bases = Vec::new();
     for record in records {
         let seconds = record.seconds().unwrap_or(0.0);
+        if let Some(step) = step_result(record) {
+            if let Some(base) = step.name.strip_prefix("FROM ") {
+                bases.push(base.to_owned());
+            } else {
+                steps.push(step);
+            }
+        }
         match classify(&record.name) {
             VertexKind::Step { stage } => {
                 total += 1;
@@ -132,7 +141,29 @@ pub fn compute(progress: &Progress) -> BuildStats {
             cached: records.iter().filter(|r| r.cached).count(),
             completed: records.iter().filter(|r| r.completed).count(),
         },
+        steps,
+        bases,
     }
+}
+
+/// A step's place and result from its name: the prefix's last word is the stage's label
+/// unless it is a platform (stage names hold no `/`).
+fn step_result(record: &VertexRecord) -> Option<StepResult> {
+    let c = STEP.captures(&record.name)?;
+    let prefix = c.get(1).map_or("", |m| m.as_str()).trim();
+    let (platform, stage) = match prefix.rsplit_once(' ') {
+        Some((platform, stage)) => (Some(platform), stage),
+        None if prefix.contains('/') => (Some(prefix), ""),
+        None => (None, prefix),
+    };
+    Some(StepResult {
+        stage: stage.to_owned(),
+        platform: platform.map(str::to_owned),
+        index: c[2].parse().ok()?,
+        of: c[3].parse().ok()?,
+        name: c[4].to_owned(),
+        cached: record.cached,
+    })
 }
 
 fn import_outcome(record: &VertexRecord) -> ImportOutcome {
@@ -243,6 +274,38 @@ mod tests {
         );
         assert_eq!(s.export_seconds, 0.75);
         assert!(s.cache_exported());
+        let steps: Vec<(&str, usize, &str, bool)> = s
+            .steps
+            .iter()
+            .map(|st| (st.stage.as_str(), st.index, st.name.as_str(), st.cached))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("build", 1, "RUN a", true),
+                ("build", 2, "RUN b", false),
+                ("build", 3, "RUN c", false),
+                ("stage-1", 1, "COPY x y", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn steps_name_their_stage_platform_and_base() {
+        let log = "#1 [linux/amd64 deps 1/2] FROM r/base:1@sha256:aa\n#1 DONE 0.1s\n\n#2 [linux/arm64 2/2] RUN x\n#2 CACHED\n";
+        let s = compute(&super::super::progress::read_log(log.as_bytes()).unwrap());
+        assert_eq!(s.bases, ["r/base:1@sha256:aa"]);
+        assert_eq!(
+            s.steps,
+            [StepResult {
+                stage: String::new(),
+                platform: Some("linux/arm64".into()),
+                index: 2,
+                of: 2,
+                name: "RUN x".into(),
+                cached: true
+            }]
+        );
     }
 
     #[test]
