@@ -10,6 +10,8 @@
 #     peak RSS (bench/verify.py).
 #  5. the daemonless warm path: `regcache build --engine buildah` against the bare `buildah
 #     build` with the same cache flags, each on new storage (bench/buildah.py).
+#  6. build records: the example's warm path with and without them, and hashing a 1 GiB
+#     context against sha256sum (bench/record.py).
 # usage: bench/run.sh [RUNS]   (default 10 of each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,3 +24,4 @@ python3 bench/bench.py "$runs"
 python3 bench/trace.py
 python3 bench/verify.py
 python3 bench/buildah.py "$runs"
+python3 bench/record.py "$runs"

@@ -6,16 +6,18 @@
 //!
 //! | room | job |
 //! |---|---|
-//! | `commands/` | a file per command (`build`, `plan`, `stats`, `inspect`, `verify`, `prune`): its orchestration and its rendering; `build` chains the stages |
+//! | `commands/` | a file per command (`build`, `plan`, `stats`, `inspect`, `verify`, `prune`, `explain`, `history`): its orchestration and its rendering; `build` chains the stages, `records` does a build record's effects |
 //! | `cli` | the command line: definition and parsing into an `Invocation` |
 //! | `args` | the flags several commands share (`--insecure`, the result format) |
 //! | `inputs` | the one table of inputs; raw values from flags or `INPUT_*` |
 //! | `config` | validation into one typed `Config`, which engine included (pure) |
 //! | `build_push` | what docker/build-push-action derives from the run (pure) |
-//! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme, the decision per event, slugs (pure) |
+//! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme (a record's tag too), the decision per event, slugs (pure) |
 //! | `probe` | which refs of the chain exist: the pure selection, and asking the registry |
 //! | `plan` | the cache entries and the files the engine uses (pure) |
 //! | `engine/` | the engine seam: argv, progress, statistics, setup diagnosis per engine |
+//! | `record/` | the build record: this build's facts, why each step missed, the history as charts (pure); the context hashed |
+//! | `dockerfile` | a Dockerfile's stages, instructions and steps, as BuildKit reads them (pure) |
 //! | `stats` | engine-neutral statistics and what `cache-hit` means |
 //! | `report` | the typed outputs, job summary, JSON and dotenv renderings (pure) |
 //! | `prune/` | the request (flags beside their checks), the pure cleanup, the run, the outcome |

@@ -61,12 +61,12 @@ pub fn check_cache_tags(config: &Config, decision: &Decision) -> Result<(), Inva
         .read
         .iter()
         .chain(decision.write.iter())
-        .filter(|tag| tag.ends_with(crate::record::TAG_SUFFIX))
+        .filter(|tag| tag.ends_with(crate::cache::tags::RECORD_SUFFIX))
         .map(|tag| InputError {
             input: "cache-ref",
             problem: format!(
                 "the cache tag `{tag}` ends in `{}`, which regcache keeps for build records; choose a tag that does not",
-                crate::record::TAG_SUFFIX
+                crate::cache::tags::RECORD_SUFFIX
             ),
         });
     let errors: Vec<InputError> = decision

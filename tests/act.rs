@@ -246,6 +246,70 @@ fn readme_quick_start_builds_cold_then_warm_with_outputs_and_summary() {
     );
 }
 
+/// The job summary the runner collected from the step's summary file: act reads the file after
+/// the step, prints it after `Summary - ` and its continuation lines after `| `… as the log
+/// shows it; this takes the text from the `Summary - ` line to the next step's marker.
+fn collected_summary(run: &Run) -> String {
+    let start = run
+        .stdout
+        .find("Summary - ")
+        .unwrap_or_else(|| panic!("no summary collected\n{}", run.log()));
+    let text = &run.stdout[start + "Summary - ".len()..];
+    let end = text.find("⭐").unwrap_or(text.len());
+    text[..end].to_owned()
+}
+
+#[test]
+fn the_summary_charts_the_last_builds_and_says_why_a_step_missed() {
+    let _engine = common::engine_lock();
+    let server = Server::files(common::release_archives());
+    let image = common::fresh_repo("history");
+    let repo = quick_start_repository(&server, &image);
+    let machine = Machine::new();
+    // The trace: cold, one file changed, then warm; each job on a wiped builder.
+    common::wipe_builder();
+    assert_succeeded(&machine.run(repo.path(), ".github/workflows/image.yml"));
+    let greeting = repo.path().join("src/greeting.txt");
+    let mut text = std::fs::read_to_string(&greeting).unwrap();
+    text.push_str("changed\n");
+    std::fs::write(&greeting, text).unwrap();
+    common::wipe_builder();
+    let changed = machine.run(repo.path(), ".github/workflows/image.yml");
+    assert_succeeded(&changed);
+    assert_logged(
+        &changed,
+        "regcache: first miss: COPY src/ ./ (Dockerfile:6): file-changed src/greeting.txt",
+    );
+    let summary = collected_summary(&changed);
+    assert!(summary.contains("#### Why it missed"), "{summary}");
+    assert!(
+        summary.contains("| `COPY src/ ./` | 6 | `file-changed` | src/greeting.txt |"),
+        "{summary}"
+    );
+    common::wipe_builder();
+    let warm = machine.run(repo.path(), ".github/workflows/image.yml");
+    assert_succeeded(&warm);
+    assert_logged(&warm, "cache-hit=true, 6 of 6 steps cached");
+    let summary = collected_summary(&warm);
+    assert!(summary.contains("```mermaid"), "{summary}");
+    assert!(summary.contains("xychart-beta"), "{summary}");
+    // The three builds of the trace, oldest first: cold, one file changed, warm.
+    assert!(summary.contains("bar [0, 17, 100]"), "{summary}");
+    let axis = summary
+        .lines()
+        .find(|l| l.contains("x-axis ["))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert_eq!(
+        axis.matches('"').count(),
+        6,
+        "three runs on the axis: {axis}"
+    );
+    assert!(
+        summary.contains("Cache history: the last 3 builds of this cache"),
+        "{summary}"
+    );
+}
+
 #[test]
 fn a_policy_file_is_honoured_and_an_input_written_in_the_workflow_overrides_it() {
     let _engine = common::engine_lock();

@@ -185,4 +185,43 @@ fn branch_then_merge_request_pipelines_build_and_pass_the_dotenv_on() {
         "{}",
         fork.log()
     );
+
+    // One file changed on main: the build explains its first miss in its log section and
+    // passes it on in the dotenv report.
+    let greeting = project.path().join("src/greeting.txt");
+    let mut text = std::fs::read_to_string(&greeting).unwrap();
+    text.push_str("changed\n");
+    std::fs::write(&greeting, text).unwrap();
+    commit_changes(project.path(), "one file changed");
+    wipe_builder();
+    let changed = pipeline(
+        project.path(),
+        &repo,
+        &[("CI_COMMIT_BRANCH", "main"), ("CI_PIPELINE_SOURCE", "push")],
+    );
+    assert_eq!(changed.code, Some(0), "{}", changed.log());
+    let first_miss = "COPY src/ ./ (Dockerfile:6): file-changed src/greeting.txt";
+    let passed_on = changed
+        .stdout
+        .lines()
+        .find(|l| l.contains("report") && l.contains("first miss ") && !l.contains("echo"))
+        .unwrap_or_else(|| panic!("no first-miss line\n{}", changed.log()));
+    assert!(
+        passed_on.ends_with(&format!("first miss {first_miss}")),
+        "{passed_on}"
+    );
+    assert!(
+        changed
+            .stdout
+            .contains(&format!("regcache: first miss: {first_miss}")),
+        "{}",
+        changed.log()
+    );
+    assert!(
+        changed
+            .stdout
+            .contains("cache history (2 builds, hit ratio oldest → newest): ▁▂"),
+        "the log section's sparkline: {}",
+        changed.log()
+    );
 }

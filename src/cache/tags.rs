@@ -1,6 +1,8 @@
 //! The tag scheme, both ways: the tag a branch, a request or the shared cache writes
 //! (`tag`), and which of them a tag belongs to (`read_tag`), for prune. Pure.
 
+use sha2::Digest as _;
+
 use super::settings::PolicySettings;
 use super::slug::slug;
 
@@ -14,6 +16,26 @@ const SCOPE_SEPARATOR: &str = "--";
 /// `[api, x]` and `[api-x]` differ (slug then keeps a readable stem and adds the hash).
 fn scope_part(settings: &PolicySettings) -> Option<String> {
     (!settings.scope.is_empty()).then(|| slug(&settings.scope.join("\0"), 40))
+}
+
+/// Every tag a build record is stored under ends so; a cache tag never does (`plan` refuses
+/// one).
+pub const RECORD_SUFFIX: &str = ".regcache";
+
+/// The tag a cache tag's record is stored under: `<cache tag>.regcache`, or when that is
+/// longer than a tag may be, the cache tag cut and a hash of it in full, so that two cache
+/// tags never share a record.
+pub fn record_tag(cache_tag: &str) -> String {
+    if cache_tag.len() + RECORD_SUFFIX.len() <= TAG_MAX {
+        return format!("{cache_tag}{RECORD_SUFFIX}");
+    }
+    let hash = format!("{:x}", sha2::Sha256::digest(cache_tag.as_bytes()));
+    let keep = TAG_MAX - RECORD_SUFFIX.len() - 17;
+    let mut cut = keep;
+    while !cache_tag.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}-{}{RECORD_SUFFIX}", &cache_tag[..cut], &hash[..16])
 }
 
 /// Whose cache a tag holds.
@@ -147,4 +169,23 @@ pub fn read_tag<'t>(prefix: &str, tag: &'t str) -> Option<(TagOwner, Option<&'t 
         },
     };
     Some((owner, scope))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_tags_end_in_the_suffix_and_never_meet() {
+        assert_eq!(record_tag("cache-main"), "cache-main.regcache");
+        let long_a = format!("{}a", "x".repeat(127));
+        let long_b = format!("{}b", "x".repeat(127));
+        let (a, b) = (record_tag(&long_a), record_tag(&long_b));
+        assert!(a.len() <= 128 && a.ends_with(RECORD_SUFFIX), "{a}");
+        assert_ne!(a, b);
+        assert!(
+            a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        );
+    }
 }

@@ -1,25 +1,24 @@
 //! `regcache history`: the last builds that wrote a cache, from the build record beside it: a
 //! sparkline and a line per build, or the runs as JSON.
 
+use super::records::{ReadRecord, read_record};
 use super::{Context, pretty_json, print, registry_for};
 use crate::args::Format;
 use crate::error::Error;
 use crate::record::{BuildRecord, history};
-use crate::registry::StoredRecord;
 
 /// The record stored beside `reference`, or an error saying there is none.
 pub(super) fn stored_record(
     ctx: &Context,
     reference: &str,
     insecure: bool,
-) -> Result<StoredRecord, Error> {
-    registry_for(ctx, reference, insecure)
-        .read_record(reference)?
+) -> Result<ReadRecord, Error> {
+    read_record(&registry_for(ctx, reference, insecure), reference)?
         .ok_or_else(|| Error::Registry {
             reference: reference.to_owned(),
             message: format!(
                 "has no build record (no tag {}): it was written by buildx alone, by a regcache before build records, or with build-record: false",
-                crate::record::record_tag(reference.rsplit(':').next().unwrap_or_default())
+                crate::cache::tags::record_tag(reference.rsplit(':').next().unwrap_or_default())
             ),
         })
 }

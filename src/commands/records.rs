@@ -21,7 +21,7 @@ use crate::record::context::{self, Hashed};
 use crate::record::explain::{self, Read};
 use crate::record::facts::{self, Facts};
 use crate::record::{BuildRecord, Run, history};
-use crate::registry::{CacheLayout, Registry, StoredRecord};
+use crate::registry::{CacheLayout, Registry};
 use crate::report::Report;
 use crate::stats::ImportOutcome;
 
@@ -59,12 +59,37 @@ pub(super) fn before(file: Option<&str>, context: &str, shown: Option<String>) -
     })
 }
 
+/// A build record read beside a cache and decoded, and whether it describes the cache as
+/// stored now.
+pub(super) struct ReadRecord {
+    pub record: BuildRecord,
+    pub current: bool,
+}
+
+/// The record beside the cache `reference`, read and decoded; None when it has none.
+pub(super) fn read_record(
+    registry: &Registry<'_>,
+    reference: &str,
+) -> Result<Option<ReadRecord>, Error> {
+    let Some(stored) = registry.read_record(reference)? else {
+        return Ok(None);
+    };
+    let record = BuildRecord::decode(&stored.bytes).map_err(|problem| Error::Registry {
+        reference: reference.to_owned(),
+        message: format!("its build record: {problem}"),
+    })?;
+    Ok(Some(ReadRecord {
+        record,
+        current: stored.current,
+    }))
+}
+
 /// What is gathered while the engine runs.
 pub struct Gathered {
     hashed: Option<Hashed>,
     /// The record of the cache read first, and of the tag this build writes.
-    source: Option<Result<Option<StoredRecord>, Error>>,
-    own: Option<Result<Option<StoredRecord>, Error>>,
+    source: Option<Result<Option<ReadRecord>, Error>>,
+    own: Option<Result<Option<ReadRecord>, Error>>,
 }
 
 impl Before {
@@ -87,10 +112,10 @@ pub fn gather(ctx: &Context, selection: &Selection, before: &Before) -> Gathered
     let registry = Registry::new(&ctx.env);
     let source = selection.source();
     let write = selection.refs.write.as_deref();
-    let source_record = source.map(|s| registry.read_record(s));
+    let source_record = source.map(|s| read_record(&registry, s));
     let own = match write {
         Some(w) if Some(w) == source => None,
-        Some(w) => Some(registry.read_record(w)),
+        Some(w) => Some(read_record(&registry, w)),
         None => None,
     };
     Gathered {
@@ -101,7 +126,7 @@ pub fn gather(ctx: &Context, selection: &Selection, before: &Before) -> Gathered
 }
 
 /// Why a read record is not used, or the record.
-fn usable(read: &Option<Result<Option<StoredRecord>, Error>>) -> Result<&BuildRecord, String> {
+fn usable(read: &Option<Result<Option<ReadRecord>, Error>>) -> Result<&BuildRecord, String> {
     match read {
         Some(Ok(Some(stored))) if stored.current => Ok(&stored.record),
         Some(Ok(Some(_))) => Err(

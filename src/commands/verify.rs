@@ -11,7 +11,7 @@ fn record_check(registry: &Registry<'_>, reference: &str) -> RecordCheck {
     if reference.contains('@') {
         return RecordCheck::NotChecked;
     }
-    match registry.read_record(reference) {
+    match super::records::read_record(registry, reference) {
         Ok(None) => RecordCheck::None,
         Ok(Some(stored)) if stored.current => RecordCheck::Current {
             steps: stored.record.steps.len(),

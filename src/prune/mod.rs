@@ -204,7 +204,7 @@ fn judge_record(record: &str, cache_verdicts: &BTreeMap<String, (&str, &Verdict)
 /// incomplete.
 pub fn cleanup(inventory: &Inventory, live: &Liveness) -> Cleanup {
     let written = |digest: &str| inventory.manifests.get(digest).and_then(|m| m.written);
-    let is_record = |tag: &str| tag.ends_with(crate::record::TAG_SUFFIX);
+    let is_record = |tag: &str| tag.ends_with(crate::cache::tags::RECORD_SUFFIX);
     let cache_verdicts: Vec<(&str, &str, Verdict)> = inventory
         .tags
         .iter()
@@ -219,7 +219,7 @@ pub fn cleanup(inventory: &Inventory, live: &Liveness) -> Cleanup {
         .collect();
     let by_record_tag: BTreeMap<String, (&str, &Verdict)> = cache_verdicts
         .iter()
-        .map(|(tag, _, verdict)| (crate::record::record_tag(tag), (*tag, verdict)))
+        .map(|(tag, _, verdict)| (crate::cache::tags::record_tag(tag), (*tag, verdict)))
         .collect();
     let record_verdicts: Vec<(&str, &str, Verdict)> = inventory
         .tags

@@ -26,13 +26,25 @@ pub fn log_line(runs: &[Run]) -> Option<String> {
     ))
 }
 
-/// A run's label on a chart's x-axis: its date and time, to the minute (`12-05 21:50`).
-fn label(run: &Run) -> String {
-    let time = run.time.get(5..16).unwrap_or(&run.time);
+/// A run's label on a chart's x-axis and in the table: its date and time to the second
+/// (`12-05 21:50:07`), the date left out when every run is of one day. Only digits and
+/// separators are kept: the record is the registry's word.
+fn label(run: &Run, one_day: bool) -> String {
+    let time = run.time.get(5..19).unwrap_or(&run.time);
+    let time = if one_day {
+        time.get(6..).unwrap_or(time)
+    } else {
+        time
+    };
     time.replace('T', " ")
         .chars()
         .filter(|c| c.is_ascii_digit() || matches!(c, '-' | ' ' | ':'))
         .collect()
+}
+
+fn one_day(runs: &[Run]) -> bool {
+    runs.windows(2)
+        .all(|pair| pair[0].time.get(..10) == pair[1].time.get(..10))
 }
 
 /// Two Mermaid charts (hit ratio in %, build seconds) and a table of the runs, newest last.
@@ -40,7 +52,11 @@ pub fn markdown(runs: &[Run]) -> String {
     if runs.is_empty() {
         return String::new();
     }
-    let labels: Vec<String> = runs.iter().map(|r| format!("\"{}\"", label(r))).collect();
+    let one_day = one_day(runs);
+    let labels: Vec<String> = runs
+        .iter()
+        .map(|r| format!("\"{}\"", label(r, one_day)))
+        .collect();
     let axis = labels.join(", ");
     let ratios: Vec<String> = runs
         .iter()
@@ -62,7 +78,7 @@ pub fn markdown(runs: &[Run]) -> String {
     for run in runs.iter().rev().take(10) {
         md += &format!(
             "| {} | {} | {} | {}/{} ({:.0}%) | {:.1} s | {} |\n",
-            label(run),
+            label(run, one_day),
             run.commit
                 .as_deref()
                 .map_or_else(String::new, escape::code_in_table),
@@ -128,17 +144,30 @@ mod tests {
         let md = markdown(&runs);
         assert!(md.contains("```mermaid\nxychart-beta\n"), "{md}");
         assert!(
-            md.contains("x-axis [\"12-01 10:00\", \"12-05 21:50\"]"),
+            md.contains("x-axis [\"12-01 10:00:00\", \"12-05 21:50:30\"]"),
             "{md}"
         );
         assert!(md.contains("bar [20, 100]"), "{md}");
         assert!(md.contains("line [9.0, 1.0]"), "{md}");
         assert!(md.contains("y-axis \"seconds\" 0 --> 10"), "{md}");
         // The table lists the newest first.
-        let newest = md.find("| 12-05 21:50 |").unwrap();
-        let oldest = md.find("| 12-01 10:00 |").unwrap();
+        let newest = md.find("| 12-05 21:50:30 |").unwrap();
+        let oldest = md.find("| 12-01 10:00:00 |").unwrap();
         assert!(newest < oldest);
         assert!(md.contains("| 2/10 (20%) | 9.0 s | 2.0 MiB |"), "{md}");
+    }
+
+    #[test]
+    fn runs_of_one_day_are_labelled_by_their_time() {
+        let runs = [
+            run("2026-12-05T10:00:01Z", 0.0, 2.0),
+            run("2026-12-05T10:00:09Z", 1.0, 1.0),
+        ];
+        assert!(
+            markdown(&runs).contains("x-axis [\"10:00:01\", \"10:00:09\"]"),
+            "{}",
+            markdown(&runs)
+        );
     }
 
     #[test]

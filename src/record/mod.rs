@@ -28,38 +28,12 @@ use serde::{Deserialize, Serialize};
 pub const SCHEMA: u32 = 1;
 /// How many builds a record's history keeps, this one included.
 pub const HISTORY_LENGTH: usize = 30;
-/// The most a stored record weighs (gzip-compressed JSON).
-pub const STORED_LIMIT: usize = 256 << 10;
+/// The most a stored record weighs (gzip-compressed JSON), as the registry keeps it.
+pub use crate::registry::RECORD_LIMIT as STORED_LIMIT;
 /// The most a record's JSON may weigh once decompressed, as read.
 pub const JSON_LIMIT: usize = 4 << 20;
 /// The most context paths a record lists by name; beyond it, each COPY source is one digest.
 pub const MAX_LISTED_FILES: usize = 10_000;
-
-/// The media types of the record's manifest (an OCI artifact whose `subject` is the cache
-/// manifest it describes) and of its one layer.
-pub const ARTIFACT_TYPE: &str = "application/vnd.regcache.build-record.v1";
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.regcache.build-record.v1+json+gzip";
-
-/// Every tag a record is stored under ends so; a cache tag never does (`plan` refuses one).
-pub const TAG_SUFFIX: &str = ".regcache";
-const TAG_MAX: usize = 128;
-
-/// The tag a cache tag's record is stored under: `<cache tag>.regcache`, or when that is
-/// longer than a tag may be, the cache tag cut and a hash of it in full, so that two cache
-/// tags never share a record.
-pub fn record_tag(cache_tag: &str) -> String {
-    if cache_tag.len() + TAG_SUFFIX.len() <= TAG_MAX {
-        return format!("{cache_tag}{TAG_SUFFIX}");
-    }
-    let digest = crate::registry::sha256_digest(cache_tag.as_bytes());
-    let hash = &digest["sha256:".len()..];
-    let keep = TAG_MAX - TAG_SUFFIX.len() - 17;
-    let mut cut = keep;
-    while !cache_tag.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}-{}{TAG_SUFFIX}", &cache_tag[..cut], &hash[..16])
-}
 
 /// One stage as the build ran it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -366,20 +340,6 @@ pub(crate) mod tests {
             BuildRecord::decode(b"not gzip")
                 .unwrap_err()
                 .contains("not gzip")
-        );
-    }
-
-    #[test]
-    fn record_tags_end_in_the_suffix_and_never_meet() {
-        assert_eq!(record_tag("cache-main"), "cache-main.regcache");
-        let long_a = format!("{}a", "x".repeat(127));
-        let long_b = format!("{}b", "x".repeat(127));
-        let (a, b) = (record_tag(&long_a), record_tag(&long_b));
-        assert!(a.len() <= 128 && a.ends_with(TAG_SUFFIX), "{a}");
-        assert_ne!(a, b);
-        assert!(
-            a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         );
     }
 }

@@ -268,7 +268,7 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<Manifest, String> {
     };
     Ok(Manifest {
         is_cache,
-        is_record: any.artifact_type == crate::record::ARTIFACT_TYPE,
+        is_record: any.artifact_type == super::record::ARTIFACT_TYPE,
         // A cache index lists blobs; any other index lists manifests, all of them needed.
         children: if is_cache {
             Vec::new()

@@ -19,7 +19,7 @@ use oci_client::Reference;
 
 pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
 pub use distribution::{Distribution, is_digest, sha256_digest};
-pub use record::StoredRecord;
+pub use record::{RECORD_LIMIT, StoredRecord};
 use verify::BlobStatus;
 pub use verify::{RecordCheck, Verification};
 
@@ -266,7 +266,7 @@ impl<'a> Registry<'a> {
     pub fn read_record(&self, text: &str) -> Result<Option<StoredRecord>, Error> {
         let reference = Self::parse(text)?;
         let tag = manifest_key(&reference);
-        let record_tag = crate::record::record_tag(&tag);
+        let record_tag = crate::cache::tags::record_tag(&tag);
         self.on_repository(&reference, READ_BACK_TIMEOUT, async |client| {
             record::read(client, &tag, &record_tag).await
         })
@@ -277,7 +277,7 @@ impl<'a> Registry<'a> {
     pub fn write_record(&self, text: &str, stored: &[u8], created: &str) -> Result<String, Error> {
         let reference = Self::parse(text)?;
         let tag = manifest_key(&reference);
-        let record_tag = crate::record::record_tag(&tag);
+        let record_tag = crate::cache::tags::record_tag(&tag);
         self.on_repository(&reference, READ_BACK_TIMEOUT, async |client| {
             record::write(client, &tag, &record_tag, stored, created)
                 .await

@@ -10,16 +10,22 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::distribution::{Distribution, Failure, sha256_digest};
-use crate::record::{ARTIFACT_TYPE, BuildRecord, LAYER_MEDIA_TYPE, STORED_LIMIT};
 
+/// The media types of a record's manifest (an OCI artifact whose `subject` is the cache
+/// manifest it describes) and of its one layer, the record itself (`crate::record`).
+pub const ARTIFACT_TYPE: &str = "application/vnd.regcache.build-record.v1";
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.regcache.build-record.v1+json+gzip";
+/// The most a stored record weighs; a larger one is neither written nor read.
+pub const RECORD_LIMIT: usize = 256 << 10;
 const EMPTY_CONFIG: &[u8] = b"{}";
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 pub const MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
-/// A cache's record as read, and whether it describes the cache as stored now.
+/// A cache's record as stored (its layer's bytes, for `crate::record` to decode), and whether
+/// it describes the cache as stored now.
 #[derive(Debug, Clone)]
 pub struct StoredRecord {
-    pub record: BuildRecord,
+    pub bytes: Vec<u8>,
     /// False when the cache tag was written again without a record (bare buildx, an older
     /// regcache) after this record was: it then describes another cache.
     pub current: bool,
@@ -42,7 +48,8 @@ struct ArtifactManifest {
     subject: Option<Descriptor>,
 }
 
-/// The record stored at `record_tag`, checked and decoded; None when there is none.
+/// The record stored at `record_tag`, its manifest checked and its layer read within
+/// `RECORD_LIMIT`; None when there is none.
 pub async fn read(
     client: &Distribution<'_>,
     cache_tag: &str,
@@ -64,15 +71,14 @@ pub async fn read(
         }
         _ => return Err(format!("{record_tag} is not a regcache build record")),
     };
-    let stored = client
-        .small_blob(&layer.digest, layer.size, STORED_LIMIT)
+    let bytes = client
+        .small_blob(&layer.digest, layer.size, RECORD_LIMIT)
         .await
         .map_err(|e| format!("the build record {record_tag}: {e}"))?;
-    let record = BuildRecord::decode(&stored).map_err(|e| format!("{record_tag}: {e}"))?;
     let cache = cache.ok();
     Ok(Some(StoredRecord {
         current: artifact.subject.map(|s| s.digest) == cache && cache.is_some(),
-        record,
+        bytes,
     }))
 }
 
@@ -90,6 +96,12 @@ pub async fn write(
         .ok()
         .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned))
         .unwrap_or_else(|| MANIFEST_MEDIA_TYPE.to_owned());
+    if stored.len() > RECORD_LIMIT {
+        return Err(Failure::refused(format!(
+            "the record is {} bytes, over the {RECORD_LIMIT} a record may weigh",
+            stored.len()
+        )));
+    }
     let config = client.push_blob(EMPTY_CONFIG).await?;
     let layer = client.push_blob(stored).await?;
     let manifest = json!({

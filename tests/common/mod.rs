@@ -66,23 +66,28 @@ pub fn engine_script(args: &[&str]) {
 
 /// `git init` on branch main, then one commit of everything in `dir`, as a project's repository.
 pub fn commit_all(dir: &Path) {
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &["commit", "-q", "-m", "test repository"],
-    ] {
-        let out = Command::new("git")
-            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    git(dir, &["init", "-q", "-b", "main"]);
+    commit_changes(dir, "test repository");
+}
+
+/// One more commit of everything changed in `dir`.
+pub fn commit_changes(dir: &Path, message: &str) {
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", message]);
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Builds share one builder, and wiping it between steps is part of what is tested, so the
