@@ -24,7 +24,7 @@ cache_ref = f"{repo}:buildcache"
 
 def build(record):
     return [binary, "build", "--tag", f"{repo}:dev", "--network", "none", "--cache-ref", cache_ref,
-            "--build-record", record, "example"]
+            f"--build-record={record}", "example"]
 
 
 wipe()

@@ -232,6 +232,17 @@ impl Report {
         serde_json::from_str(self.metadata_str("cache.manifest")?).ok()
     }
 
+    /// The cache manifest the build exported, as buildx's metadata describes it.
+    pub fn exported_manifest(&self) -> Option<crate::registry::Subject> {
+        let manifest = self.cache_manifest()?;
+        let digest = manifest.get("digest")?.as_str()?;
+        Some(crate::registry::Subject {
+            media_type: manifest.get("mediaType")?.as_str()?.to_owned(),
+            digest: crate::registry::is_digest(digest).then(|| digest.to_owned())?,
+            size: manifest.get("size")?.as_u64()?,
+        })
+    }
+
     fn cache_ref(&self) -> &str {
         self.selection.refs.write.as_deref().unwrap_or_default()
     }

@@ -512,3 +512,99 @@ fn bad_flags_exit_2_and_touch_nothing() {
     );
     assert!(run.stdout.is_empty(), "{}", run.log());
 }
+
+#[test]
+fn a_build_record_is_kept_and_deleted_with_its_cache_and_an_orphaned_one_goes() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let full = fresh_repo("records");
+    let repo = full.split_once('/').unwrap().1;
+    // Three real builds of three commits, each writing its own cache and the record beside it.
+    for tag in ["buildcache-main", "buildcache-pr-8", "buildcache-gone"] {
+        std::fs::write(example.path().join("src/greeting.txt"), tag).unwrap();
+        let cache_ref = format!("{full}:{tag}");
+        let image = format!("{full}:dev");
+        let run = regcache(
+            &[
+                "build",
+                "--tag",
+                &image,
+                "--cache-ref",
+                &cache_ref,
+                "--network",
+                "none",
+                example.path().to_str().unwrap(),
+            ],
+            engine_env(),
+        );
+        assert_eq!(run.code, Some(0), "{}", run.log());
+    }
+    let remote = Remote {
+        base: format!("http://{}", registry()),
+        user: None,
+    };
+    // The cache of `gone` removed by hand: its record is left without a cache tag, and its
+    // subject is gone from the registry (prune must not take that for a view it cannot read).
+    let gone = common::stored_manifest(&format!("{full}:buildcache-gone")).unwrap();
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "DELETE",
+        ])
+        .arg(format!(
+            "{}/v2/{repo}/manifests/{}",
+            remote.base, gone.digest
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "202");
+    let live = [
+        full.as_str(),
+        "--branches",
+        "main",
+        "--pull-requests",
+        "none",
+        "--default-branch",
+        "main",
+        "--format",
+        "json",
+        "--delete",
+    ];
+    let run = prune(&live, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let done = json_of(&run);
+    assert_eq!(
+        tags_of(&done["deleted"]),
+        [
+            "buildcache-gone.regcache",
+            "buildcache-pr-8",
+            "buildcache-pr-8.regcache"
+        ],
+        "{done:#}"
+    );
+    assert_eq!(
+        kept_reason(&done, "buildcache-main.regcache"),
+        "the build record of buildcache-main, which is kept"
+    );
+    assert_eq!(
+        remote.tags(repo),
+        ["buildcache-main", "buildcache-main.regcache"]
+    );
+    // What stays reads: the record still describes its cache.
+    let verified = regcache(
+        &["verify", &format!("{full}:buildcache-main")],
+        engine_env(),
+    );
+    assert!(
+        verified
+            .stdout
+            .contains("build record: ok, 6 steps, 1 builds in its history"),
+        "{}",
+        verified.log()
+    );
+}

@@ -232,7 +232,12 @@ pub fn finish<W: Write>(
     }
     .unwrap_or_default();
     let record = current.with_history(&own_history, run.clone());
+    let started = std::time::Instant::now();
     let written = write(ctx, config, finished, report, &record, log)?;
+    log.debug(&format!(
+        "build record: written in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    ))?;
     report.history = if written.is_some() {
         record.history.clone()
     } else {
@@ -273,7 +278,8 @@ fn write<W: Write>(
             return Ok(None);
         }
     };
-    match Registry::new(&ctx.env).write_record(cache, &stored, &created) {
+    match Registry::new(&ctx.env).write_record(cache, &stored, &created, report.exported_manifest())
+    {
         Ok(tag) => {
             let note = format!("{tag} ({})", history::human_bytes(stored.len() as u64));
             log.line(&format!("regcache: build record written to {note}"))?;

@@ -48,6 +48,9 @@ pub struct Inventory {
     pub manifests: BTreeMap<String, Manifest>,
     /// Digests whose manifest could not be read, with why.
     pub unreadable: BTreeMap<String, String>,
+    /// Subjects the registry does not hold (a referrer's subject already deleted, such as the
+    /// earlier cache a build record described): nothing a deletion can break.
+    pub absent: BTreeSet<String>,
 }
 
 /// One digest to delete, with every tag it carries.
@@ -156,7 +159,7 @@ fn reachable(
         roots.iter().map(|(d, t)| (d.clone(), t.clone())).collect();
     loop {
         while let Some((digest, root)) = queue.pop() {
-            if reached.contains_key(&digest) {
+            if reached.contains_key(&digest) || inventory.absent.contains(&digest) {
                 continue;
             }
             if let Some(problem) = inventory.unreadable.get(&digest) {
@@ -471,6 +474,29 @@ mod tests {
             reason_of(&plan, "latest.regcache")
                 .contains("neither a BuildKit cache manifest nor a build record")
         );
+    }
+
+    #[test]
+    fn a_kept_record_whose_subject_is_absent_blocks_nothing() {
+        let mut inv = inventory(
+            &[
+                ("buildcache-main", "d1"),
+                ("buildcache-main.regcache", "r1"),
+                ("buildcache-pr-8", "d2"),
+            ],
+            &[
+                ("d1", cache(1)),
+                ("r1", record_of("earlier")),
+                ("d2", cache(1)),
+            ],
+        );
+        inv.absent.insert("earlier".into());
+        let plan = cleanup(&inv, &live());
+        assert_eq!(plan.blocked, None);
+        assert_eq!(deleted_tags(&plan), ["buildcache-pr-8"]);
+        // Without the registry's word that it is gone, the same view stops every deletion.
+        inv.absent.clear();
+        assert!(cleanup(&inv, &live()).blocked.is_some());
     }
 
     #[test]

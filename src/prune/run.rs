@@ -4,7 +4,7 @@
 //! and manifests deleted by digest) and, for GHCR, GitHub's Packages API (versions listed and
 //! deleted; manifests still read through the registry).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -23,32 +23,49 @@ const CONCURRENCY: usize = 8;
 const REGISTRY_DELETE_INTERVAL: Duration = Duration::from_millis(50);
 const PACKAGES_DELETE_INTERVAL: Duration = Duration::from_millis(350);
 
-/// Read every manifest the digests lead to (children, subjects), `CONCURRENCY` at a time.
+/// Read every manifest the digests lead to (children, subjects), `CONCURRENCY` at a time. A
+/// subject the registry answers 404 for is absent, not unreadable: a referrer may outlive it
+/// (a build record of a cache since overwritten), and a deletion cannot break what is gone.
+/// A tagged manifest or an index's child that cannot be read stays unreadable.
 async fn read_manifests(
     registry: &Distribution<'_>,
     inventory: &mut Inventory,
     start: Vec<String>,
 ) {
-    let mut queue: BTreeSet<String> = start.into_iter().collect();
+    // Each digest to read, and whether it is only known as a subject.
+    let mut queue: BTreeMap<String, bool> = start.into_iter().map(|d| (d, false)).collect();
     while !queue.is_empty() {
-        let batch: Vec<String> = std::mem::take(&mut queue).into_iter().collect();
-        let answers: Vec<(String, Result<Vec<u8>, String>)> =
-            futures::stream::iter(batch.into_iter().map(|digest| async move {
-                let answer = registry.manifest(&digest).await.map_err(|e| e.to_string());
-                (digest, answer)
+        let batch: Vec<(String, bool)> = std::mem::take(&mut queue).into_iter().collect();
+        let answers: Vec<(String, bool, Result<Vec<u8>, crate::registry::Failure>)> =
+            futures::stream::iter(batch.into_iter().map(|(digest, subject)| async move {
+                let answer = registry.manifest(&digest).await;
+                (digest, subject, answer)
             }))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
-        for (digest, answer) in answers {
+        for (digest, subject_only, answer) in answers {
+            let answer = match answer {
+                Err(e) if subject_only && e.is_not_found() => {
+                    inventory.absent.insert(digest);
+                    continue;
+                }
+                other => other.map_err(|e| e.to_string()),
+            };
             match answer.and_then(|bytes| crate::registry::prune_view(&bytes)) {
                 Ok(manifest) => {
-                    for next in manifest.children.iter().chain(&manifest.subject) {
+                    let next = manifest
+                        .children
+                        .iter()
+                        .map(|c| (c, false))
+                        .chain(manifest.subject.iter().map(|s| (s, true)));
+                    for (next, as_subject) in next {
                         if !inventory.manifests.contains_key(next)
                             && !inventory.unreadable.contains_key(next)
                             && *next != digest
                         {
-                            queue.insert(next.clone());
+                            let entry = queue.entry(next.clone()).or_insert(as_subject);
+                            *entry &= as_subject;
                         }
                     }
                     inventory.manifests.insert(digest, manifest);

@@ -900,6 +900,13 @@ impl<'c> Distribution<'c> {
         if self.blob_exists(&digest).await? {
             return Ok(digest);
         }
+        self.upload_blob(bytes).await
+    }
+
+    /// `push_blob` without asking first, for bytes the repository cannot hold yet (a record,
+    /// new every build). Its digest.
+    pub async fn upload_blob(&self, bytes: &[u8]) -> Result<String, Failure> {
+        let digest = sha256_digest(bytes);
         let start = self.url(&format!("/v2/{}/blobs/uploads/", self.name))?;
         let response = self
             .send_body(

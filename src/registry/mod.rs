@@ -18,15 +18,15 @@ use futures::StreamExt;
 use oci_client::Reference;
 
 pub use cache::{CacheInfo, Manifest, StoredSize, prune_view, summarize};
-pub use distribution::{Distribution, is_digest, sha256_digest};
-pub use record::{RECORD_LIMIT, StoredRecord};
+pub use distribution::{Distribution, Failure, is_digest, sha256_digest};
+pub use record::{RECORD_LIMIT, StoredRecord, Subject};
 use verify::BlobStatus;
 pub use verify::{RecordCheck, Verification};
 
 use crate::env::Env;
 use crate::error::Error;
 use crate::reference;
-use distribution::{Credentials, Failure, MANIFEST_LIMIT};
+use distribution::{Credentials, MANIFEST_LIMIT};
 
 /// What the registry said about one cache ref, asked with a HEAD request before the build.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,12 +274,18 @@ impl<'a> Registry<'a> {
 
     /// `stored` (an encoded record) written beside the cache at `text`, after the cache: its
     /// subject is the cache manifest stored now. The record's tag.
-    pub fn write_record(&self, text: &str, stored: &[u8], created: &str) -> Result<String, Error> {
+    pub fn write_record(
+        &self,
+        text: &str,
+        stored: &[u8],
+        created: &str,
+        subject: Option<Subject>,
+    ) -> Result<String, Error> {
         let reference = Self::parse(text)?;
         let tag = manifest_key(&reference);
         let record_tag = crate::cache::tags::record_tag(&tag);
         self.on_repository(&reference, READ_BACK_TIMEOUT, async |client| {
-            record::write(client, &tag, &record_tag, stored, created)
+            record::write(client, &tag, &record_tag, stored, created, subject)
                 .await
                 .map_err(|e| e.to_string())
         })?;
