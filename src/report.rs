@@ -809,6 +809,56 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_lists_stages_in_file_order_sizes_in_units_and_why_steps_missed() {
+        use crate::record::explain::{Cause, Explanation, Miss};
+        let mut report = fixture_report(
+            "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",
+        );
+        // The progress ran build before stage-1; a file listing stage-1 first lists it first.
+        report.stage_order = vec!["stage-1".into(), "build".into()];
+        report.exported_cache = Some(StoredSize {
+            total_bytes: 1_077_985,
+            layers: 7,
+            warnings: Vec::new(),
+        });
+        report.explanation = Some(Explanation {
+            misses: vec![Miss {
+                step: "COPY package.json .".into(),
+                stage: "stage-1".into(),
+                line: 6,
+                cause: Cause::FileChanged,
+                detail: "package.json, <b>x</b>.json".into(),
+            }],
+            note: None,
+        });
+        let md = report.summary_markdown();
+        let (first, second) = (
+            md.find("| stage-1 | 3 |").unwrap(),
+            md.find("| build | 3 |").unwrap(),
+        );
+        assert!(first < second, "{md}");
+        assert!(md.contains("| cache size | 1.0 MiB in 7 layers |"), "{md}");
+        assert!(
+            md.contains("| `COPY package.json .` | 6 | `file-changed` | package.json, \\<b\\>x\\</b\\>.json |"),
+            "{md}"
+        );
+        let outputs: std::collections::BTreeMap<_, _> = report.outputs().into_iter().collect();
+        assert_eq!(
+            outputs["first-miss"],
+            "COPY package.json . (Dockerfile:6): file-changed package.json, <b>x</b>.json"
+        );
+        let reasons: Value = serde_json::from_str(&outputs["miss-reasons"]).unwrap();
+        assert_eq!(reasons[0]["cause"], "file-changed");
+        assert_eq!(reasons[0]["line"], 6);
+        let dotenv = report.render(OutputFormat::Dotenv).unwrap();
+        assert!(dotenv.contains("REGCACHE_FIRST_MISS="), "{dotenv}");
+        assert!(
+            !dotenv.contains("REGCACHE_MISS_REASONS"),
+            "JSON stays out of dotenv"
+        );
+    }
+
+    #[test]
     fn summary_has_stage_rows_and_refs() {
         let md = fixture_report(
             "buildx-0.13.1_buildkit-0.13__d-partial-hit-branch-fallback.rawjson.stderr.txt",

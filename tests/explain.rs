@@ -528,3 +528,29 @@ fn no_secret_build_arg_or_environment_value_reaches_any_output() {
             .starts_with("sha256:")
     );
 }
+
+#[test]
+fn a_record_that_cannot_be_written_is_a_warning_and_the_build_succeeds() {
+    let _turn = engine_lock();
+    let dir = project(&base());
+    let proxy = FaultProxy::start(registry(), Fault::RecordPut500);
+    let repo = fresh_repo("record-refused");
+    let name = repo.split_once('/').unwrap().1;
+    let cache_ref = format!("{}/{name}:cache", proxy.addr);
+    wipe_builder();
+    let (run, o) = build(dir.path(), &cache_ref, &[]);
+    assert_eq!(o["cache-exported"], "true", "{}", run.log());
+    assert!(
+        run.stdout.contains("warning: build record not written: ")
+            && run.stdout.contains("500 Internal Server Error"),
+        "{}",
+        run.log()
+    );
+    let verified = regcache(&["verify", &format!("{repo}:cache")], engine_env());
+    assert_eq!(verified.code, Some(0), "{}", verified.log());
+    assert!(
+        verified.stdout.contains("build record: none"),
+        "{}",
+        verified.log()
+    );
+}

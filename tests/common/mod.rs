@@ -416,6 +416,9 @@ pub enum Fault {
     PushForbidden,
     /// Every request waits this long before it is passed on.
     Slow(std::time::Duration),
+    /// `PUT …/manifests/<tag>.regcache` is answered 500: the cache is written, its build
+    /// record is not.
+    RecordPut500,
 }
 
 /// An HTTP proxy on loopback in front of a registry, injecting `fault`. Each request is read up
@@ -501,6 +504,9 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::
                 "403 Forbidden",
                 r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
             );
+        }
+        Fault::RecordPut500 if method == "PUT" && path.ends_with(".regcache") => {
+            return refuse(&client, "500 Internal Server Error", "");
         }
         Fault::Slow(delay) => std::thread::sleep(delay),
         _ => {}
