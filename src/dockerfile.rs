@@ -449,6 +449,29 @@ CMD [\"true\"]
     }
 
     #[test]
+    fn args_defaults_lose_their_quotes_and_only_key_shaping_lines_shape() {
+        let file = parse("FROM x\nARG A=\"x\" B='y' C=\" D=plain E\nLABEL a=b\nENV F=1\nRUN a\n");
+        let instructions = &file.stages[0].instructions;
+        let declared: Vec<(String, Option<String>)> = instructions[0].declared_args();
+        let expected: Vec<(String, Option<String>)> = [
+            ("A", Some("x")),
+            ("B", Some("y")),
+            ("C", Some("\"")),
+            ("D", Some("plain")),
+            ("E", None),
+        ]
+        .into_iter()
+        .map(|(n, d)| (n.to_owned(), d.map(str::to_owned)))
+        .collect();
+        assert_eq!(declared, expected);
+        let shaping: Vec<bool> = instructions
+            .iter()
+            .map(Instruction::shapes_later_steps)
+            .collect();
+        assert_eq!(shaping, [true, false, true, false]);
+    }
+
+    #[test]
     fn an_escape_directive_changes_the_continuation_character() {
         let file = parse("# escape=`\nFROM x\nRUN a `\n  b\n");
         assert_eq!(file.stages[0].instructions[0].text, "RUN a   b");

@@ -86,7 +86,7 @@ fn scenario(
     first: &[&str],
     change: impl FnOnce(&Path),
     second: &[&str],
-) -> (Run, Value, String) {
+) -> (Run, Value, String, tempfile::TempDir) {
     let dir = project(base);
     let cache_ref = format!("{}:cache", fresh_repo(name));
     wipe_builder();
@@ -95,7 +95,7 @@ fn scenario(
     wipe_builder();
     change(dir.path());
     let (run, warm) = build(dir.path(), &cache_ref, second);
-    (run, warm, cache_ref)
+    (run, warm, cache_ref, dir)
 }
 
 fn misses(outputs: &Value) -> Vec<(String, String, String)> {
@@ -127,7 +127,7 @@ fn base() -> String {
 #[test]
 fn a_file_copied_late_is_named_and_nothing_else() {
     let _turn = engine_lock();
-    let (run, o, cache_ref) = scenario(
+    let (run, o, cache_ref, dir) = scenario(
         "late",
         &base(),
         &[],
@@ -193,6 +193,53 @@ fn a_file_copied_late_is_named_and_nothing_else() {
         human.log()
     );
     assert_eq!(human.stdout.lines().count(), 4, "{}", human.log());
+    // `regcache explain` says the same for a build log saved from bare buildx that read the
+    // cache after one more change.
+    let dir = dir.path();
+    append(dir, "late.txt", "again\n");
+    wipe_builder();
+    let log = dir.join("build.rawjson");
+    let bare = docker(&[
+        "buildx",
+        "build",
+        "--progress=rawjson",
+        "--network",
+        "none",
+        "--cache-from",
+        &format!("type=registry,ref={cache_ref}"),
+        dir.to_str().unwrap(),
+    ]);
+    assert!(
+        bare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
+    std::fs::write(&log, &bare.stderr).unwrap();
+    let explained = regcache(
+        &[
+            "explain",
+            &cache_ref,
+            "--log",
+            log.to_str().unwrap(),
+            "--context",
+            dir.to_str().unwrap(),
+        ],
+        engine_env(),
+    );
+    assert_eq!(explained.code, Some(0), "{}", explained.log());
+    assert_eq!(
+        explained.stdout.lines().next(),
+        Some("COPY late.txt /late.txt (Dockerfile:18): file-changed late.txt"),
+        "{}",
+        explained.log()
+    );
+    assert!(
+        explained
+            .stdout
+            .ends_with("2 missed steps, by cause: file-changed 1, after-a-miss 1\n"),
+        "{}",
+        explained.log()
+    );
     // verify checks the record beside the cache.
     let verified = regcache(&["verify", &cache_ref], engine_env());
     assert_eq!(verified.code, Some(0), "{}", verified.log());
@@ -208,7 +255,7 @@ fn a_file_copied_late_is_named_and_nothing_else() {
 #[test]
 fn a_file_copied_early_is_named_and_the_later_steps_follow_it() {
     let _turn = engine_lock();
-    let (run, o, _) = scenario(
+    let (run, o, _, _dir) = scenario(
         "early",
         &base(),
         &[],
@@ -247,7 +294,7 @@ fn a_file_copied_early_is_named_and_the_later_steps_follow_it() {
 #[test]
 fn a_build_arg_value_is_named_never_quoted() {
     let _turn = engine_lock();
-    let (run, o, _) = scenario(
+    let (run, o, _, _dir) = scenario(
         "arg",
         &base(),
         &["--build-arg", "FLAVOUR=first-value"],
@@ -299,7 +346,7 @@ fn a_base_image_pushed_anew_under_the_same_tag_names_both_digests() {
     };
     let old = push_base("1");
     let mut new = String::new();
-    let (run, o, _) = scenario("base-moved", &base, &[], |_| new = push_base("2"), &[]);
+    let (run, o, _, _dir) = scenario("base-moved", &base, &[], |_| new = push_base("2"), &[]);
     assert_ne!(old, new);
     let got = misses(&o);
     assert!(!got.is_empty(), "{o:#}\n{}", run.log());
@@ -314,7 +361,7 @@ fn a_base_image_pushed_anew_under_the_same_tag_names_both_digests() {
 #[test]
 fn an_edited_run_line_shows_the_old_and_the_new_text() {
     let _turn = engine_lock();
-    let (run, o, _) = scenario(
+    let (run, o, _, _dir) = scenario(
         "edited",
         &base(),
         &[],
@@ -339,7 +386,7 @@ fn an_edited_run_line_shows_the_old_and_the_new_text() {
 #[test]
 fn no_cache_filters_on_one_stage() {
     let _turn = engine_lock();
-    let (run, o, _) = scenario(
+    let (run, o, _, _dir) = scenario(
         "filters",
         &base(),
         &[],
@@ -363,7 +410,7 @@ fn no_cache_filters_on_one_stage() {
 #[test]
 fn a_mode_min_cache_read_by_a_build_of_an_intermediate_stage() {
     let _turn = engine_lock();
-    let (run, o, _) = scenario(
+    let (run, o, _, _dir) = scenario(
         "min",
         &base(),
         &["--mode", "min"],
