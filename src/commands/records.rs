@@ -20,7 +20,7 @@ use crate::probe::Selection;
 use crate::record::context::{self, Hashed};
 use crate::record::explain::{self, Read};
 use crate::record::facts::{self, Facts};
-use crate::record::{BuildRecord, Run, history};
+use crate::record::{BuildRecord, Run, history, last_runs};
 use crate::registry::{CacheLayout, Registry};
 use crate::report::Report;
 use crate::stats::ImportOutcome;
@@ -241,9 +241,8 @@ pub fn finish<W: Write>(
     report.history = if written.is_some() {
         record.history.clone()
     } else {
-        let mut runs = source_record.map(|r| r.history.clone()).unwrap_or_default();
-        runs.push(run);
-        runs
+        let earlier = source_record.map(|r| r.history.clone()).unwrap_or_default();
+        last_runs(&earlier, run)
     };
     report.record_note = written;
     report.dockerfile = before.path.clone();

@@ -10,6 +10,17 @@ use super::{BuildRecord, FileSet, StepFacts};
 
 /// At most this many paths are named for one step.
 const NAMED_PATHS: usize = 10;
+/// At most this many characters of a step or a detail: both can carry the record's text, which
+/// is the registry's word.
+const SHOWN_CHARS: usize = 400;
+
+/// `text` cut to `SHOWN_CHARS` characters, marked with `…` when cut.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -125,11 +136,11 @@ pub fn explain(current: &BuildRecord, read: &Read<'_>) -> Explanation {
         let (cause, detail) = judge.cause(step, &first_missed);
         first_missed.entry(step.stage.as_str()).or_insert(step);
         misses.push(Miss {
-            step: step.first_line().to_owned(),
-            stage: step.stage.clone(),
+            step: cut(step.first_line()),
+            stage: cut(&step.stage),
             line: step.line,
             cause,
-            detail,
+            detail: cut(&detail),
         });
     }
     Explanation { misses, note: None }
@@ -654,6 +665,18 @@ mod tests {
         current.steps[0].cached = false;
         let got = causes(&current, &previous);
         assert_eq!(got[0].1, Cause::Unknown);
+    }
+
+    #[test]
+    fn a_records_long_text_is_cut_where_it_is_shown() {
+        let mut previous = build(true);
+        previous.steps[1].instruction = format!("RUN {}", "x".repeat(5000));
+        let mut current = build(true);
+        current.steps[1].cached = false;
+        let got = causes(&current, &previous);
+        assert_eq!(got[0].1, Cause::InstructionChanged);
+        assert_eq!(got[0].2.chars().count(), SHOWN_CHARS + 1);
+        assert!(got[0].2.ends_with('…'));
     }
 
     #[test]

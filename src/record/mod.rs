@@ -97,6 +97,15 @@ impl StepFacts {
     }
 }
 
+/// `run` after the last of `earlier`, at most `HISTORY_LENGTH` in all (a record read from the
+/// registry may hold more than regcache writes).
+pub fn last_runs(earlier: &[Run], run: Run) -> Vec<Run> {
+    let keep = earlier.len().min(HISTORY_LENGTH - 1);
+    let mut runs = earlier[earlier.len() - keep..].to_vec();
+    runs.push(run);
+    runs
+}
+
 /// One build that wrote the cache, as its history keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -163,10 +172,7 @@ impl BuildRecord {
     /// This record with `run` appended to `earlier` runs, the oldest dropped past
     /// `HISTORY_LENGTH`.
     pub fn with_history(mut self, earlier: &[Run], run: Run) -> Self {
-        let mut history: Vec<Run> = earlier.to_vec();
-        history.push(run);
-        let skip = history.len().saturating_sub(HISTORY_LENGTH);
-        self.history = history.split_off(skip);
+        self.history = last_runs(earlier, run);
         self
     }
 
@@ -309,6 +315,16 @@ pub(crate) mod tests {
         assert_eq!(record.run().unwrap().time, "2026-12-05T00:00:00Z");
         let stored = record.encode().unwrap();
         assert_eq!(BuildRecord::decode(&stored).unwrap(), record);
+    }
+
+    #[test]
+    fn a_long_history_read_back_keeps_the_last_runs_only() {
+        let earlier: Vec<Run> = (0..500).map(|i| run(&i.to_string(), 0.0, 1.0)).collect();
+        let runs = last_runs(&earlier, run("new", 1.0, 1.0));
+        assert_eq!(runs.len(), HISTORY_LENGTH);
+        assert_eq!(runs[0].time, "471");
+        assert_eq!(runs.last().unwrap().time, "new");
+        assert_eq!(last_runs(&[], run("only", 1.0, 1.0)).len(), 1);
     }
 
     #[test]

@@ -15,6 +15,10 @@ use crate::cache::entries::Compression;
 use time::format_description::well_known::Rfc3339;
 
 pub const CACHE_CONFIG_MEDIA_TYPE: &str = "application/vnd.buildkit.cacheconfig.v0";
+/// The media types of a regcache build record's manifest (an OCI artifact whose `subject` is
+/// the cache manifest it describes, `record.rs`) and of its one layer, the record itself.
+pub const RECORD_ARTIFACT_TYPE: &str = "application/vnd.regcache.build-record.v1";
+pub const RECORD_LAYER_MEDIA_TYPE: &str = "application/vnd.regcache.build-record.v1+json+gzip";
 pub const MANIFEST_MEDIA_TYPES: &[&str] = &[
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -268,7 +272,7 @@ pub fn prune_view(manifest_bytes: &[u8]) -> Result<Manifest, String> {
     };
     Ok(Manifest {
         is_cache,
-        is_record: any.artifact_type == super::record::ARTIFACT_TYPE,
+        is_record: any.artifact_type == RECORD_ARTIFACT_TYPE,
         // A cache index lists blobs; any other index lists manifests, all of them needed.
         children: if is_cache {
             Vec::new()

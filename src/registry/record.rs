@@ -9,12 +9,9 @@
 use serde::Deserialize;
 use serde_json::json;
 
+use super::cache::{RECORD_ARTIFACT_TYPE, RECORD_LAYER_MEDIA_TYPE};
 use super::distribution::{Distribution, Failure, sha256_digest};
 
-/// The media types of a record's manifest (an OCI artifact whose `subject` is the cache
-/// manifest it describes) and of its one layer, the record itself (`crate::record`).
-pub const ARTIFACT_TYPE: &str = "application/vnd.regcache.build-record.v1";
-pub const LAYER_MEDIA_TYPE: &str = "application/vnd.regcache.build-record.v1+json+gzip";
 /// The most a stored record weighs; a larger one is neither written nor read.
 pub const RECORD_LIMIT: usize = 256 << 10;
 const EMPTY_CONFIG: &[u8] = b"{}";
@@ -65,7 +62,8 @@ pub async fn read(
         .map_err(|e| format!("{record_tag} is not a build record: {e}"))?;
     let layer = match artifact.layers.as_slice() {
         [layer]
-            if artifact.artifact_type == ARTIFACT_TYPE && layer.media_type == LAYER_MEDIA_TYPE =>
+            if artifact.artifact_type == RECORD_ARTIFACT_TYPE
+                && layer.media_type == RECORD_LAYER_MEDIA_TYPE =>
         {
             layer
         }
@@ -128,9 +126,9 @@ pub async fn write(
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": MANIFEST_MEDIA_TYPE,
-        "artifactType": ARTIFACT_TYPE,
+        "artifactType": RECORD_ARTIFACT_TYPE,
         "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": config, "size": EMPTY_CONFIG.len()},
-        "layers": [{"mediaType": LAYER_MEDIA_TYPE, "digest": layer, "size": stored.len()}],
+        "layers": [{"mediaType": RECORD_LAYER_MEDIA_TYPE, "digest": layer, "size": stored.len()}],
         "subject": {"mediaType": subject.media_type, "digest": subject.digest, "size": subject.size},
         "annotations": {"org.opencontainers.image.created": created},
     });
