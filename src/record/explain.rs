@@ -528,6 +528,20 @@ mod tests {
         );
         assert_eq!(got[1].1, Cause::AfterAMiss);
         assert_eq!(got[1].2, "`COPY package.json .` (line 3) missed first");
+        let read = Read {
+            source: Some("r/app:cache-main"),
+            record: Some(&previous),
+            ..Read::default()
+        };
+        let counts: Vec<(Cause, usize)> = explain(&current, &read).counts().into_iter().collect();
+        assert_eq!(
+            counts,
+            [
+                (Cause::FileChanged, 1),
+                (Cause::AfterAMiss, 4),
+                (Cause::NotInCache, 1)
+            ]
+        );
         // tools stands on nothing that missed, and nothing changed in it.
         assert_eq!(got[2].1, Cause::NotInCache);
         // app stands on deps: its first step follows deps' first miss.
@@ -566,6 +580,28 @@ mod tests {
     }
 
     #[test]
+    fn files_too_many_to_list_are_named_by_their_changed_source() {
+        let sources = |b: &str| {
+            Some(FileSet {
+                digest: format!("all-{b}"),
+                files: None,
+                sources: BTreeMap::from([
+                    ("src/".to_owned(), "sha256:a".to_owned()),
+                    ("assets/".to_owned(), b.to_owned()),
+                ]),
+            })
+        };
+        let mut previous = build(true);
+        previous.steps[3].files = sources("sha256:b1");
+        let mut current = build(true);
+        missed_from(&mut current, 3);
+        current.steps[3].files = sources("sha256:b2");
+        let got = causes(&current, &previous);
+        assert_eq!(got[0].1, Cause::FileChanged);
+        assert_eq!(got[0].2, "files under assets/ (too many to list)");
+    }
+
+    #[test]
     fn each_cause_in_its_order() {
         let previous = build(true);
         // A base image pushed anew under the same tag.
@@ -601,6 +637,44 @@ mod tests {
         current.build_args.insert("V".into(), "sha256:v2".into());
         current.steps[1].cached = false;
         assert_eq!(causes(&current, &previous)[0].1, Cause::NoCache);
+    }
+
+    #[test]
+    fn an_edited_from_or_env_line_is_an_instruction_change_at_that_line() {
+        let previous = build(true);
+        let mut current = build(true);
+        current.stages[1].from = "base:2".into();
+        current.stages[1].line = 7;
+        current.steps[2].cached = false;
+        assert_eq!(
+            causes(&current, &previous),
+            [(
+                "RUN make-tools".to_owned(),
+                Cause::InstructionChanged,
+                "line 7: `FROM base:1` → `FROM base:2`".to_owned()
+            )]
+        );
+        let mut previous = build(true);
+        previous.steps[1].shaped_by = vec![(4, "ENV A=1".into())];
+        let mut current = build(true);
+        current.steps[1].shaped_by = vec![(4, "ENV A=2".into())];
+        current.steps[1].cached = false;
+        assert_eq!(
+            causes(&current, &previous),
+            [(
+                "RUN install".to_owned(),
+                Cause::InstructionChanged,
+                "line 4: `ENV A=1` → `ENV A=2`".to_owned()
+            )]
+        );
+        // A new shaping line where there was none.
+        let mut current = build(true);
+        current.steps[1].shaped_by = vec![(4, "USER app".into())];
+        current.steps[1].cached = false;
+        assert_eq!(
+            causes(&current, &build(true))[0].2,
+            "line 4: `(none)` → `USER app`"
+        );
     }
 
     #[test]

@@ -184,5 +184,7 @@ mod tests {
         assert_eq!(human_bytes(1077985), "1.0 MiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
         assert_eq!(human_bytes(1536), "1.5 KiB");
+        // TiB is the largest unit: a petabyte stays in it.
+        assert_eq!(human_bytes(5 << 50), "5120.0 TiB");
     }
 }
