@@ -667,6 +667,16 @@ mod tests {
                 "line 4: `ENV A=1` → `ENV A=2`".to_owned()
             )]
         );
+        // Of two lines, the one that changed is named.
+        let mut previous = build(true);
+        previous.steps[1].shaped_by = vec![(3, "ENV A=1".into()), (4, "ENV B=1".into())];
+        let mut current = build(true);
+        current.steps[1].shaped_by = vec![(3, "ENV A=1".into()), (4, "ENV B=2".into())];
+        current.steps[1].cached = false;
+        assert_eq!(
+            causes(&current, &previous)[0].2,
+            "line 4: `ENV B=1` → `ENV B=2`"
+        );
         // A new shaping line where there was none.
         let mut current = build(true);
         current.steps[1].shaped_by = vec![(4, "USER app".into())];
