@@ -603,7 +603,7 @@ fn a_build_record_is_kept_and_deleted_with_its_cache_and_an_orphaned_one_goes() 
     assert!(
         verified
             .stdout
-            .contains("build record: ok, 6 steps, 1 builds in its history"),
+            .contains("build record: ok, 6 steps, 1 build in its history"),
         "{}",
         verified.log()
     );

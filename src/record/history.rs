@@ -18,8 +18,9 @@ pub fn sparkline(runs: &[Run]) -> String {
 pub fn log_line(runs: &[Run]) -> Option<String> {
     let last = runs.last()?;
     Some(format!(
-        "cache history ({} builds, hit ratio oldest → newest): {}  latest {:.0}% cached, {:.1} s",
+        "cache history ({} build{}, hit ratio oldest → newest): {}  latest {:.0}% cached, {:.1} s",
         runs.len(),
+        if runs.len() == 1 { "" } else { "s" },
         sparkline(runs),
         last.hit_ratio * 100.0,
         last.build_seconds
@@ -68,8 +69,12 @@ pub fn markdown(runs: &[Run]) -> String {
         .collect();
     let slowest = runs.iter().map(|r| r.build_seconds).fold(1.0, f64::max);
     let mut md = format!(
-        "\n#### Cache history: the last {} builds of this cache\n\n```mermaid\nxychart-beta\n    title \"Steps cached (%)\"\n    x-axis [{axis}]\n    y-axis \"cached %\" 0 --> 100\n    bar [{}]\n```\n\n```mermaid\nxychart-beta\n    title \"Build seconds\"\n    x-axis [{axis}]\n    y-axis \"seconds\" 0 --> {:.0}\n    line [{}]\n```\n\n",
-        runs.len(),
+        "\n#### Cache history: {} of this cache\n\n```mermaid\nxychart-beta\n    title \"Steps cached (%)\"\n    x-axis [{axis}]\n    y-axis \"cached %\" 0 --> 100\n    bar [{}]\n```\n\n```mermaid\nxychart-beta\n    title \"Build seconds\"\n    x-axis [{axis}]\n    y-axis \"seconds\" 0 --> {:.0}\n    line [{}]\n```\n\n",
+        if runs.len() == 1 {
+            "the first build".to_owned()
+        } else {
+            format!("the last {} builds", runs.len())
+        },
         ratios.join(", "),
         slowest.ceil(),
         seconds.join(", ")
@@ -133,6 +138,11 @@ mod tests {
             "cache history (3 builds, hit ratio oldest → newest): ▁▅█  latest 100% cached, 1.0 s"
         );
         assert_eq!(log_line(&[]), None);
+        assert!(
+            log_line(&runs[..1])
+                .unwrap()
+                .starts_with("cache history (1 build, ")
+        );
     }
 
     #[test]
@@ -167,6 +177,15 @@ mod tests {
             markdown(&runs).contains("x-axis [\"10:00:01\", \"10:00:09\"]"),
             "{}",
             markdown(&runs)
+        );
+    }
+
+    #[test]
+    fn one_build_is_the_first() {
+        let md = markdown(&[run("2026-12-05T10:00:01Z", 0.0, 2.0)]);
+        assert!(
+            md.contains("#### Cache history: the first build of this cache"),
+            "{md}"
         );
     }
 

@@ -100,9 +100,10 @@ impl RecordCheck {
         Some(match self {
             RecordCheck::NotChecked => return None,
             RecordCheck::None => "build record: none (the cache was written without one)".into(),
-            RecordCheck::Current { steps, builds } => {
-                format!("build record: ok, {steps} steps, {builds} builds in its history")
-            }
+            RecordCheck::Current { steps, builds } => format!(
+                "build record: ok, {steps} steps, {builds} build{} in its history",
+                if *builds == 1 { "" } else { "s" }
+            ),
             RecordCheck::Earlier => "build record: describes an earlier cache of this tag (written again without a record); the next regcache build replaces it".into(),
             RecordCheck::Unreadable { problem } => format!("build record: unreadable: {problem}"),
         })
