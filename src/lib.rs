@@ -182,7 +182,7 @@ pub mod internals {
     pub use crate::inputs::{INPUTS, RawInputs, github_env_name};
     pub use crate::platform::{github, gitlab};
     pub use crate::prune::Outcome;
-    pub use crate::registry::{CacheInfo, Registry};
+    pub use crate::registry::{CacheInfo, Registry, Subject};
     pub use crate::report::Output;
     pub use crate::stats::{BuildStats, ImportOutcome};
 }

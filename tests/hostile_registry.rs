@@ -669,3 +669,179 @@ fn the_github_token_stays_with_the_api_host() {
         run.log()
     );
 }
+
+/// A docker config holding the registry's Basic credentials, as `docker login` writes it.
+fn logged_in(host: &str) -> tempfile::TempDir {
+    use base64::Engine;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("ci:{PASSWORD}"));
+    std::fs::write(
+        dir.path().join("config.json"),
+        serde_json::json!({"auths": {host: {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_record_upload_never_follows_a_location_to_another_origin() {
+    let elsewhere = Hostile::on("127.0.0.2", |_| Answer::new("201 Created", ""));
+    let location = format!("{}/v2/app/blobs/uploads/stolen?state=x", elsewhere.url);
+    let server = Hostile::start(move |seen| {
+        if seen.authorization != basic() {
+            return Answer::new("401 Unauthorized", "")
+                .header("WWW-Authenticate", r#"Basic realm="registry""#);
+        }
+        match seen.method.as_str() {
+            "POST" => Answer::new("202 Accepted", "").header("Location", &location),
+            _ => Answer::new("404 Not Found", r#"{"errors":[{"code":"BLOB_UNKNOWN"}]}"#),
+        }
+    });
+    let config = logged_in(&server.host);
+    let env: regcache::Env = [("DOCKER_CONFIG", config.path().to_str().unwrap())]
+        .into_iter()
+        .collect();
+    let subject = regcache::internals::Subject {
+        media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        digest: sha256(b"cache"),
+        size: 5,
+    };
+    let written = regcache::internals::Registry::new(&env).write_record(
+        &format!("{}/app:buildcache-main", server.host),
+        b"a record",
+        "2026-12-05T00:00:00Z",
+        Some(subject),
+    );
+    let error = written.expect_err("the upload went elsewhere").to_string();
+    assert!(error.contains("another origin"), "{error}");
+    assert!(
+        elsewhere.seen().is_empty(),
+        "nothing reached another origin: {:?}",
+        elsewhere.seen()
+    );
+    assert!(
+        server.seen().iter().all(|s| s.method != "PUT"),
+        "no record was written: {:?}",
+        server.seen()
+    );
+}
+
+/// A registry holding `buildcache-main` and beside it the record `answer` gives (manifest and
+/// layer), for `regcache history`.
+fn record_registry(layer: Vec<u8>, claimed: Option<u64>) -> Hostile {
+    let cache = cache_manifest("main");
+    let size = claimed.unwrap_or(layer.len() as u64);
+    let record = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.regcache.build-record.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
+        "layers": [{"mediaType": "application/vnd.regcache.build-record.v1+json+gzip", "digest": sha256(&layer), "size": size}],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": sha256(&cache), "size": cache.len()},
+    }))
+    .unwrap();
+    let layer_path = format!("/v2/app/blobs/{}", sha256(&layer));
+    Hostile::start(move |seen| match seen.path.as_str() {
+        "/v2/app/manifests/buildcache-main" => Answer::manifest(&cache),
+        "/v2/app/manifests/buildcache-main.regcache" => Answer::manifest(&record),
+        p if p == layer_path => match claimed {
+            Some(claimed) => Answer::new("200 OK", "").body(Body::Claims(claimed)),
+            None => Answer::new("200 OK", layer.clone()),
+        },
+        _ => Answer::new("404 Not Found", r#"{"errors":[{"code":"NOT_FOUND"}]}"#),
+    })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[test]
+fn a_hostile_build_record_is_capped_and_its_words_are_text() {
+    let history = |server: &Hostile| {
+        common::regcache(
+            &["history", &format!("{}/app:buildcache-main", server.host)],
+            &env(),
+        )
+    };
+    // A layer that claims 4 GiB: refused from its descriptor, nothing read.
+    let claims = record_registry(b"x".to_vec(), Some(4 << 30));
+    let run = history(&claims);
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    assert!(
+        run.stderr.contains("more than the 262144 regcache reads"),
+        "{}",
+        run.log()
+    );
+    // A gzip bomb under the stored limit: refused past 4 MiB of JSON.
+    let bomb = gzip(&vec![b' '; 64 << 20]);
+    assert!(bomb.len() < 256 << 10);
+    let run = history(&record_registry(bomb, None));
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    assert!(run.stderr.contains("decompresses past"), "{}", run.log());
+    // A record whose words would be workflow commands and markup: one escaped line each.
+    let hostile_run = serde_json::json!({
+        "time": "2026-12-05T00:00:00Z\n::error::forged",
+        "commit": "<b>x</b>\n::add-mask::ci",
+        "event": "push\r::warning::forged",
+        "hit_ratio": 1.0, "cached_steps": 1, "total_steps": 1, "build_seconds": 1.0,
+    });
+    let record = serde_json::json!({
+        "schema": 1, "dockerfile": "Dockerfile", "no_cache": false, "mode": "max",
+        "image_stages": [], "build_args": {}, "stages": [], "steps": [],
+        "context_hashed": false, "history": [hostile_run],
+    });
+    let run = history(&record_registry(gzip(record.to_string().as_bytes()), None));
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(
+        command_lines(&run.stdout),
+        Vec::<&str>::new(),
+        "{}",
+        run.log()
+    );
+    assert_eq!(run.stdout.lines().count(), 3, "{}", run.log());
+}
+
+#[test]
+fn a_referrers_subject_that_is_gone_blocks_nothing_and_one_unread_blocks_all() {
+    let gone = sha256(b"an earlier cache");
+    let record = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.regcache.build-record.v1",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": sha256(b"{}"), "size": 2},
+        "layers": [],
+        "subject": {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": gone, "size": 10},
+    }))
+    .unwrap();
+    for (status, deleted, code) in [("404 Not Found", 1, 0), ("500 Internal Server Error", 0, 1)] {
+        let (record, gone) = (record.clone(), gone.clone());
+        let server = registry(
+            |_| {
+                page(&[
+                    "buildcache-main",
+                    "buildcache-main.regcache",
+                    "buildcache-pr-1",
+                ])
+            },
+            move |r| {
+                if r == "buildcache-main.regcache" || r == sha256(&record) {
+                    Some(Answer::manifest(&record))
+                } else if r == gone {
+                    Some(Answer::new(
+                        status,
+                        r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#,
+                    ))
+                } else {
+                    None
+                }
+            },
+        );
+        let run = prune(&server.host, true);
+        assert_eq!(run.code, Some(code), "{status}: {}", run.log());
+        assert_eq!(deletes(&server), deleted, "{status}: {}", run.log());
+    }
+}

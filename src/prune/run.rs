@@ -46,7 +46,7 @@ async fn read_manifests(
             .await;
         for (digest, subject_only, answer) in answers {
             let answer = match answer {
-                Err(e) if subject_only && e.is_not_found() => {
+                Err(e) if subject_only && e.answered_404() => {
                     inventory.absent.insert(digest);
                     continue;
                 }

@@ -225,6 +225,12 @@ impl Failure {
     }
 
     /// A 404 or the registry's own "unknown" codes: the thing asked for is not there.
+    /// A 404 status itself, not an error code of another status: what prune needs before it
+    /// takes a manifest for gone.
+    pub fn answered_404(&self) -> bool {
+        self.status == Some(StatusCode::NOT_FOUND)
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.status == Some(StatusCode::NOT_FOUND)
             || (!self.codes.is_empty()
