@@ -334,15 +334,10 @@ fn execute<W: Write>(
         return Err(Error::Log(e));
     }
     let finished = finished?;
-    let after_engine = std::time::Instant::now();
     let mut report = report_of(ctx, prepared, &finished, &files, log)?;
     if let (Some(before), Some(gathered)) = (&before, gathered) {
         records::finish(ctx, config, &finished, &mut report, before, gathered, log)?;
     }
-    log.debug(&format!(
-        "after the engine: report and record in {:.1} ms",
-        after_engine.elapsed().as_secs_f64() * 1000.0
-    ))?;
     explain(&report, &finished, dockerfile.as_deref(), log)?;
     log.line(&report.headline())?;
     Ok(report)

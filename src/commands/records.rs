@@ -135,10 +135,7 @@ fn usable(read: &Option<Result<Option<ReadRecord>, Error>>) -> Result<&BuildReco
         Some(Ok(None)) | None => Err(
             "it was written without one, by buildx alone or a regcache before build records".into(),
         ),
-        Some(Err(e)) => Err(format!(
-            "the record could not be read: {}",
-            e.lines().first().map_or(String::new(), |(_, m)| m.clone())
-        )),
+        Some(Err(e)) => Err(format!("the record could not be read: {e}")),
     }
 }
 
@@ -226,9 +223,9 @@ pub fn finish<W: Write>(
     let explanation = explain::explain(&current, &read);
     let run = run_of(ctx, report, OffsetDateTime::now_utc());
     // The tag's own history goes on; a build that reads another tag's cache starts its own.
-    let own_history = match (&gathered.own, &gathered.source) {
-        (None, source) => usable(source).map(|r| r.history.clone()),
-        (own, _) => usable(own).map(|r| r.history.clone()),
+    let own_history = match &gathered.own {
+        None => source_record.as_ref().ok().map(|r| r.history.clone()),
+        own => usable(own).ok().map(|r| r.history.clone()),
     }
     .unwrap_or_default();
     let record = current.with_history(&own_history, run.clone());
@@ -285,16 +282,10 @@ fn write<W: Write>(
             Ok(Some(note))
         }
         Err(e) => {
-            let message = e
-                .lines()
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect::<Vec<_>>()
-                .join("; ");
             log.annotate(
                 Level::Warning,
                 "build record not written",
-                &format!("{message}. The build and its cache are fine; the next build cannot explain its misses against this one"),
+                &format!("{e}. The build and its cache are fine; the next build cannot explain its misses against this one"),
                 None,
             )?;
             Ok(None)

@@ -19,12 +19,7 @@ fn record_check(registry: &Registry<'_>, reference: &str) -> RecordCheck {
         },
         Ok(Some(_)) => RecordCheck::Earlier,
         Err(e) => RecordCheck::Unreadable {
-            problem: e
-                .lines()
-                .into_iter()
-                .map(|(_, m)| m)
-                .collect::<Vec<_>>()
-                .join("; "),
+            problem: e.to_string(),
         },
     }
 }
