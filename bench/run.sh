@@ -12,16 +12,27 @@
 #     build` with the same cache flags, each on new storage (bench/buildah.py).
 #  6. build records: the example's warm path with and without them, and hashing a 1 GiB
 #     context against sha256sum (bench/record.py).
-# usage: bench/run.sh [RUNS]   (default 10 of each)
+#  7. the export that adds nothing and builds at the size of a real service (bench/scale.py):
+#     a 3-stage build's warm path against bare buildx, 10 interleaved pairs, with the cache
+#     tag's digest; a generated 34-step service cold, warm, one source file and one dependency
+#     changed, against bare buildx and a builder that kept its own cache; compression and mode.
+# usage: bench/run.sh [--quick] [RUNS]   (default 10 of each; --quick: bench/scale.py only, smaller)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+quick=
+if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
 runs=${1:-10}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 bash scripts/engine.sh start
 eval "$(bash scripts/engine.sh env)"
 cargo build --release --locked --quiet
+if [ -n "$quick" ]; then
+  python3 bench/scale.py --quick 3
+  exit
+fi
 python3 bench/bench.py "$runs"
 python3 bench/trace.py
 python3 bench/verify.py
 python3 bench/buildah.py "$runs"
 python3 bench/record.py "$runs"
+python3 bench/scale.py 3

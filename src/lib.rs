@@ -12,7 +12,7 @@
 //! | `inputs` | the one table of inputs; raw values from flags or `INPUT_*` |
 //! | `config` | validation into one typed `Config`, which engine included (pure) |
 //! | `build_push` | what docker/build-push-action derives from the run (pure) |
-//! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme (a record's tag too), the decision per event, slugs (pure) |
+//! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme (a record's tag too), the decision per event, whether an export would add anything (`export`), slugs (pure) |
 //! | `probe` | which refs of the chain exist: the pure selection, and asking the registry |
 //! | `plan` | the cache entries and the files the engine uses (pure) |
 //! | `engine/` | the engine seam: argv, progress, statistics, setup diagnosis per engine |

@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::cache::export::Untouched;
 use crate::error::Error;
 use crate::escape;
 use crate::platform::gitlab;
@@ -108,7 +109,9 @@ impl Output {
             }
             Output::CacheImportSeconds => "Time spent importing cache manifests.",
             Output::CacheExportSeconds => "Time spent exporting the cache.",
-            Output::CacheExported => "true when the cache export succeeded.",
+            Output::CacheExported => {
+                "What the build did to its cache tag: `true` exported, `kept` left as it was (every step came from it), `copied` given the manifest of the fallback every step came from, `false` nothing written."
+            }
             Output::BuildSeconds => "Wall time of the build.",
             Output::CacheSize => {
                 "Bytes of the cache this build exported, as stored: distinct layers, config and manifest (empty when it exported none)."
@@ -170,6 +173,9 @@ pub struct Report {
     pub stage_order: Vec<String>,
     /// What became of the build record, for the log and the summary.
     pub record_note: Option<String>,
+    /// The cache tag left as it was, or given the manifest of the cache every step came from,
+    /// instead of an export that would add nothing.
+    pub untouched: Option<Untouched>,
 }
 
 /// The image a build makes, so that several builds in one job can be told apart: its tags,
@@ -220,6 +226,7 @@ impl Report {
             history: Vec::new(),
             stage_order: Vec::new(),
             record_note: None,
+            untouched: None,
         }
     }
 
@@ -241,6 +248,33 @@ impl Report {
             digest: crate::registry::is_digest(digest).then(|| digest.to_owned())?,
             size: manifest.get("size")?.as_u64()?,
         })
+    }
+
+    /// `cache-exported`, one value everywhere: `true`, `kept`, `copied` or `false`.
+    pub fn cache_exported(&self) -> Value {
+        match &self.untouched {
+            Some(Untouched::Kept) => "kept".into(),
+            Some(Untouched::Copied { .. }) => "copied".into(),
+            None => self.stats.cache_exported().into(),
+        }
+    }
+
+    /// Whether the tag the build writes holds this build's cache now: exported, kept or copied.
+    pub fn cache_written(&self) -> bool {
+        self.untouched.is_some() || self.stats.cache_exported()
+    }
+
+    /// What became of the cache tag, in words (the log's headline and the summary).
+    fn export_words(&self) -> String {
+        match &self.untouched {
+            Some(Untouched::Kept) => "kept: every step came from it, nothing to export".into(),
+            Some(Untouched::Copied { from }) => format!(
+                "copied from {}: every step came from it",
+                escape::code_in_table(from)
+            ),
+            None if self.stats.cache_exported() => "exported".into(),
+            None => "not exported".into(),
+        }
     }
 
     fn cache_ref(&self) -> &str {
@@ -346,7 +380,7 @@ impl Report {
             "cache-refs-missing": self.missing(),
             "cache-import-seconds": s.import_seconds,
             "cache-export-seconds": s.export_seconds,
-            "cache-exported": s.cache_exported(),
+            "cache-exported": self.cache_exported(),
             "cache-manifest": self.cache_manifest(),
             "build-seconds": self.build_seconds,
             "cache-size": self.exported_cache.as_ref().map(|c| c.total_bytes),
@@ -375,7 +409,10 @@ impl Report {
             Output::CacheRefsMissing => self.missing().join(","),
             Output::CacheImportSeconds => seconds(s.import_seconds),
             Output::CacheExportSeconds => seconds(s.export_seconds),
-            Output::CacheExported => s.cache_exported().to_string(),
+            Output::CacheExported => match self.cache_exported() {
+                Value::String(words) => words,
+                other => other.to_string(),
+            },
             Output::BuildSeconds => self.build_seconds.map(seconds).unwrap_or_default(),
             Output::CacheSize => exported
                 .map(|c| c.total_bytes.to_string())
@@ -467,10 +504,11 @@ impl Report {
             self.cache_hit(),
             s.import_seconds,
             s.export_seconds,
-            if s.cache_exported() {
-                "exported"
-            } else {
-                "not exported"
+            match &self.untouched {
+                Some(Untouched::Kept) => "kept: nothing to export".to_owned(),
+                Some(Untouched::Copied { from }) => format!("copied from {from}"),
+                None if s.cache_exported() => "exported".to_owned(),
+                None => "not exported".to_owned(),
             },
         )
     }
@@ -657,8 +695,7 @@ impl Report {
             );
         }
         let export = match s.exports.iter().find(|e| !e.ok) {
-            None if s.cache_exported() => "exported".to_owned(),
-            None => "not exported".to_owned(),
+            None => self.export_words(),
             Some(e) => format!(
                 "failed: {}",
                 cell(e.error.as_deref().unwrap_or("did not finish"))
@@ -710,6 +747,7 @@ mod tests {
             history: Vec::new(),
             stage_order: Vec::new(),
             record_note: None,
+            untouched: None,
         }
     }
 

@@ -53,32 +53,6 @@ fn project(base: &str) -> tempfile::TempDir {
     dir
 }
 
-/// One build reading and writing `cache_ref` (a pinned tag), its outputs as JSON.
-fn build(dir: &Path, cache_ref: &str, extra: &[&str]) -> (Run, Value) {
-    let out = dir.join("outputs.json");
-    let _ = std::fs::remove_file(&out);
-    let tag = format!("{}:dev", cache_ref.rsplit_once(':').unwrap().0);
-    let mut args = vec![
-        "build",
-        "--tag",
-        &tag,
-        "--cache-ref",
-        cache_ref,
-        "--network",
-        "none",
-        "--output-format",
-        "json",
-        "--output-file",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args.push(dir.to_str().unwrap());
-    let run = regcache(&args, engine_env());
-    assert_eq!(run.code, Some(0), "{}", run.log());
-    let outputs = outputs(&out);
-    (run, outputs)
-}
-
 /// Build and export, wipe, change one thing, build again: the second build's run and outputs.
 fn scenario(
     name: &str,
@@ -90,11 +64,11 @@ fn scenario(
     let dir = project(base);
     let cache_ref = format!("{}:cache", fresh_repo(name));
     wipe_builder();
-    let (_, cold) = build(dir.path(), &cache_ref, first);
+    let (_, cold) = build_pinned(dir.path(), &cache_ref, first);
     assert_eq!(cold["cache-exported"], "true");
     wipe_builder();
     change(dir.path());
-    let (run, warm) = build(dir.path(), &cache_ref, second);
+    let (run, warm) = build_pinned(dir.path(), &cache_ref, second);
     (run, warm, cache_ref, dir)
 }
 
@@ -451,7 +425,7 @@ fn a_cache_without_a_record_is_said_once_and_nothing_is_guessed() {
     );
     wipe_builder();
     append(dir.path(), "late.txt", "changed\n");
-    let (run, o) = build(dir.path(), &cache_ref, &[]);
+    let (run, o) = build_pinned(dir.path(), &cache_ref, &[]);
     assert_eq!(o["first-miss"], "");
     assert_eq!(o["miss-reasons"], serde_json::json!([]));
     let said: Vec<&str> = run
@@ -585,7 +559,7 @@ fn a_record_that_cannot_be_written_is_a_warning_and_the_build_succeeds() {
     let name = repo.split_once('/').unwrap().1;
     let cache_ref = format!("{}/{name}:cache", proxy.addr);
     wipe_builder();
-    let (run, o) = build(dir.path(), &cache_ref, &[]);
+    let (run, o) = build_pinned(dir.path(), &cache_ref, &[]);
     assert_eq!(o["cache-exported"], "true", "{}", run.log());
     assert!(
         run.stdout.contains("warning: build record not written: ")

@@ -139,7 +139,16 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
         run.log()
     );
     assert_eq!(o["cache-ref"], feature_ref.as_str());
+    // Every step came from main's cache: the branch's tag is given main's manifest by a
+    // registry-side copy, and BuildKit's exporter never ran.
+    assert_eq!(o["cache-exported"], "copied", "{}", run.log());
+    assert!(
+        !run.stdout.contains("exporting cache to registry"),
+        "{}",
+        run.log()
+    );
     let feature_digest = digest(&feature_ref).expect("the branch wrote its own cache");
+    assert_eq!(feature_digest, main_digest);
     assert_eq!(
         digest(&main_ref).as_ref(),
         Some(&main_digest),
@@ -167,7 +176,11 @@ fn branches_fall_back_to_main_and_requests_never_touch_branch_caches() {
         run.log()
     );
     assert_eq!(o["cache-ref"], format!("{repo}:buildcache-pr-2").as_str());
-    assert!(digest(&format!("{repo}:buildcache-pr-2")).is_some());
+    assert_eq!(o["cache-exported"], "copied", "{}", run.log());
+    assert_eq!(
+        digest(&format!("{repo}:buildcache-pr-2")).as_ref(),
+        Some(&main_digest)
+    );
     assert_eq!(
         digest(&main_ref).as_ref(),
         Some(&main_digest),

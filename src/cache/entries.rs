@@ -44,12 +44,18 @@ impl FromStr for Mode {
     }
 }
 
-impl fmt::Display for Mode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
             Mode::Min => "min",
             Mode::Max => "max",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -240,6 +246,18 @@ impl CacheEntry {
         }
         push("ignore-error", options.ignore_error.to_string());
         entry
+    }
+
+    /// What shapes the stored cache, as a build record keeps it: the export's fields without
+    /// `type`, `ref` and `ignore-error` (`mode=max,oci-mediatypes=true,…`).
+    pub fn stored_form(options: &RegistryCacheOptions) -> String {
+        Self::registry_export("", options)
+            .fields
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "type" | "ref" | "ignore-error"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {

@@ -5,6 +5,7 @@
 
 pub mod decision;
 pub mod entries;
+pub mod export;
 pub mod policy_file;
 pub mod settings;
 pub mod slug;

@@ -9,8 +9,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use serde_json::Value;
+
 use crate::build_push::{self, Derived};
 use crate::cache::decision::{self, Decision};
+use crate::cache::entries::CacheEntry;
+use crate::cache::export::{self, AfterBuild, ExportPlan, Untouched};
 use crate::cache::policy_file;
 use crate::cache::settings::{self, PolicySettings};
 use crate::config::Engine;
@@ -294,8 +298,6 @@ fn execute<W: Write>(
         iidfile: temp.path().join("iid"),
         secrets: secret_files(given.chain(derived.git_auth.clone()), temp.path(), log)?,
     };
-    let argv = engine.argv(config, &derived, cache_entries, &files, engine_version);
-    announce(prepared, &derived, &argv, engine_version, log)?;
     let dockerfile = dockerfile_path(
         config.build.file.as_deref(),
         &derived.context,
@@ -311,14 +313,26 @@ fn execute<W: Write>(
             )
         })
         .flatten();
+    let (export_plan, gathered_first) = plan_export(ctx, prepared, before.as_ref(), log)?;
+    // A build that exports only if it misses runs without its own `--cache-to`.
+    let build_entries = match &export_plan {
+        ExportPlan::IfMissed { .. } => CacheEntries {
+            from: cache_entries.from.clone(),
+            to: Vec::new(),
+        },
+        ExportPlan::WithBuild { .. } => cache_entries.clone(),
+    };
+    let argv = engine.argv(config, &derived, &build_entries, &files, engine_version);
+    announce(prepared, &derived, &argv, engine_version, &export_plan, log)?;
     // The build log stays open, as build-push-action leaves it.
     log.start_untrusted()?;
     let mut log_error = None;
-    // The context is hashed and the records read while the engine runs.
+    // The context is hashed and the records read while the engine runs, unless the export's
+    // plan needed them before.
+    let gather_now = before.as_ref().filter(|_| gathered_first.is_none());
     let (finished, gathered) = std::thread::scope(|scope| {
-        let gathering = before
-            .as_ref()
-            .map(|b| scope.spawn(|| records::gather(ctx, &prepared.selection, b)));
+        let gathering =
+            gather_now.map(|b| scope.spawn(|| records::gather(ctx, &prepared.selection, b)));
         let finished = engine.run(config, &argv, &files, |line| {
             if log_error.is_none() {
                 log_error = log.line(line).err();
@@ -333,14 +347,207 @@ fn execute<W: Write>(
     if let Some(e) = log_error {
         return Err(Error::Log(e));
     }
-    let finished = finished?;
-    let mut report = report_of(ctx, prepared, &finished, &files, log)?;
+    let mut finished = finished?;
+    let gathered = gathered_first.or(gathered);
+    let full_hit = finished.stats.cache_hit(finished.succeeded);
+    let mut untouched = None;
+    let mut export_metadata = None;
+    let mut export_now = false;
+    match export::after(&export_plan, finished.succeeded, full_hit) {
+        AfterBuild::Nothing => {}
+        AfterBuild::Keep => untouched = Some(Untouched::Kept),
+        AfterBuild::Copy { from } => match copy_source(ctx, prepared, gathered.as_ref(), &from) {
+            Ok(()) => untouched = Some(Untouched::Copied { from }),
+            Err(e) => {
+                log.annotate(
+                    Level::Warning,
+                    "cache not copied",
+                    &format!("{e}; exporting the cache instead"),
+                    None,
+                )?;
+                export_now = true;
+            }
+        },
+        AfterBuild::Export => {
+            log.line(&format!(
+                "regcache: {} of {} steps came from the cache, so this build's cache is exported now",
+                finished.stats.cached_steps, finished.stats.total_steps
+            ))?;
+            export_now = true;
+        }
+    }
+    if export_now {
+        export_metadata = export_after(
+            config,
+            &derived,
+            cache_entries,
+            &files,
+            temp.path(),
+            &mut finished,
+            log,
+        )?;
+    }
+    let mut report = report_of(ctx, prepared, &finished, &files, untouched, log)?;
+    if let (Some(exported), Some(Value::Object(metadata))) = (export_metadata, &mut report.metadata)
+    {
+        metadata.insert(CACHE_MANIFEST.to_owned(), exported);
+    }
     if let (Some(before), Some(gathered)) = (&before, gathered) {
         records::finish(ctx, config, &finished, &mut report, before, gathered, log)?;
     }
     explain(&report, &finished, dockerfile.as_deref(), log)?;
     log.line(&report.headline())?;
     Ok(report)
+}
+
+/// The key of buildx's metadata that names the cache manifest an export wrote.
+const CACHE_MANIFEST: &str = "cache.manifest";
+
+/// Whether this build exports with its cache-to or only if it misses (`cache::export`): the
+/// records of the caches it reads and its context hashed first, then the builder asked
+/// whether it holds results of its own. What was gathered is kept for the build's record.
+fn plan_export<W: Write>(
+    ctx: &Context,
+    prepared: &Prepared,
+    before: Option<&records::Before>,
+    log: &mut Log<W>,
+) -> Result<(ExportPlan, Option<records::Gathered>), Error> {
+    let config = &prepared.config;
+    let selection = &prepared.selection;
+    let (Some(write), Some(before)) = (selection.refs.write.as_deref(), before) else {
+        let why = "no build record to compare with (build-record is false, a remote context or no cache written)";
+        return Ok((ExportPlan::WithBuild { why: why.into() }, None));
+    };
+    if config.engine.cache_layout() != CacheLayout::Tag || selection.refs.read.is_empty() {
+        let why = "nothing read to keep";
+        return Ok((ExportPlan::WithBuild { why: why.into() }, None));
+    }
+    let gathered = records::gather(ctx, selection, before);
+    let planned = records::planned(config, before, &gathered);
+    let export_form = CacheEntry::stored_form(&config.cache);
+    let asked = export::Asked {
+        write,
+        planned: &planned,
+        export: &export_form,
+        must_export: must_export(config),
+    };
+    let stored: Vec<export::Stored> = gathered
+        .stored(selection)
+        .into_iter()
+        .map(|(stored, _)| stored)
+        .collect();
+    let mut plan = export::plan(&asked, &stored);
+    if matches!(plan, ExportPlan::IfMissed { .. }) {
+        let started = Instant::now();
+        let records = config
+            .engine
+            .builder_records(config.build.builder.as_deref(), &ctx.env);
+        log.debug(&format!(
+            "builder: {records:?} cache record(s), asked in {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        ))?;
+        plan = export::confirm(plan, records);
+    }
+    if let ExportPlan::WithBuild { why } = &plan {
+        log.debug(&format!("export with the build: {why}"))?;
+    }
+    Ok((plan, Some(gathered)))
+}
+
+/// Why this build must export with its cache-to whatever it reads, if it must: inputs that ask
+/// for an export, or that change what the build does beyond what a record compares.
+fn must_export(config: &Config) -> Option<String> {
+    let b = &config.build;
+    [
+        (
+            !config.extra_cache_to.is_empty(),
+            "cache-to entries are given as inputs",
+        ),
+        (b.no_cache, "no-cache is set"),
+        (!b.no_cache_filters.is_empty(), "no-cache-filters is set"),
+        (!b.extra_args.is_empty(), "buildx-args are given"),
+    ]
+    .iter()
+    .find(|(applies, _)| *applies)
+    .map(|(_, why)| (*why).to_owned())
+}
+
+/// The written tag given the manifest its source held when its record was read.
+fn copy_source(
+    ctx: &Context,
+    prepared: &Prepared,
+    gathered: Option<&records::Gathered>,
+    from: &str,
+) -> Result<(), Error> {
+    let selection = &prepared.selection;
+    let write = selection.refs.write.as_deref().unwrap_or_default();
+    let digest = gathered
+        .and_then(|g| {
+            g.stored(selection)
+                .into_iter()
+                .find(|(stored, _)| stored.reference == from)
+                .and_then(|(_, digest)| digest.map(str::to_owned))
+        })
+        .ok_or_else(|| Error::Registry {
+            reference: from.to_owned(),
+            message: "its manifest digest was not read".into(),
+        })?;
+    Registry::new(&ctx.env).copy_tag(from, &digest, write)
+}
+
+/// The cache exported after a build that ran without `--cache-to` and missed a step: a second
+/// solve of the same build, every step local by now, that writes only the cache. Its export
+/// statistics and result join the build's; the manifest it wrote (buildx's metadata) is
+/// returned for the record's subject.
+fn export_after<W: Write>(
+    config: &Config,
+    derived: &Derived,
+    cache_entries: &CacheEntries,
+    files: &RunFiles,
+    temp: &Path,
+    finished: &mut Finished,
+    log: &mut Log<W>,
+) -> Result<Option<Value>, Error> {
+    let files = RunFiles {
+        metadata: temp.join("export-metadata.json"),
+        ..files.clone()
+    };
+    let Some(argv) = config
+        .engine
+        .export_argv(config, derived, cache_entries, &files)
+    else {
+        return Ok(None);
+    };
+    log.debug(&format!(
+        "argv: {} {}",
+        config.engine.program(),
+        shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
+    ))?;
+    log.start_untrusted()?;
+    let mut log_error = None;
+    let export = config.engine.run(config, &argv, &files, |line| {
+        if log_error.is_none() {
+            log_error = log.line(line).err();
+        }
+    });
+    log.end_untrusted()?;
+    if let Some(e) = log_error {
+        return Err(Error::Log(e));
+    }
+    let export = export?;
+    finished.stats.exports = export.stats.exports;
+    finished.stats.export_seconds = export.stats.export_seconds;
+    finished.seconds += export.seconds;
+    if !export.succeeded {
+        finished.succeeded = false;
+        finished.setup_problem = export.setup_problem;
+        finished.last_text = export.last_text;
+        finished.stats.final_error = export.stats.final_error;
+    }
+    Ok(fs::read(&files.metadata)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|mut m| m.get_mut(CACHE_MANIFEST).map(Value::take)))
 }
 
 /// Each secret as the engine takes it: a value is written to a 0600 file in `dir` (and masked
@@ -379,6 +586,7 @@ fn announce<W: Write>(
     derived: &Derived,
     argv: &[String],
     engine_version: Option<(u64, u64)>,
+    export_plan: &ExportPlan,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
     let config = &prepared.config;
@@ -405,6 +613,12 @@ fn announce<W: Write>(
             engine.program()
         ))?;
     }
+    if let ExportPlan::IfMissed { from, copy } = export_plan {
+        log.line(&format!(
+            "regcache: exporting only if a step misses: {from} holds every step of this build, as its build record says{}",
+            if *copy { " (a full hit copies its manifest to the tag this build writes)" } else { " (a full hit leaves it as it is)" }
+        ))?;
+    }
     Ok(log.end_group()?)
 }
 
@@ -415,6 +629,7 @@ fn report_of<W: Write>(
     prepared: &Prepared,
     finished: &Finished,
     files: &RunFiles,
+    untouched: Option<Untouched>,
     log: &mut Log<W>,
 ) -> Result<Report, Error> {
     let config = &prepared.config;
@@ -430,7 +645,8 @@ fn report_of<W: Write>(
     // build; a failure only loses the numbers. buildah's cache is a repository of step layers,
     // with no one manifest to size.
     let written = prepared.selection.refs.write.as_ref().filter(|_| {
-        finished.stats.cache_exported() && config.engine.cache_layout() == CacheLayout::Tag
+        (finished.stats.cache_exported() || untouched.is_some())
+            && config.engine.cache_layout() == CacheLayout::Tag
     });
     let exported_cache = match written {
         Some(written) => match Registry::new(&ctx.env).stored_size(written) {
@@ -465,6 +681,7 @@ fn report_of<W: Write>(
         history: Vec::new(),
         stage_order: Vec::new(),
         record_note: None,
+        untouched,
     })
 }
 
@@ -654,6 +871,35 @@ fn dockerfile_path(file: Option<&str>, context: &str, workspace: &Path) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inputs_that_ask_for_an_export_are_named() {
+        let reason = |inputs: &[(&str, &str)]| {
+            let mut raw = crate::inputs::RawInputs::default();
+            raw.set("tags", "r/app:dev");
+            for (k, v) in inputs {
+                raw.set(k, *v);
+            }
+            must_export(&config::validate(&raw).unwrap())
+        };
+        assert_eq!(reason(&[]), None);
+        assert_eq!(
+            reason(&[("no-cache", "true")]).as_deref(),
+            Some("no-cache is set")
+        );
+        assert_eq!(
+            reason(&[("no-cache-filters", "build")]).as_deref(),
+            Some("no-cache-filters is set")
+        );
+        assert_eq!(
+            reason(&[("cache-to", "type=registry,ref=r/app:other")]).as_deref(),
+            Some("cache-to entries are given as inputs")
+        );
+        assert_eq!(
+            reason(&[("buildx-args", "--sbom=true")]).as_deref(),
+            Some("buildx-args are given")
+        );
+    }
 
     #[test]
     fn the_dockerfile_is_named_by_its_path_in_the_workspace() {

@@ -57,6 +57,7 @@ pub fn explain(ctx: &Context, request: &ExplainRequest) -> Result<(), Error> {
         no_cache: false,
         no_cache_filters: &[],
         mode: &record.mode,
+        export: &record.export,
         hashed: hashed
             .as_ref()
             .filter(|h| h.skipped.is_none())

@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Context;
+use crate::cache::entries::CacheEntry;
+use crate::cache::export::Stored;
 use crate::config::Config;
 use crate::dockerfile::{self, Dockerfile, Stage};
 use crate::engine::Finished;
@@ -64,6 +66,8 @@ pub(super) fn before(file: Option<&str>, context: &str, shown: Option<String>) -
 pub(super) struct ReadRecord {
     pub record: BuildRecord,
     pub current: bool,
+    /// The cache manifest its tag held when read.
+    pub cache_digest: Option<String>,
 }
 
 /// The record beside the cache `reference`, read and decoded; None when it has none.
@@ -81,6 +85,7 @@ pub(super) fn read_record(
     Ok(Some(ReadRecord {
         record,
         current: stored.current,
+        cache_digest: stored.cache_digest,
     }))
 }
 
@@ -123,6 +128,70 @@ pub fn gather(ctx: &Context, selection: &Selection, before: &Before) -> Gathered
         source: source_record,
         own,
     }
+}
+
+impl Gathered {
+    /// The caches a full hit of this build can come from, each with its record (or why it has
+    /// none to trust) and the manifest digest its tag held: the tag the build writes when it
+    /// exists, then the chain's source.
+    pub fn stored<'a>(&'a self, selection: &'a Selection) -> Vec<(Stored<'a>, Option<&'a str>)> {
+        let write = selection.refs.write.as_deref();
+        let source = selection.source();
+        let exists = |reference: &str| selection.refs.read.iter().any(|r| r == reference);
+        let own = match &self.own {
+            None => &self.source,
+            own => own,
+        };
+        let entry = |reference: &'a str, read: &'a Option<Result<Option<ReadRecord>, Error>>| {
+            let digest = match read {
+                Some(Ok(Some(stored))) => stored.cache_digest.as_deref(),
+                _ => None,
+            };
+            let stored = Stored {
+                reference,
+                record: usable(read),
+            };
+            (stored, digest)
+        };
+        let mut caches = Vec::new();
+        if let Some(write) = write.filter(|w| exists(w)) {
+            caches.push(entry(write, own));
+        }
+        if let Some(source) = source.filter(|s| Some(*s) != write) {
+            caches.push(entry(source, &self.source));
+        }
+        caches
+    }
+}
+
+/// This build's facts: its Dockerfile, inputs and (when hashed) context.
+fn facts<'a>(
+    config: &'a Config,
+    before: &'a Before,
+    export: &'a str,
+    hashed: Option<&'a Hashed>,
+) -> Facts<'a> {
+    let b = &config.build;
+    Facts {
+        dockerfile: &before.dockerfile,
+        dockerfile_path: &before.path,
+        build_args: &b.build_args,
+        target: b.target.as_deref(),
+        platforms: &b.platforms,
+        no_cache: b.no_cache,
+        no_cache_filters: &b.no_cache_filters,
+        mode: config.cache.mode.as_str(),
+        export,
+        hashed: hashed
+            .filter(|h| h.skipped.is_none())
+            .map(|h| h.sets.as_slice()),
+    }
+}
+
+/// This build as planned, before it runs (`Facts::planned`).
+pub(super) fn planned(config: &Config, before: &Before, gathered: &Gathered) -> BuildRecord {
+    let export = CacheEntry::stored_form(&config.cache);
+    facts(config, before, &export, gathered.hashed.as_ref()).planned()
 }
 
 /// Why a read record is not used, or the record.
@@ -192,18 +261,8 @@ pub fn finish<W: Write>(
     if let Some(skipped) = gathered.hashed.as_ref().and_then(|h| h.skipped.as_deref()) {
         log.line(&format!("regcache: the context was not hashed: {skipped}"))?;
     }
-    let b = &config.build;
-    let facts = Facts {
-        dockerfile: &before.dockerfile,
-        dockerfile_path: &before.path,
-        build_args: &b.build_args,
-        target: b.target.as_deref(),
-        platforms: &b.platforms,
-        no_cache: b.no_cache,
-        no_cache_filters: &b.no_cache_filters,
-        mode: &config.cache.mode.to_string(),
-        hashed: hashed.map(|h| h.sets.as_slice()),
-    };
+    let export = CacheEntry::stored_form(&config.cache);
+    let facts = facts(config, before, &export, gathered.hashed.as_ref());
     let current = facts.record(&report.stats);
     let source = report.selection.source().map(str::to_owned);
     let import_error = report.stats.imports.iter().find_map(|i| match &i.outcome {
@@ -261,7 +320,7 @@ fn write<W: Write>(
         return Ok(None);
     };
     if !finished.succeeded
-        || !report.stats.cache_exported()
+        || !report.cache_written()
         || config.engine.cache_layout() != CacheLayout::Tag
     {
         return Ok(None);

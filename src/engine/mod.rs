@@ -116,6 +116,33 @@ impl Engine {
         }
     }
 
+    /// The argv of a solve that only exports the cache (`buildx::export_only`): BuildKit's
+    /// alone, which exports a cache in one piece at the end of a build.
+    pub fn export_argv(
+        self,
+        config: &Config,
+        derived: &Derived,
+        cache: &CacheEntries,
+        files: &RunFiles,
+    ) -> Option<Vec<String>> {
+        (self == Engine::Buildx).then(|| buildx::export_only(config, derived, cache, files))
+    }
+
+    /// How many cache records the builder holds before a build (BuildKit's; buildah and
+    /// podman push each step's layer as they build it and keep no export to skip).
+    pub fn builder_records(
+        self,
+        builder: Option<&str>,
+        env: &crate::env::Env,
+    ) -> Result<usize, String> {
+        match self {
+            Engine::Buildx => buildx::cache_records(builder, env),
+            Engine::Buildah | Engine::Podman => {
+                Err(format!("{} keeps no BuildKit cache", self.program()))
+            }
+        }
+    }
+
     /// The engine's `(major, minor)` version, when it can be asked (a process: only asked
     /// when an argument depends on it).
     pub fn version(self) -> Option<(u64, u64)> {

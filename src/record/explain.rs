@@ -146,6 +146,65 @@ pub fn explain(current: &BuildRecord, read: &Read<'_>) -> Explanation {
     Explanation { misses, note: None }
 }
 
+/// The first thing that could make a step of the `planned` build (`Facts::planned`) miss the
+/// cache `previous` describes, or None when every step the previous build ran is, for all
+/// regcache can see, the same step now: its text and what shapes it, its build-args, its
+/// files. A stage the previous build did not run is not asked about (a stage the target does
+/// not need); a base image is (its digest is known only once the build resolves it). Pure.
+pub fn first_change(planned: &BuildRecord, previous: &BuildRecord) -> Option<String> {
+    // The record is the registry's word: what is said names this build's side only.
+    if planned.no_cache || !planned.no_cache_filters.is_empty() {
+        return Some("no-cache or no-cache-filters is set".into());
+    }
+    let differs = [
+        ("Dockerfile path", planned.dockerfile != previous.dockerfile),
+        ("target", planned.target != previous.target),
+        ("platforms", planned.platforms != previous.platforms),
+    ];
+    if let Some((what, _)) = differs.iter().find(|(_, differ)| *differ) {
+        return Some(format!("the {what} differs"));
+    }
+    if !planned.context_hashed || !previous.context_hashed {
+        return Some("the context was not hashed in both builds".into());
+    }
+    let read = Read::default();
+    let judge = Judge {
+        current: planned,
+        previous,
+        read: &read,
+    };
+    let ran = |stage: &str| previous.steps.iter().any(|s| s.stage == stage);
+    for stage in previous.stages.iter().filter(|s| ran(&s.label)) {
+        let Some(now) = planned.stage(&stage.label) else {
+            continue;
+        };
+        if (&now.from, &now.base, &now.base_stage) != (&stage.from, &stage.base, &stage.base_stage)
+        {
+            return Some(format!(
+                "stage {}: FROM {} (line {}) is not what it was",
+                now.label, now.from, now.line
+            ));
+        }
+    }
+    for step in planned.steps.iter().filter(|s| ran(&s.stage)) {
+        let at = format!("{} (line {})", step.first_line(), step.line);
+        let Some(then) = previous.step(&step.stage, step.ordinal) else {
+            return Some(format!("{at}: a new step in stage {}", step.stage));
+        };
+        if let Some((cause, _)) = judge
+            .instruction_changed(step)
+            .or_else(|| judge.arg_changed(step))
+            .or_else(|| judge.files_changed(step))
+        {
+            return Some(format!("{at}: {}", cause.name()));
+        }
+        if step.files.is_some() != then.files.is_some() {
+            return Some(format!("{at}: its files were not hashed in both builds"));
+        }
+    }
+    None
+}
+
 fn noted(note: &str) -> Explanation {
     Explanation {
         misses: Vec::new(),

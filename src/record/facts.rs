@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{BuildRecord, FileSet, SCHEMA, StageFacts, StepFacts};
 use crate::dockerfile::{Dockerfile, Instruction, Stage};
-use crate::stats::BuildStats;
+use crate::stats::{BuildStats, StepResult};
 
 /// The COPY and ADD instructions that take files from the context, in file order: what
 /// `context::hash` is asked about, and the order `Facts::hashed` answers in.
@@ -34,6 +34,8 @@ pub struct Facts<'a> {
     pub no_cache: bool,
     pub no_cache_filters: &'a [String],
     pub mode: &'a str,
+    /// The cache-to options, as `BuildRecord::export` keeps them.
+    pub export: &'a str,
     /// One entry per `context_copies` item, or None when the context was not hashed.
     pub hashed: Option<&'a [Option<FileSet>]>,
 }
@@ -57,6 +59,33 @@ fn value_hash(value: Option<&String>) -> String {
 impl Facts<'_> {
     /// The record of this build (its history empty: the caller adds the runs).
     pub fn record(&self, stats: &BuildStats) -> BuildRecord {
+        self.record_of(&stats.steps, &stats.bases)
+    }
+
+    /// This build's record before it runs: every step of every stage as the Dockerfile has
+    /// them, each taken as cached, and no base digests (known only once the build resolves
+    /// them). What a stored record is compared with to tell whether the build can miss.
+    pub fn planned(&self) -> BuildRecord {
+        let steps: Vec<StepResult> = self
+            .dockerfile
+            .stages
+            .iter()
+            .flat_map(|stage| {
+                let of = stage.instructions.iter().filter(|i| i.is_step()).count();
+                (1..=of).map(move |index| StepResult {
+                    stage: stage.label(),
+                    platform: None,
+                    index,
+                    of,
+                    name: String::new(),
+                    cached: true,
+                })
+            })
+            .collect();
+        self.record_of(&steps, &[])
+    }
+
+    fn record_of(&self, results: &[StepResult], resolved: &[String]) -> BuildRecord {
         let given = given_args(self.build_args);
         let file = self.dockerfile;
         let mut build_args = BTreeMap::new();
@@ -73,8 +102,7 @@ impl Facts<'_> {
                 .entry(name.clone())
                 .or_insert_with(|| value_hash(value));
         }
-        let bases: BTreeMap<String, String> = stats
-            .bases
+        let bases: BTreeMap<String, String> = resolved
             .iter()
             .filter_map(|b| b.rsplit_once('@'))
             .map(|(r, d)| (normalize(r), d.to_owned()))
@@ -99,7 +127,7 @@ impl Facts<'_> {
             })
             .collect();
         let mut steps: Vec<StepFacts> = Vec::new();
-        for result in &stats.steps {
+        for result in results {
             let Some(stage) = file.stage_labelled(&result.stage) else {
                 continue;
             };
@@ -134,6 +162,7 @@ impl Facts<'_> {
             no_cache: self.no_cache,
             no_cache_filters: self.no_cache_filters.to_vec(),
             mode: self.mode.to_owned(),
+            export: self.export.to_owned(),
             image_stages: image_stages(file, self.target, &stages),
             build_args,
             stages,
@@ -222,7 +251,6 @@ fn normalize(name: &str) -> String {
 mod tests {
     use super::*;
     use crate::dockerfile::parse;
-    use crate::stats::StepResult;
 
     const FILE: &str = "\
 ARG BASE=r.example/base:1
@@ -290,6 +318,7 @@ COPY --from=build /out /out
             no_cache: false,
             no_cache_filters: &[],
             mode: "max",
+            export: "",
             hashed: Some(&hashed),
         };
         let record = facts.record(&stats);

@@ -139,6 +139,11 @@ pub struct BuildRecord {
     pub no_cache_filters: Vec<String>,
     /// The export's `mode` (`min` keeps only the image's own layers).
     pub mode: String,
+    /// The cache-to options the cache was exported with, ref and `ignore-error` left out
+    /// (`mode=max,oci-mediatypes=true,…`): a build that asks for others exports again. Empty in
+    /// records written before regcache kept it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub export: String,
     /// The stages whose layers are in the image built (the target and the stages it is built
     /// on): what a `mode=min` cache holds.
     pub image_stages: Vec<String>,
@@ -264,6 +269,7 @@ pub(crate) mod tests {
             no_cache: false,
             no_cache_filters: Vec::new(),
             mode: "max".into(),
+            export: String::new(),
             image_stages: vec!["stage-1".into()],
             build_args: BTreeMap::new(),
             stages: Vec::new(),

@@ -292,6 +292,29 @@ impl<'a> Registry<'a> {
         Ok(record_tag)
     }
 
+    /// The cache tag `to` given the manifest `digest`, which the tag `from` held when its
+    /// record was read: a registry-side copy. Every tag of a BuildKit cache lives in the one
+    /// repository `cache-ref` names (`Engine::cache_location`), so the blobs are there already
+    /// and nothing is uploaded; tags of two repositories are refused rather than half-copied.
+    pub fn copy_tag(&self, from: &str, digest: &str, to: &str) -> Result<(), Error> {
+        let (source, target) = (Self::parse(from)?, Self::parse(to)?);
+        if (source.registry(), source.repository()) != (target.registry(), target.repository()) {
+            return Err(Error::Registry {
+                reference: to.to_owned(),
+                message: format!("{from} is in another repository; a copy would upload its blobs"),
+            });
+        }
+        let tag = manifest_key(&target);
+        self.on_repository(&target, READ_BACK_TIMEOUT, async |client| {
+            let bytes = client.manifest(digest).await.map_err(|e| e.to_string())?;
+            client
+                .put_manifest(&tag, &record::media_type_of(&bytes), &bytes)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+    }
+
     /// What a cache ref holds: the manifest as stored and the cache config blob.
     pub fn inspect(&self, text: &str) -> Result<CacheInfo, Error> {
         self.with_manifest(text, None, async |client, manifest_bytes| {

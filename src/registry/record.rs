@@ -26,6 +26,8 @@ pub struct StoredRecord {
     /// False when the cache tag was written again without a record (bare buildx, an older
     /// regcache) after this record was: it then describes another cache.
     pub current: bool,
+    /// The digest of the cache manifest its tag held when the record was read.
+    pub cache_digest: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -76,8 +78,17 @@ pub async fn read(
     let cache = cache.ok();
     Ok(Some(StoredRecord {
         current: artifact.subject.map(|s| s.digest) == cache && cache.is_some(),
+        cache_digest: cache,
         bytes,
     }))
+}
+
+/// The media type a manifest names itself (an OCI image manifest when it names none).
+pub fn media_type_of(manifest: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(manifest)
+        .ok()
+        .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| MANIFEST_MEDIA_TYPE.to_owned())
 }
 
 /// The cache manifest a record describes: its OCI descriptor.
@@ -104,10 +115,7 @@ pub async fn write(
         None => {
             let cache = client.manifest(cache_tag).await?;
             Subject {
-                media_type: serde_json::from_slice::<serde_json::Value>(&cache)
-                    .ok()
-                    .and_then(|v| v.get("mediaType")?.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| MANIFEST_MEDIA_TYPE.to_owned()),
+                media_type: media_type_of(&cache),
                 digest: sha256_digest(&cache),
                 size: cache.len() as u64,
             }

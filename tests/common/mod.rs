@@ -540,6 +540,8 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::
 pub struct StoredManifest {
     pub digest: String,
     pub json: serde_json::Value,
+    /// The manifest byte for byte, as the registry stores it.
+    pub raw: String,
 }
 
 pub fn stored_manifest(reference: &str) -> Option<StoredManifest> {
@@ -570,6 +572,7 @@ pub fn stored_manifest(reference: &str) -> Option<StoredManifest> {
     Some(StoredManifest {
         digest,
         json: serde_json::from_str(body).unwrap(),
+        raw: body.to_owned(),
     })
 }
 
@@ -605,4 +608,30 @@ pub fn render_summary(markdown: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{program} failed");
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// One build reading and writing `cache_ref` (a pinned tag), its outputs as JSON.
+pub fn build_pinned(dir: &Path, cache_ref: &str, extra: &[&str]) -> (Run, serde_json::Value) {
+    let out = dir.join("outputs.json");
+    let _ = std::fs::remove_file(&out);
+    let tag = format!("{}:dev", cache_ref.rsplit_once(':').unwrap().0);
+    let mut args = vec![
+        "build",
+        "--tag",
+        &tag,
+        "--cache-ref",
+        cache_ref,
+        "--network",
+        "none",
+        "--output-format",
+        "json",
+        "--output-file",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args.push(dir.to_str().unwrap());
+    let run = regcache(&args, engine_env());
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let outputs = outputs(&out);
+    (run, outputs)
 }

@@ -78,6 +78,31 @@ pub fn argv(
     argv
 }
 
+/// The argv of a solve that only exports the cache, after a build run without `--cache-to`
+/// missed a step: the same build, whose every step the builder now holds, with the image left
+/// alone (`--output type=cacheonly`; no tags, load, push, annotations, labels, attestations or
+/// image id). `files.metadata` must be a file of its own: its `cache.manifest` is the export's.
+pub fn export_only(
+    config: &Config,
+    derived: &Derived,
+    cache: &CacheEntries,
+    files: &RunFiles,
+) -> Vec<String> {
+    let mut config = config.clone();
+    let b = &mut config.build;
+    b.outputs = vec!["type=cacheonly".into()];
+    b.tags.clear();
+    b.labels.clear();
+    b.annotations.clear();
+    b.load = false;
+    b.push = false;
+    let derived = Derived {
+        attests: Vec::new(),
+        ..derived.clone()
+    };
+    argv(&config, &derived, cache, files)
+}
+
 /// A `local` or `tar` exporter writes files, not an image: build-push-action passes no
 /// `--iidfile` then (`Build.hasLocalExporter`, `hasTarExporter`; an output without `type=`
 /// is a local directory).
@@ -87,6 +112,7 @@ fn exports_files(build: &BuildOptions) -> bool {
         (fields.len() == 1 && !fields[0].starts_with("type="))
             || fields.contains(&"type=local")
             || fields.contains(&"type=tar")
+            || fields.contains(&"type=cacheonly")
     })
 }
 

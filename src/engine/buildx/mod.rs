@@ -8,6 +8,7 @@
 //! before any step runs, so the same fact is read from its refusal at no cost.
 
 mod argv;
+mod builder;
 mod progress;
 mod stats;
 
@@ -15,7 +16,8 @@ use std::io::{self, BufRead};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-pub use argv::argv;
+pub use argv::{argv, export_only};
+pub use builder::cache_records;
 
 use super::Finished;
 use crate::config::Config;
