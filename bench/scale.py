@@ -158,10 +158,10 @@ lines = [f"FROM {BASE} AS deps", "WORKDIR /deps", "COPY deps.lock ./"]
 chunks = 4
 for i in range(chunks):
     # Random bytes from the kernel: a layer that does not compress, its size fixed.
-    lines.append(f"RUN cat deps.lock > /dev/null && head -c {DEPS_MB // chunks}M /dev/urandom > dep-{i}.bin")
+    lines.append(f"RUN cat deps.lock > /dev/null && dd if=/dev/urandom of=dep-{i}.bin bs=1048576 count={DEPS_MB // chunks} 2>/dev/null")
 lines += ["FROM deps AS build", "WORKDIR /src", "COPY src/ ./"]
 for i in range(MODULES):
-    lines.append(f"RUN mkdir -p /out && cat module-{i:02}.txt > /out/module-{i:02}.txt && head -c 4M /dev/urandom >> /out/module-{i:02}.txt")
+    lines.append(f"RUN mkdir -p /out && cat module-{i:02}.txt > /out/module-{i:02}.txt && dd if=/dev/urandom bs=1048576 count=4 2>/dev/null >> /out/module-{i:02}.txt")
 lines += [f"FROM {BASE}", "COPY --from=deps /deps /deps", "COPY --from=build /out /app",
           "RUN ls /app > /app.index", "RUN du -s /deps /app > /sizes"]
 with open(os.path.join(service, "Dockerfile"), "w") as f:
