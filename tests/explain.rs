@@ -34,23 +34,18 @@ RUN cat /built.txt /late.txt > /final.txt
 
 /// The project: the Dockerfile, its files, and a `.dockerignore` whose files never count.
 fn project(base: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |path: &str, text: &str| {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write(
-        "Dockerfile",
-        &DOCKERFILE.replace("ARG BASE", &format!("ARG BASE={base}")),
-    );
-    write("deps.txt", "left-pad 1.0\n");
-    write("src/a.txt", "a\n");
-    write("src/b.txt", "b\n");
-    write("late.txt", "late\n");
-    write(".dockerignore", "notes.md\n");
-    write("notes.md", "not in the context\n");
-    dir
+    project_of(&[
+        (
+            "Dockerfile",
+            &DOCKERFILE.replace("ARG BASE", &format!("ARG BASE={base}")),
+        ),
+        ("deps.txt", "left-pad 1.0\n"),
+        ("src/a.txt", "a\n"),
+        ("src/b.txt", "b\n"),
+        ("late.txt", "late\n"),
+        (".dockerignore", "notes.md\n"),
+        ("notes.md", "not in the context\n"),
+    ])
 }
 
 /// Build and export, wipe, change one thing, build again: the second build's run and outputs.

@@ -29,20 +29,15 @@ RUN cat /built.txt /late.txt > /final.txt
 
 fn project() -> tempfile::TempDir {
     let base = format!("{}/base/busybox:1", registry());
-    let dir = tempfile::tempdir().unwrap();
-    let write = |path: &str, text: &str| {
-        let path = dir.path().join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write(
-        "Dockerfile",
-        &DOCKERFILE.replace("ARG BASE", &format!("ARG BASE={base}")),
-    );
-    write("deps.txt", "left-pad 1.0\n");
-    write("src/a.txt", "a\n");
-    write("late.txt", "late\n");
-    dir
+    project_of(&[
+        (
+            "Dockerfile",
+            &DOCKERFILE.replace("ARG BASE", &format!("ARG BASE={base}")),
+        ),
+        ("deps.txt", "left-pad 1.0\n"),
+        ("src/a.txt", "a\n"),
+        ("late.txt", "late\n"),
+    ])
 }
 
 fn digest(reference: &str) -> String {

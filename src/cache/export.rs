@@ -23,12 +23,20 @@ pub enum ExportPlan {
     /// No `--cache-to` for the tag the build writes. A full hit leaves the tag as it is
     /// (`from` is that tag) or points it at the manifest of `from`, the fallback every step
     /// came from; a build that missed anything exports after it.
-    IfMissed { from: String, copy: bool },
+    IfMissed {
+        from: String,
+        copy: bool,
+        /// The digest of the manifest `from` held when its record was read: what a copy
+        /// gives the written tag.
+        manifest: Option<String>,
+    },
 }
 
 /// A cache of the read chain with what its build record says.
 pub struct Stored<'a> {
     pub reference: &'a str,
+    /// The digest of the manifest the tag held when its record was read.
+    pub manifest: Option<&'a str>,
     /// The record describing the cache as stored now, or why there is none to trust.
     pub record: Result<&'a BuildRecord, String>,
 }
@@ -69,6 +77,7 @@ pub fn plan(asked: &Asked<'_>, stored: &[Stored<'_>]) -> ExportPlan {
                 return ExportPlan::IfMissed {
                     from: cache.reference.to_owned(),
                     copy: cache.reference != asked.write,
+                    manifest: cache.manifest.map(str::to_owned),
                 };
             }
             Some(why) => reasons.push(format!("{}: {why}", cache.reference)),
@@ -106,8 +115,11 @@ pub enum AfterBuild {
     Nothing,
     /// Every step came from the tag the build writes: left as it is.
     Keep,
-    /// Every step came from `from`: the written tag gets its manifest.
-    Copy { from: String },
+    /// Every step came from `from`: the written tag gets its manifest, `manifest`.
+    Copy {
+        from: String,
+        manifest: Option<String>,
+    },
     /// A step missed: export now (a second solve, every step local by now).
     Export,
 }
@@ -118,7 +130,14 @@ pub fn after(plan: &ExportPlan, succeeded: bool, full_hit: bool) -> AfterBuild {
         ExportPlan::IfMissed { .. } if !succeeded => AfterBuild::Nothing,
         ExportPlan::IfMissed { .. } if !full_hit => AfterBuild::Export,
         ExportPlan::IfMissed { copy: false, .. } => AfterBuild::Keep,
-        ExportPlan::IfMissed { from, copy: true } => AfterBuild::Copy { from: from.clone() },
+        ExportPlan::IfMissed {
+            from,
+            copy: true,
+            manifest,
+        } => AfterBuild::Copy {
+            from: from.clone(),
+            manifest: manifest.clone(),
+        },
     }
 }
 
@@ -187,24 +206,28 @@ mod tests {
         let older = build("sha256:0", "RUN make");
         let own = |r| Stored {
             reference: "r/app:buildcache-pr-1",
+            manifest: Some("sha256:1"),
             record: Ok(r),
         };
         let main = |r| Stored {
             reference: "r/app:buildcache-main",
+            manifest: Some("sha256:2"),
             record: Ok(r),
         };
         assert_eq!(
             plan(&asked(&now, EXPORT), &[own(&same), main(&same)]),
             ExportPlan::IfMissed {
                 from: "r/app:buildcache-pr-1".into(),
-                copy: false
+                copy: false,
+                manifest: Some("sha256:1".into())
             }
         );
         assert_eq!(
             plan(&asked(&now, EXPORT), &[own(&older), main(&same)]),
             ExportPlan::IfMissed {
                 from: "r/app:buildcache-main".into(),
-                copy: true
+                copy: true,
+                manifest: Some("sha256:2".into())
             }
         );
         let ExportPlan::WithBuild { why } = plan(&asked(&now, EXPORT), &[own(&older)]) else {
@@ -219,6 +242,7 @@ mod tests {
         let same = build("sha256:a", "RUN make");
         let stored = [Stored {
             reference: "r/app:buildcache-pr-1",
+            manifest: None,
             record: Ok(&same),
         }];
         let zstd = "mode=max,oci-mediatypes=true,image-manifest=true,compression=zstd";
@@ -233,7 +257,7 @@ mod tests {
         let mut unnamed = same.clone();
         unnamed.export.clear();
         assert!(matches!(
-            plan(&asked(&now, EXPORT), &[Stored { reference: "r/app:buildcache-pr-1", record: Ok(&unnamed) }]),
+            plan(&asked(&now, EXPORT), &[Stored { reference: "r/app:buildcache-pr-1", manifest: None, record: Ok(&unnamed) }]),
             ExportPlan::WithBuild { why } if why.contains("does not name the options")
         ));
         assert_eq!(
@@ -241,6 +265,7 @@ mod tests {
                 &asked(&now, EXPORT),
                 &[Stored {
                     reference: "r/app:buildcache-pr-1",
+                    manifest: None,
                     record: Err("it has none".into())
                 }]
             ),
@@ -274,6 +299,7 @@ mod tests {
         let skip = ExportPlan::IfMissed {
             from: "r/app:c".into(),
             copy: false,
+            manifest: None,
         };
         assert_eq!(confirm(skip.clone(), Ok(0)), skip);
         assert!(matches!(
@@ -293,17 +319,20 @@ mod tests {
         let keep = ExportPlan::IfMissed {
             from: "r/app:c".into(),
             copy: false,
+            manifest: Some("sha256:1".into()),
         };
         let copy = ExportPlan::IfMissed {
             from: "r/app:main".into(),
             copy: true,
+            manifest: Some("sha256:2".into()),
         };
         let with = ExportPlan::WithBuild { why: "x".into() };
         assert_eq!(after(&keep, true, true), AfterBuild::Keep);
         assert_eq!(
             after(&copy, true, true),
             AfterBuild::Copy {
-                from: "r/app:main".into()
+                from: "r/app:main".into(),
+                manifest: Some("sha256:2".into())
             }
         );
         assert_eq!(after(&keep, true, false), AfterBuild::Export);

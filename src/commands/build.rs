@@ -356,18 +356,20 @@ fn execute<W: Write>(
     match export::after(&export_plan, finished.succeeded, full_hit) {
         AfterBuild::Nothing => {}
         AfterBuild::Keep => untouched = Some(Untouched::Kept),
-        AfterBuild::Copy { from } => match copy_source(ctx, prepared, gathered.as_ref(), &from) {
-            Ok(()) => untouched = Some(Untouched::Copied { from }),
-            Err(e) => {
-                log.annotate(
-                    Level::Warning,
-                    "cache not copied",
-                    &format!("{e}; exporting the cache instead"),
-                    None,
-                )?;
-                export_now = true;
+        AfterBuild::Copy { from, manifest } => {
+            match copy_source(ctx, prepared, &from, manifest.as_deref()) {
+                Ok(()) => untouched = Some(Untouched::Copied { from }),
+                Err(e) => {
+                    log.annotate(
+                        Level::Warning,
+                        "cache not copied",
+                        &format!("{e}; exporting the cache instead"),
+                        None,
+                    )?;
+                    export_now = true;
+                }
             }
-        },
+        }
         AfterBuild::Export => {
             log.line(&format!(
                 "regcache: {} of {} steps came from the cache, so this build's cache is exported now",
@@ -431,12 +433,7 @@ fn plan_export<W: Write>(
         export: &export_form,
         must_export: must_export(config),
     };
-    let stored: Vec<export::Stored> = gathered
-        .stored(selection)
-        .into_iter()
-        .map(|(stored, _)| stored)
-        .collect();
-    let mut plan = export::plan(&asked, &stored);
+    let mut plan = export::plan(&asked, &gathered.stored(selection));
     if matches!(plan, ExportPlan::IfMissed { .. }) {
         let started = Instant::now();
         let records = config
@@ -476,23 +473,15 @@ fn must_export(config: &Config) -> Option<String> {
 fn copy_source(
     ctx: &Context,
     prepared: &Prepared,
-    gathered: Option<&records::Gathered>,
     from: &str,
+    manifest: Option<&str>,
 ) -> Result<(), Error> {
-    let selection = &prepared.selection;
-    let write = selection.refs.write.as_deref().unwrap_or_default();
-    let digest = gathered
-        .and_then(|g| {
-            g.stored(selection)
-                .into_iter()
-                .find(|(stored, _)| stored.reference == from)
-                .and_then(|(_, digest)| digest.map(str::to_owned))
-        })
-        .ok_or_else(|| Error::Registry {
-            reference: from.to_owned(),
-            message: "its manifest digest was not read".into(),
-        })?;
-    Registry::new(&ctx.env).copy_tag(from, &digest, write)
+    let write = prepared.selection.refs.write.as_deref().unwrap_or_default();
+    let manifest = manifest.ok_or_else(|| Error::Registry {
+        reference: from.to_owned(),
+        message: "its manifest digest was not read".into(),
+    })?;
+    Registry::new(&ctx.env).copy_tag(from, manifest, write)
 }
 
 /// The cache exported after a build that ran without `--cache-to` and missed a step: a second
@@ -613,7 +602,7 @@ fn announce<W: Write>(
             engine.program()
         ))?;
     }
-    if let ExportPlan::IfMissed { from, copy } = export_plan {
+    if let ExportPlan::IfMissed { from, copy, .. } = export_plan {
         log.line(&format!(
             "regcache: exporting only if a step misses: {from} holds every step of this build, as its build record says{}",
             if *copy { " (a full hit copies its manifest to the tag this build writes)" } else { " (a full hit leaves it as it is)" }

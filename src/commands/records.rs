@@ -132,9 +132,8 @@ pub fn gather(ctx: &Context, selection: &Selection, before: &Before) -> Gathered
 
 impl Gathered {
     /// The caches a full hit of this build can come from, each with its record (or why it has
-    /// none to trust) and the manifest digest its tag held: the tag the build writes when it
-    /// exists, then the chain's source.
-    pub fn stored<'a>(&'a self, selection: &'a Selection) -> Vec<(Stored<'a>, Option<&'a str>)> {
+    /// none to trust): the tag the build writes when it exists, then the chain's source.
+    pub fn stored<'a>(&'a self, selection: &'a Selection) -> Vec<Stored<'a>> {
         let write = selection.refs.write.as_deref();
         let source = selection.source();
         let exists = |reference: &str| selection.refs.read.iter().any(|r| r == reference);
@@ -142,17 +141,15 @@ impl Gathered {
             None => &self.source,
             own => own,
         };
-        let entry = |reference: &'a str, read: &'a Option<Result<Option<ReadRecord>, Error>>| {
-            let digest = match read {
-                Some(Ok(Some(stored))) => stored.cache_digest.as_deref(),
-                _ => None,
-            };
-            let stored = Stored {
+        let entry =
+            |reference: &'a str, read: &'a Option<Result<Option<ReadRecord>, Error>>| Stored {
                 reference,
+                manifest: match read {
+                    Some(Ok(Some(stored))) => stored.cache_digest.as_deref(),
+                    _ => None,
+                },
                 record: usable(read),
             };
-            (stored, digest)
-        };
         let mut caches = Vec::new();
         if let Some(write) = write.filter(|w| exists(w)) {
             caches.push(entry(write, own));

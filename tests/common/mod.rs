@@ -419,6 +419,9 @@ pub enum Fault {
     /// `PUT …/manifests/<tag>.regcache` is answered 500: the cache is written, its build
     /// record is not.
     RecordPut500,
+    /// `GET …/manifests/sha256:…` from a client that names no engine in its `User-Agent`
+    /// (regcache's own reads) is answered with a manifest whose bytes are not that digest's.
+    ForgedManifestByDigest,
 }
 
 /// An HTTP proxy on loopback in front of a registry, injecting `fault`. Each request is read up
@@ -507,6 +510,28 @@ fn proxy_one(client: std::net::TcpStream, upstream: &str, fault: Fault) -> std::
         }
         Fault::RecordPut500 if method == "PUT" && path.ends_with(".regcache") => {
             return refuse(&client, "500 Internal Server Error", "");
+        }
+        Fault::ForgedManifestByDigest
+            if method == "GET"
+                && path.contains("/manifests/sha256:")
+                && !String::from_utf8_lossy(&head)
+                    .to_ascii_lowercase()
+                    .lines()
+                    .any(|l| {
+                        l.starts_with("user-agent:")
+                            && (l.contains("buildkit") || l.contains("containerd"))
+                    }) =>
+        {
+            let digest = path.rsplit('/').next().unwrap_or("");
+            let forged = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[]}"#;
+            std::io::copy(&mut (&mut reader).take(length), &mut std::io::sink())?;
+            let mut client = &client;
+            write!(
+                client,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{forged}",
+                forged.len()
+            )?;
+            return client.shutdown(std::net::Shutdown::Write);
         }
         Fault::Slow(delay) => std::thread::sleep(delay),
         _ => {}
@@ -634,4 +659,15 @@ pub fn build_pinned(dir: &Path, cache_ref: &str, extra: &[&str]) -> (Run, serde_
     assert_eq!(run.code, Some(0), "{}", run.log());
     let outputs = outputs(&out);
     (run, outputs)
+}
+
+/// A fresh directory holding `files` (path, text), folders made as needed.
+pub fn project_of(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
 }

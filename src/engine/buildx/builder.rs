@@ -21,13 +21,7 @@ const ANSWER_LIMIT: usize = 16 << 20;
 
 /// The number of cache records the build's builder holds, or why it could not be told.
 pub fn cache_records(builder: Option<&str>, env: &Env) -> Result<usize, String> {
-    // A runtime of its own: this runs on a thread beside the registry reads, which use the
-    // process's shared one.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+    crate::runtime::block_on(async {
         tokio::time::timeout(DEADLINE, async {
             match default_builder_socket(builder, env) {
                 Some(socket) => ask_daemon(socket).await,
