@@ -363,3 +363,61 @@ fn probing_uses_the_users_docker_credentials() {
         (Some(""), Some("0"))
     );
 }
+
+/// A registry (a proxy or mirror) that answers regcache's copy with a manifest that is not the
+/// digest asked for: nothing forged reaches the pull request's tag; the copy is refused with a
+/// warning and the cache is exported instead.
+#[test]
+fn a_forged_manifest_is_never_copied() {
+    let _turn = engine_lock();
+    let example = example_copy();
+    let work = tempfile::tempdir().unwrap();
+    let proxy = FaultProxy::start(registry(), Fault::ForgedManifestByDigest);
+    let name = fresh_repo("forged-copy");
+    let repo = format!("{}/{}", proxy.addr, name.split_once('/').unwrap().1);
+    let push = fixture("github").join("push-branch.json");
+    wipe_builder();
+    let (run, _) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "push",
+            git_ref: "refs/heads/main",
+            payload: &push,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    wipe_builder();
+    let pr = payload_with_base("pull_request-opened.json", "main", work.path());
+    let (run, o) = build_on_github(
+        &repo,
+        example.path(),
+        Step {
+            event: "pull_request",
+            git_ref: "refs/pull/2/merge",
+            payload: &pr,
+        },
+        work.path(),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert!(
+        run.stdout.contains("::warning title=cache not copied::")
+            && run.stdout.contains("not sha256:")
+            && run.stdout.contains("exporting the cache instead"),
+        "{}",
+        run.log()
+    );
+    assert_eq!(
+        (o["cache-hit"].as_str(), o["cache-exported"].as_str()),
+        (Some("true"), Some("true")),
+        "{}",
+        run.log()
+    );
+    let stored = stored_manifest(&format!("{name}:buildcache-pr-2")).expect("the PR's cache");
+    assert!(
+        !stored.json["layers"].as_array().unwrap().is_empty(),
+        "the PR's tag holds the exported cache, not the forged manifest: {}",
+        stored.raw
+    );
+}
