@@ -286,11 +286,27 @@ fn the_summary_charts_the_last_builds_and_says_why_a_step_missed() {
         summary.contains("| `COPY src/ ./` | 6 | `file-changed` | src/greeting.txt |"),
         "{summary}"
     );
+    // The cache tag the changed build exported, as its summary names it.
+    let written = summary
+        .lines()
+        .find(|l| l.contains(" | destination | exported |"))
+        .and_then(|l| l.split('`').nth(1))
+        .unwrap_or_else(|| panic!("{summary}"))
+        .to_owned();
+    let exported = common::stored_manifest(&written).unwrap().digest;
     common::wipe_builder();
     let warm = machine.run(repo.path(), ".github/workflows/image.yml");
     assert_succeeded(&warm);
     assert_logged(&warm, "cache-hit=true, 6 of 6 steps cached");
     let summary = collected_summary(&warm);
+    // Every step came from that tag: it is kept, same digest, and the summary says so.
+    assert!(
+        summary.contains(&format!(
+            "| `{written}` | destination | kept: every step came from it, nothing to export |"
+        )),
+        "{summary}"
+    );
+    assert_eq!(common::stored_manifest(&written).unwrap().digest, exported);
     assert!(summary.contains("```mermaid"), "{summary}");
     assert!(summary.contains("xychart-beta"), "{summary}");
     // The three builds of the trace, oldest first: cold, one file changed, warm.
