@@ -324,29 +324,18 @@ fn execute<W: Write>(
     };
     let argv = engine.argv(config, &derived, &build_entries, &files, engine_version);
     announce(prepared, &derived, &argv, engine_version, &export_plan, log)?;
-    // The build log stays open, as build-push-action leaves it.
-    log.start_untrusted()?;
-    let mut log_error = None;
     // The context is hashed and the records read while the engine runs, unless the export's
     // plan needed them before.
     let gather_now = before.as_ref().filter(|_| gathered_first.is_none());
     let (finished, gathered) = std::thread::scope(|scope| {
         let gathering =
             gather_now.map(|b| scope.spawn(|| records::gather(ctx, &prepared.selection, b)));
-        let finished = engine.run(config, &argv, &files, |line| {
-            if log_error.is_none() {
-                log_error = log.line(line).err();
-            }
-        });
+        let finished = run_engine(config, &argv, &files, log);
         (
             finished,
             gathering.map(|g| g.join().expect("gathering never panics")),
         )
     });
-    log.end_untrusted()?;
-    if let Some(e) = log_error {
-        return Err(Error::Log(e));
-    }
     let mut finished = finished?;
     let gathered = gathered_first.or(gathered);
     let full_hit = finished.stats.cache_hit(finished.succeeded);
@@ -400,6 +389,28 @@ fn execute<W: Write>(
     explain(&report, &finished, dockerfile.as_deref(), log)?;
     log.line(&report.headline())?;
     Ok(report)
+}
+
+/// The engine run with its progress streamed to the log as untrusted text (the build log stays
+/// open, as build-push-action leaves it).
+fn run_engine<W: Write>(
+    config: &Config,
+    argv: &[String],
+    files: &RunFiles,
+    log: &mut Log<W>,
+) -> Result<Finished, Error> {
+    log.start_untrusted()?;
+    let mut log_error = None;
+    let finished = config.engine.run(config, argv, files, |line| {
+        if log_error.is_none() {
+            log_error = log.line(line).err();
+        }
+    });
+    log.end_untrusted()?;
+    match log_error {
+        Some(e) => Err(Error::Log(e)),
+        None => finished,
+    }
 }
 
 /// The key of buildx's metadata that names the cache manifest an export wrote.
@@ -512,18 +523,7 @@ fn export_after<W: Write>(
         config.engine.program(),
         shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_default()
     ))?;
-    log.start_untrusted()?;
-    let mut log_error = None;
-    let export = config.engine.run(config, &argv, &files, |line| {
-        if log_error.is_none() {
-            log_error = log.line(line).err();
-        }
-    });
-    log.end_untrusted()?;
-    if let Some(e) = log_error {
-        return Err(Error::Log(e));
-    }
-    let export = export?;
+    let export = run_engine(config, &argv, &files, log)?;
     finished.stats.exports = export.stats.exports;
     finished.stats.export_seconds = export.stats.export_seconds;
     finished.seconds += export.seconds;
