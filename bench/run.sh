@@ -16,12 +16,13 @@
 #     a 3-stage build's warm path against bare buildx, 10 interleaved pairs, with the cache
 #     tag's digest; a generated 34-step service cold, warm, one source file and one dependency
 #     changed, against bare buildx and a builder that kept its own cache; compression and mode.
-# usage: bench/run.sh [--quick] [RUNS]   (default 10 of each; --quick: bench/scale.py only, smaller)
+# usage: bench/run.sh [--quick] [RUNS]   (default 5 of each, scale.py 3; --quick: bench/scale.py
+# only, smaller). BPA_INDEX=<build-push-action's released dist/index.cjs> adds it to scale.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=
 if [ "${1:-}" = --quick ]; then quick=--quick; shift; fi
-runs=${1:-10}
+runs=${1:-5}
 command -v /usr/bin/time >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 bash scripts/engine.sh start
 eval "$(bash scripts/engine.sh env)"
