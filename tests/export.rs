@@ -126,13 +126,12 @@ fn a_builder_with_results_of_its_own_or_other_export_options_export() {
     let cache_ref = format!("{}:cache", fresh_repo("export-local"));
     wipe_builder();
     build_pinned(dir.path(), &cache_ref, &[]);
-    let written = digest(&cache_ref);
 
     // The builder kept the cold build's results: a full hit, yet not certain to be the
-    // registry's, so it exports.
+    // registry's, so it exports (the exporter runs; what it writes can be byte for byte the
+    // manifest already stored, so the digest is not what tells).
     let (run, local) = build_pinned(dir.path(), &cache_ref, &[]);
     expect(&run, &local, "true", "true", true);
-    assert_ne!(digest(&cache_ref), written);
 
     // zstd asked of a gzip cache: exported with the new options (BuildKit keeps the layers it
     // has as they are, without force-compression), then kept under them.
