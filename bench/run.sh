@@ -14,9 +14,11 @@
 #     context against sha256sum (bench/record.py).
 #  7. the export that adds nothing and builds at the size of a real service (bench/scale.py):
 #     a 3-stage build's warm path against bare buildx, 10 interleaved pairs, with the cache
-#     tag's digest; a generated 34-step service cold, warm, one source file and one dependency
-#     changed, against bare buildx and a builder that kept its own cache; compression and mode.
-# usage: bench/run.sh [--quick] [RUNS]   (default 5 of each, scale.py 3; --quick: bench/scale.py
+#     tag's digest; a generated 38-step service cold, warm, one source file and one dependency
+#     changed, against bare buildx, build-push-action and a builder that kept its own cache
+#     (2 runs each: the part takes 8 minutes); compression and mode; the cache's cost as it
+#     grows to 1 GB and 100 steps.
+# usage: bench/run.sh [--quick] [RUNS]   (default 5 of each, scale.py 2; --quick: bench/scale.py
 # only, smaller). BPA_INDEX=<build-push-action's released dist/index.cjs> adds it to scale.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,4 +38,4 @@ python3 bench/trace.py
 python3 bench/verify.py
 python3 bench/buildah.py "$runs"
 python3 bench/record.py "$runs"
-python3 bench/scale.py 3
+python3 bench/scale.py 2

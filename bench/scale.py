@@ -14,26 +14,36 @@
    build (`--output type=cacheonly`), and pushing the image instead of loading it. Requests,
    bytes pulled and pushed from the registry's access log; peak RSS from GNU time.
 3. `compression` gzip, zstd and uncompressed, and `mode` min: a cold build's export time, the
-   warm build's time on a wiped builder, the cache's size.
-4. How the warm path grows: regcache against bare for about 10 MB, 100 MB and 1 GB of layers
-   (30 steps) and for 10, 30 and 100 steps (100 MB); the cache config's and manifest's size per
-   step, and the steps at which either reaches BuildKit's 1 MiB import limit
-   (`cache/remotecache/import.go`, `maxBlobSize`).
-Medians with min and max (parts 3 and 4: two runs each); ratios against bare measured in the same
-run.
-usage: python3 bench/scale.py [--quick] [RUNS]   (--quick: smaller sizes, parts 2 and 3 only)
+   warm build's time on a wiped builder, the cache's size; one run each.
+4. How the cache's own cost grows: regcache against bare buildx, both warm on a wiped builder
+   with `--output type=cacheonly` (the cache read, and bare's re-export; loading the image is
+   part 2's), for about 10 MB, 100 MB and 1 GB of layers (30 steps) and for 10, 30 and 100 steps
+   (10 MB: the step count is what the manifest and config grow with); one cold regcache build
+   writes the cache and its record, and bare's tag is a copy of that manifest in the same
+   repository; one run each. Also the cache config's and manifest's size per step, and the steps
+   at which either reaches BuildKit's 1 MiB import limit (`cache/remotecache/import.go`,
+   `maxBlobSize`).
+Medians with min and max; ratios against bare measured in the same run.
+usage: python3 bench/scale.py [--quick] [--cold-pairs N] [RUNS]   (--quick: smaller sizes, parts 2
+and 3 only; --cold-pairs N: only the service's cold build, regcache against bare, N pairs)
 """
 
 import json, os, random, re, shutil, statistics, subprocess, sys, tempfile, time
 
 from common import sh, timed, wipe
 
-args = [a for a in sys.argv[1:] if a != "--quick"]
-QUICK = "--quick" in sys.argv
+args = sys.argv[1:]
+QUICK = "--quick" in args
+# --cold-pairs N: only the service's cold build, regcache against bare buildx, N interleaved
+# pairs: medians of 2 or 3 do not resolve a 3 % goal on a build whose runs spread over 10 %.
+COLD_PAIRS = 0
+if "--cold-pairs" in args:
+    at = args.index("--cold-pairs")
+    COLD_PAIRS = int(args[at + 1])
+    del args[at:at + 2]
+args = [a for a in args if a != "--quick"]
 RUNS = int(args[0]) if args else 3
 DEPS_MB = 40 if QUICK else 60
-# Parts 3 and 4 are many builds each: two runs of each.
-FEW = min(RUNS, 2)
 MODULES = 24
 # The caches go to a registry of their own, started here and removed at the end: a run pushes
 # gigabytes of random layers. The base image stays in the project's registry.
@@ -194,7 +204,7 @@ def print_rows(rows, baseline):
 HEADER = f"   {'':20} {'median (min-max)':>22} {'ratio':>7} {'peak RSS':>11} {'reqs':>6} {'MB pulled':>9} {'MB pushed':>9}"
 
 # 1. The small 3-stage build, warm, interleaved pairs.
-if not QUICK:
+if not QUICK and not COLD_PAIRS:
     small = os.path.join(work, "small")
     os.makedirs(os.path.join(small, "src"))
     with open(os.path.join(small, "Dockerfile"), "w") as f:
@@ -290,6 +300,33 @@ def floor_runs(before=None):
     return rows
 
 
+
+
+def finish():
+    print(f"\ntotal {elapsed()}; builds run again after an engine failure: {len(retries)}")
+    for failure in retries:
+        print(f"   {failure}")
+    shutil.rmtree(work, ignore_errors=True)
+    wipe()
+    subprocess.run(["bash", "scripts/engine.sh", "registry-stop", "scale"], check=True)
+    shutil.rmtree(os.path.join(ENGINE_DIR, "registries", "scale"), ignore_errors=True)
+
+
+if COLD_PAIRS:
+    pairs = {"regcache": [], "bare buildx": []}
+    for i in range(COLD_PAIRS):
+        for name in (["bare buildx", "regcache"] if i % 2 == 0 else ["regcache", "bare buildx"]):
+            refs[name] = fresh_ref(re.sub(r"\W", "-", name))
+            pairs[name].append(run(contenders[name](refs[name], projects[name])))
+    print(f"2. generated service ({steps} steps, about {2 * DEPS_MB + 2 * 4 * MODULES} MB of layers), cold on a wiped builder, "
+          f"{COLD_PAIRS} interleaved pairs {elapsed()}")
+    print(HEADER)
+    print_rows(pairs, "bare buildx")
+    ratios = sorted(a["wall"] / b["wall"] for a, b in zip(pairs["regcache"], pairs["bare buildx"]))
+    print(f"   ratio of each pair, regcache / bare: median {med(ratios):.3f} (min {ratios[0]:.3f}, max {ratios[-1]:.3f})")
+    finish()
+    sys.exit()
+
 scenarios = {}
 cold = {name: [] for name in [*contenders, "floor"]}
 for i in range(RUNS):
@@ -323,9 +360,9 @@ for label, rows in scenarios.items():
     print(f"   {label}")
     print(HEADER)
     print_rows(rows, "bare buildx")
-mounts = med([r["mounts"] for r in warm["regcache, --push"]])
-print(f"   warm --push: cross-repository mounts per build {mounts:.0f} (regcache), "
-      f"{med([r['mounts'] for r in warm['bare, --push']]):.0f} (bare)")
+# The first push to the new repository mounts what it can; later ones find the blobs there.
+print(f"   warm --push: blobs mounted across repositories in all {RUNS} pushes: "
+      f"{sum(r['mounts'] for r in warm['regcache, --push'])} (regcache), {sum(r['mounts'] for r in warm['bare, --push'])} (bare)")
 walls = {k: med([r["wall"] for r in v]) for k, v in warm.items()}
 print("   the warm regcache build against the floor, measured parts:")
 print(f"     floor (local cache: process start, context, solve, load): {walls['floor']:.2f} s")
@@ -373,60 +410,64 @@ def cache_bytes(reference):
     return sum(l["size"] for l in manifest.get("layers", [])) if manifest else 0
 
 
-print(f"\n3. compression and mode: the service with bare buildx, {FEW} runs each {elapsed()}")
+print(f"\n3. compression and mode: the service with bare buildx, one run each {elapsed()}")
 print(f"   {'cache-to':20} {'cold build':>22} {'export':>8} {'warm, wiped builder':>22} {'cache MB':>9}")
 service = projects["bare buildx"]
 for label, options in (("gzip, max", "mode=max,compression=gzip"), ("zstd, max", "mode=max,compression=zstd"),
                        ("uncompressed, max", "mode=max,compression=uncompressed"), ("gzip, min", "mode=min,compression=gzip")):
-    colds, exports, warms, sizes = [], [], [], []
-    for _ in range(FEW):
-        ref = fresh_ref("options")
-        wipe()
-        started = time.perf_counter()
-        out = subprocess.run(["docker", "buildx", "build", "--progress=rawjson", "--network", "none", "--tag", image_of(ref),
-                              "--cache-to", f"type=registry,ref={ref},{options},oci-mediatypes=true,image-manifest=true", service],
-                             capture_output=True, text=True)
-        colds.append(time.perf_counter() - started)
-        exports.append(export_seconds(out.stderr))
-        warms.append(run(["docker", "buildx", "build", "--progress=rawjson", "--network", "none", "--tag", image_of(ref),
-                          "--cache-from", f"type=registry,ref={ref}", service])["wall"])
-        sizes.append(cache_bytes(ref) / 1e6)
-    print(f"   {label:20} {span(colds):>22} {med(exports):7.2f}s {span(warms):>22} {med(sizes):9.1f}")
+    ref = fresh_ref("options")
+    wipe()
+    started = time.perf_counter()
+    out = subprocess.run(["docker", "buildx", "build", "--progress=rawjson", "--network", "none", "--tag", image_of(ref),
+                          "--cache-to", f"type=registry,ref={ref},{options},oci-mediatypes=true,image-manifest=true", service],
+                         capture_output=True, text=True)
+    cold_wall = time.perf_counter() - started
+    warm = run(["docker", "buildx", "build", "--progress=rawjson", "--network", "none", "--tag", image_of(ref),
+                "--cache-from", f"type=registry,ref={ref}", service])["wall"]
+    print(f"   {label:20} {cold_wall:20.2f} s {export_seconds(out.stderr):7.2f}s {warm:20.2f} s {cache_bytes(ref) / 1e6:9.1f}")
 
-# 4. How the warm path grows with the cache.
+
+def copy_tag(reference, tag):
+    """The manifest under `reference` stored again under `tag` of the same repository: one GET
+    and one PUT, its blobs already there."""
+    name, old = reference.rsplit(":", 1)
+    host, repo = name.split("/", 1)
+    out = subprocess.run(["curl", "-s", "-D", "-", "-H", "Accept: application/vnd.oci.image.manifest.v1+json",
+                          f"http://{host}/v2/{repo}/manifests/{old}"], capture_output=True).stdout
+    head, _, body = out.replace(b"\r\n", b"\n").partition(b"\n\n")
+    media_type = re.search(rb"(?i)content-type: (\S+)", head).group(1).decode()
+    subprocess.run(["curl", "-sf", "-X", "PUT", "-H", f"Content-Type: {media_type}", "--data-binary", "@-",
+                    f"http://{host}/v2/{repo}/manifests/{tag}"], input=body, check=True, capture_output=True)
+    return f"{name}:{tag}"
+
+
+# 4. How the cache's own cost grows with it.
 if not QUICK:
-    print(f"\n4. the warm path as the cache grows: regcache and bare buildx on wiped builders, {FEW} runs each {elapsed()}")
-    print(f"   {'layers':>8} {'steps':>6} {'regcache':>22} {'bare buildx':>22} {'ratio':>7} {'config KiB':>11} {'manifest KiB':>13}")
+    print(f"\n4. the cache's cost as it grows: regcache and bare buildx warm on wiped builders, --output type=cacheonly, one run each {elapsed()}")
+    print(f"   {'layers':>8} {'steps':>6} {'regcache':>10} {'bare buildx':>12} {'ratio':>7} {'config KiB':>11} {'manifest KiB':>13}")
     grown = []
-    for megabytes, count in ((10, 30), (100, 30), (1000, 30), (100, 10), (100, 100)):
+    cacheonly = ["--output", "type=cacheonly"]
+    for megabytes, count in ((10, 30), (100, 30), (1000, 30), (10, 10), (10, 100)):
         project = os.path.join(work, f"grow-{megabytes}-{count}")
         os.makedirs(project)
         per_step = max(1, round(megabytes * 1024 / count))
         with open(os.path.join(project, "Dockerfile"), "w") as f:
             f.write(f"FROM {BASE}\n" + "".join(
                 f"RUN dd if=/dev/urandom of=/layer-{i:03}.bin bs=1024 count={per_step} 2>/dev/null\n" for i in range(count)))
-        ours, theirs = fresh_ref("grow-ours"), fresh_ref("grow-bare")
-        wipe(); timed(regcache(ours, project))
-        wipe(); timed(bare(theirs, project))
-        rows = {"regcache": [], "bare buildx": []}
-        for i in range(FEW):
-            for name in (["bare buildx", "regcache"] if i % 2 == 0 else ["regcache", "bare buildx"]):
-                rows[name].append(run(regcache(ours, project) if name == "regcache" else bare(theirs, project))["wall"])
+        ours = fresh_ref("grow")
+        wipe(); timed(regcache(ours, project, extra=["--outputs", "type=cacheonly"]))
+        theirs = copy_tag(ours, "bare")
+        walls = {"regcache": run(regcache(ours, project, extra=["--outputs", "type=cacheonly"]))["wall"],
+                 "bare buildx": run(bare(theirs, project, extra=cacheonly))["wall"]}
         _, manifest, size = manifest_of(theirs)
         config = blob_size(theirs, manifest["config"]["digest"])
         grown.append((count, config, size))
-        print(f"   {megabytes:>5} MB {count:>6} {span(rows['regcache']):>22} {span(rows['bare buildx']):>22} "
-              f"{med(rows['regcache']) / med(rows['bare buildx']):6.3f}x {config / 1024:11.1f} {size / 1024:13.1f}")
+        print(f"   {megabytes:>5} MB {count:>6} {walls['regcache']:8.2f} s {walls['bare buildx']:10.2f} s "
+              f"{walls['regcache'] / walls['bare buildx']:6.3f}x {config / 1024:11.1f} {size / 1024:13.1f}")
     # Bytes per step from the 10- and 100-step caches of the same size: where 1 MiB is reached.
     (few, few_config, few_manifest), (many, many_config, many_manifest) = grown[3], grown[4]
     for what, small_size, large_size in (("config", few_config, many_config), ("manifest", few_manifest, many_manifest)):
         per = (large_size - small_size) / (many - few)
         at = few + ((1 << 20) - small_size) / per
         print(f"   cache {what}: {per:.0f} bytes per step, reaches 1 MiB at about {at:,.0f} steps (mode=max, one layer per step)")
-print(f"\ntotal {elapsed()}; builds run again after an engine failure: {len(retries)}")
-for failure in retries:
-    print(f"   {failure}")
-shutil.rmtree(work, ignore_errors=True)
-wipe()
-subprocess.run(["bash", "scripts/engine.sh", "registry-stop", "scale"], check=True)
-shutil.rmtree(os.path.join(ENGINE_DIR, "registries", "scale"), ignore_errors=True)
+finish()
