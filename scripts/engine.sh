@@ -8,7 +8,7 @@
 # default socket /var/run/docker.sock as a link to ours: act's host mode empties DOCKER_HOST,
 # and hosted runners serve their engine there, so the action is tested against that path.
 #
-# usage: scripts/engine.sh install|start|stop|status|env|legacy-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
+# usage: scripts/engine.sh install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
 set -euo pipefail
 
 ROOT=${REGCACHE_ENGINE_DIR:-/tmp/regcache-engine}
@@ -18,6 +18,7 @@ LOGS=$ROOT/logs
 REGISTRY_PORT=${REGCACHE_REGISTRY_PORT:-5055}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 BASE_IMAGE=$REGISTRY/base/busybox:1
+LEGACY_TCP=127.0.0.1:${REGCACHE_LEGACY_TCP_PORT:-23750}
 BRIDGE=regcache0
 BRIDGE_ADDRESS=172.31.213.1/24
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
@@ -36,6 +37,7 @@ export REGCACHE_REGISTRY="$REGISTRY"
 export REGCACHE_BASE_IMAGE="$BASE_IMAGE"
 export REGCACHE_ENGINE_DIR="$ROOT"
 export REGCACHE_LEGACY_DOCKER_HOST="unix://$RUN/legacy.sock"
+export REGCACHE_LEGACY_TCP_HOST="tcp://$LEGACY_TCP"
 EOT
 }
 
@@ -187,7 +189,8 @@ link_default_socket() {
     rm -f "$default"
   fi
   if [ -e "$default" ] || [ -L "$default" ]; then
-    [ "$(readlink "$default")" = "$RUN/docker.sock" ] || log "not linking $default: something else is there"
+    [ "$(readlink "$default")" = "$RUN/docker.sock" ] ||
+      log "not linking $default: something else is there ($(readlink "$default" || echo 'not a link')); what reaches it (act's host mode) stops at scripts/engine.sh check"
     return 0
   fi
   mkdir -p "$(dirname "$default")"
@@ -208,7 +211,9 @@ cmd_start() {
 }
 
 # A second dockerd with the classic image store (vfs): its `docker` driver cannot export
-# registry cache, which is what regcache's setup diagnosis is tested against.
+# registry cache, which is what regcache's setup diagnosis is tested against. It also listens on
+# plain TCP on loopback (`--tls=false` said outright, as dockerd asks of an unencrypted TCP
+# socket), the daemon regcache's preflight is tested reaching with TLS on.
 cmd_legacy_start() {
   alive "$RUN/legacy.pid" && return 0
   start_daemons
@@ -217,7 +222,7 @@ cmd_legacy_start() {
   setsid "$PREFIX/usr/sbin/dockerd" --config-file "$ROOT/legacy/daemon.json" --containerd "$RUN/containerd.sock" \
     --containerd-namespace legacy --containerd-plugins-namespace legacy-plugins \
     --data-root "$ROOT/legacy/data" --exec-root "$RUN/legacy-exec" --pidfile "$RUN/legacy.pid" \
-    -H "unix://$RUN/legacy.sock" >"$LOGS/legacy.log" 2>&1 </dev/null 9>&- &
+    -H "unix://$RUN/legacy.sock" -H "tcp://$LEGACY_TCP" --tls=false >"$LOGS/legacy.log" 2>&1 </dev/null 9>&- &
   wait_for 60 "legacy dockerd" env DOCKER_HOST="unix://$RUN/legacy.sock" DOCKER_CONFIG="$ROOT/docker-config" docker version
 }
 
@@ -228,6 +233,26 @@ cmd_stop() {
     rm -f "$RUN/$d.pid"
   done
   if [ "$(readlink /var/run/docker.sock)" = "$RUN/docker.sock" ]; then rm -f /var/run/docker.sock; fi
+}
+
+# Whether HOST (a DOCKER_HOST value; the default socket when none) reaches the dockerd this
+# script started, told by its data root (`docker info`'s DockerRootDir, which no other engine
+# on the machine shares). Silent and 0 when it does; one line naming HOST, what answered there
+# and the fix, and 1, when it does not: a test never runs against an engine it did not start.
+cmd_check() {
+  local host=${1:-unix:///var/run/docker.sock} ours=$ROOT/docker found
+  # `docker info --format` exits 0 with empty server fields when nothing answers.
+  found=$(DOCKER_HOST=$host DOCKER_CONFIG="$ROOT/docker-config" timeout 20 docker info --format '{{.DockerRootDir}} (ID {{.ID}}, version {{.ServerVersion}})' 2>/dev/null) || true
+  if [ -z "${found%% *}" ]; then
+    echo "engine: $host: no engine answers there; run scripts/engine.sh start (the default socket is linked to ours only when nothing else is there)" >&2
+    return 1
+  fi
+  if [ "${found%% *}" != "$ours" ]; then
+    local fix="stop that engine or remove the link, then run scripts/engine.sh start"
+    [ "$host" = unix:///var/run/docker.sock ] && [ -L /var/run/docker.sock ] && fix="$fix (it links to $(readlink /var/run/docker.sock))"
+    echo "engine: $host reaches another engine, data root $found, not the one scripts/engine.sh started (data root $ours): $fix" >&2
+    return 1
+  fi
 }
 
 cmd_status() {
@@ -242,9 +267,10 @@ case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  check) shift; cmd_check "${1:-}" ;;
   env) exports ;;
   legacy-start) cmd_legacy_start ;;
   registry-start) shift; cmd_registry_start "$@" ;;
   registry-stop) shift; cmd_registry_stop "$1" ;;
-  *) echo "usage: $0 install|start|stop|status|env|legacy-start|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
 esac

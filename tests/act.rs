@@ -13,7 +13,8 @@
 //! - `ghcr.io/${{ github.repository }}` becomes a fresh repository on the loopback registry.
 //!
 //! act's host mode empties DOCKER_HOST; the engine is reached at the default socket, which
-//! `scripts/engine.sh start` links, exactly as on a hosted runner.
+//! `scripts/engine.sh start` links, exactly as on a hosted runner. When that socket leads to
+//! another engine, every act test stops with `scripts/engine.sh check`'s line naming it.
 
 mod common;
 
@@ -140,6 +141,9 @@ impl Machine {
         )
         .unwrap();
         let engine = common::engine_env();
+        // act's host mode empties DOCKER_HOST: the steps reach the default socket, which must
+        // be the engine the project's script started.
+        common::default_socket();
         let mut env: BTreeMap<&str, &str> = BTreeMap::new();
         env.insert("PATH", &engine["PATH"]);
         env.insert("DOCKER_CONFIG", &engine["DOCKER_CONFIG"]);

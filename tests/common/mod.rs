@@ -33,8 +33,36 @@ pub fn engine_env() -> &'static BTreeMap<String, String> {
             String::from_utf8_lossy(&start.stderr)
         );
         let env = Command::new("bash").arg(&script).arg("env").output().expect("bash runs");
-        exports(&String::from_utf8(env.stdout).expect("utf-8"))
+        let env = exports(&String::from_utf8(env.stdout).expect("utf-8"));
+        check_engine(&env["DOCKER_HOST"]);
+        env
     })
+}
+
+/// The default socket, which act's host mode and the container image's jobs reach, checked
+/// once to be the engine `scripts/engine.sh` started; its path.
+pub fn default_socket() -> &'static str {
+    static CHECKED: OnceLock<()> = OnceLock::new();
+    engine_env();
+    CHECKED.get_or_init(|| check_engine(DEFAULT_SOCKET));
+    DEFAULT_SOCKET.trim_start_matches("unix://")
+}
+
+const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+
+/// Stops the test, with `scripts/engine.sh check`'s one line, when `host` reaches any engine
+/// but the one the project's script started: no test runs against another engine.
+fn check_engine(host: &str) {
+    let check = Command::new("bash")
+        .arg(repo_root().join("scripts/engine.sh"))
+        .args(["check", host])
+        .output()
+        .expect("bash runs");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr).trim()
+    );
 }
 
 pub fn registry() -> &'static str {
