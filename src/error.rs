@@ -71,6 +71,12 @@ pub enum Error {
         "no Docker engine at {host}: the socket does not exist. Mount the engine's socket (docker run -v /var/run/docker.sock:/var/run/docker.sock …), set DOCKER_HOST (GitLab: tcp://docker:2376 with a docker:dind service), or use engine: buildah"
     )]
     EngineMissing { host: String },
+    /// The engine `DOCKER_HOST` names did not answer, or not with these TLS settings.
+    #[error("{variable}: {message}")]
+    EngineUnreachable {
+        variable: &'static str,
+        message: String,
+    },
     #[error("reading the build's progress from `{program}` failed: {source}")]
     EngineRead { program: String, source: io::Error },
     /// The build ran and failed; the log already says why.

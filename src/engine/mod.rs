@@ -63,9 +63,10 @@ impl Engine {
         }
     }
 
-    /// What must be there before a build starts, checked without starting anything: buildx
-    /// with the default builder needs the daemon's socket, and in a container the missing
-    /// socket is the usual mistake (the build would only fail later, less clearly).
+    /// What must be there before a build starts, checked before anything is decided or
+    /// started: buildx with the default builder needs its daemon, at a socket (in a container
+    /// the missing socket is the usual mistake) or over TCP with the CLI's TLS settings
+    /// (`buildx::daemon`); either would otherwise fail only inside buildx, after the cache decision.
     pub fn preflight(self, config: &Config, env: &crate::env::Env) -> Result<(), Error> {
         let set = |name: &str| env.get(name).filter(|v| !v.is_empty());
         if self != Engine::Buildx
@@ -74,16 +75,7 @@ impl Engine {
         {
             return Ok(());
         }
-        let host = set("DOCKER_HOST").unwrap_or("unix:///var/run/docker.sock");
-        let Some(socket) = host.strip_prefix("unix://") else {
-            return Ok(());
-        };
-        if std::path::Path::new(socket).exists() {
-            return Ok(());
-        }
-        Err(Error::EngineMissing {
-            host: host.to_owned(),
-        })
+        buildx::daemon::check(&buildx::daemon::endpoint(env))
     }
 
     /// Where this engine's cache lives: a tag (BuildKit) or a whole repository (buildah).

@@ -467,7 +467,7 @@ async fn probe(client: &Distribution<'_>, reference: &Reference, layout: CacheLa
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -1,6 +1,7 @@
 //! `docker buildx build`: the argv (`argv`), its rawjson and plain progress grammars
 //! (`progress`), the statistics read from them (`stats`), and the explanation of failures that
-//! come from the setup rather than the build.
+//! come from the setup rather than the build, and whether the daemon it reaches answers
+//! (`daemon`).
 //!
 //! There is no separate preflight on the happy path: asking the CLI about the builder costs
 //! ~215 ms (`docker buildx inspect` 155 ms + `docker info` 60 ms, measured on this kind of
@@ -9,6 +10,7 @@
 
 mod argv;
 mod builder;
+pub(super) mod daemon;
 mod progress;
 mod stats;
 
