@@ -8,7 +8,7 @@
 # default socket /var/run/docker.sock as a link to ours: act's host mode empties DOCKER_HOST,
 # and hosted runners serve their engine there, so the action is tested against that path.
 #
-# usage: scripts/engine.sh install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
+# usage: scripts/engine.sh install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|tls-start|registry-start NAME PORT [htpasswd]|registry-stop NAME
 set -euo pipefail
 
 ROOT=${REGCACHE_ENGINE_DIR:-/tmp/regcache-engine}
@@ -19,6 +19,7 @@ REGISTRY_PORT=${REGCACHE_REGISTRY_PORT:-5055}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 BASE_IMAGE=$REGISTRY/base/busybox:1
 LEGACY_TCP=127.0.0.1:${REGCACHE_LEGACY_TCP_PORT:-23750}
+TLS_TCP=127.0.0.1:${REGCACHE_TLS_TCP_PORT:-23760}
 BRIDGE=regcache0
 BRIDGE_ADDRESS=172.31.213.1/24
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
@@ -38,6 +39,9 @@ export REGCACHE_BASE_IMAGE="$BASE_IMAGE"
 export REGCACHE_ENGINE_DIR="$ROOT"
 export REGCACHE_LEGACY_DOCKER_HOST="unix://$RUN/legacy.sock"
 export REGCACHE_LEGACY_TCP_HOST="tcp://$LEGACY_TCP"
+export REGCACHE_TLS_DOCKER_HOST="tcp://$TLS_TCP"
+export REGCACHE_TLS_CERT_PATH="$ROOT/tls/certs/client"
+export REGCACHE_TLS_OTHER_CERT_PATH="$ROOT/tls/certs/other-client"
 EOT
 }
 
@@ -226,9 +230,47 @@ cmd_legacy_start() {
   wait_for 60 "legacy dockerd" env DOCKER_HOST="unix://$RUN/legacy.sock" DOCKER_CONFIG="$ROOT/docker-config" docker version
 }
 
+# A third dockerd as GitLab's docker:dind serves: the containerd image store, listening only on
+# TCP on loopback with TLS and client verification (`--tlsverify`), its CA, server and client
+# certificates made here with openssl as dind makes them at start (server: ca.pem, cert.pem,
+# key.pem; the client's in one directory, what DOCKER_CERT_PATH names). A second CA signs a
+# client certificate the daemon must refuse. `env` prints where they are.
+cmd_tls_start() {
+  alive "$RUN/tls.pid" && return 0
+  command -v openssl >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
+  start_daemons
+  local tls=$ROOT/tls
+  rm -rf "$tls/certs" && mkdir -p "$tls/certs/server" "$tls/certs/client" "$tls/certs/other-client" "$tls/data"
+  (
+    cd "$tls/certs"
+    for ca in ca other-ca; do
+      openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=regcache test $ca" -keyout "$ca-key.pem" -out "$ca.pem" 2>/dev/null
+    done
+    sign() { # name ca extensions
+      openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" -keyout "$1/key.pem" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" >"$1.ext"
+      openssl x509 -req -in "$1.csr" -CA "$2.pem" -CAkey "$2-key.pem" -CAcreateserial -days 2 -extfile "$1.ext" -out "$1/cert.pem" 2>/dev/null
+      cp "$2.pem" "$1/ca.pem"
+    }
+    sign server ca "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:docker
+extendedKeyUsage=serverAuth"
+    sign client ca "extendedKeyUsage=clientAuth"
+    sign other-client other-ca "extendedKeyUsage=clientAuth"
+    # The other client trusts the daemon's CA, so only its own certificate is wrong.
+    cp ca.pem other-client/ca.pem
+  )
+  echo "{\"features\":{\"containerd-snapshotter\":true},\"storage-driver\":\"native\",\"iptables\":false,\"ip6tables\":false,\"bridge\":\"none\"}" >"$tls/daemon.json"
+  setsid "$PREFIX/usr/sbin/dockerd" --config-file "$tls/daemon.json" --containerd "$RUN/containerd.sock" \
+    --containerd-namespace tls --containerd-plugins-namespace tls-plugins \
+    --data-root "$tls/data" --exec-root "$RUN/tls-exec" --pidfile "$RUN/tls.pid" \
+    --tlsverify --tlscacert "$tls/certs/server/ca.pem" --tlscert "$tls/certs/server/cert.pem" --tlskey "$tls/certs/server/key.pem" \
+    -H "tcp://$TLS_TCP" >"$LOGS/tls.log" 2>&1 </dev/null 9>&- &
+  wait_for 60 "TLS dockerd" env DOCKER_HOST="tcp://$TLS_TCP" DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH="$tls/certs/client" DOCKER_CONFIG="$ROOT/docker-config" docker version
+}
+
 cmd_stop() {
   for pid in "$RUN"/registry-*.pid; do [ -e "$pid" ] && cmd_registry_stop "$(basename "$pid" .pid | sed 's/^registry-//')"; done
-  for d in legacy dockerd containerd; do
+  for d in tls legacy dockerd containerd; do
     if alive "$RUN/$d.pid"; then kill "$(cat "$RUN/$d.pid")"; for _ in $(seq 100); do alive "$RUN/$d.pid" || break; sleep 0.1; done; fi
     rm -f "$RUN/$d.pid"
   done
@@ -270,7 +312,8 @@ case "${1:-}" in
   check) shift; cmd_check "${1:-}" ;;
   env) exports ;;
   legacy-start) cmd_legacy_start ;;
+  tls-start) cmd_tls_start ;;
   registry-start) shift; cmd_registry_start "$@" ;;
   registry-stop) shift; cmd_registry_stop "$1" ;;
-  *) echo "usage: $0 install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
+  *) echo "usage: $0 install|start|stop|status|env|check [DOCKER_HOST]|legacy-start|tls-start|registry-start NAME PORT [HTPASSWD]|registry-stop NAME" >&2; exit 2 ;;
 esac

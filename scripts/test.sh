@@ -2,7 +2,8 @@
 # The test command: provisions and starts the real engine and registry, and installs buildah
 # (scripts/engine.sh), installs the real clients regcache is tested through (scripts/tools.sh:
 # act, zizmor, actionlint, gitlab-ci-local), then runs every test: unit, property, fixture,
-# action.yml, lint, bad-input, end-to-end on buildx and buildah, the container image, the action
+# action.yml, lint, bad-input, end-to-end on buildx (the socket, and dockerds on plain TCP and on
+# TCP with TLS, as docker:dind serves) and buildah, the container image, the action
 # through act and the GitLab pipeline through gitlab-ci-local.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,8 @@
 //! The GitLab template and example pipeline (`gitlab/`) run by a real GitLab pipeline runner,
 //! gitlab-ci-local (`scripts/tools.sh`), in shell-executor mode against the real engine and
 //! registry: a branch pipeline, then a merge-request pipeline, each with the `report` job
-//! reading the build job's dotenv variables.
+//! reading the build job's dotenv variables; and the branch pipeline against a dockerd served
+//! as `docker:dind` serves it, over TCP with TLS and client certificates.
 
 mod common;
 
@@ -79,11 +80,10 @@ fn pipeline(project: &Path, repo: &str, variables: &[(&str, &str)]) -> Run {
         ("DOCKER_CERT_PATH".into(), String::new()),
         ("CI_DEFAULT_BRANCH".into(), "main".into()),
     ];
-    all.extend(
-        variables
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    for (name, value) in variables {
+        all.retain(|(k, _)| k != name);
+        all.push((name.to_string(), value.to_string()));
+    }
     for (name, value) in &all {
         command.args(["--variable", &format!("{name}={value}")]);
     }
@@ -223,5 +223,48 @@ fn branch_then_merge_request_pipelines_build_and_pass_the_dotenv_on() {
             .contains("cache history (2 builds, hit ratio oldest → newest): ▁▂"),
         "the log section's sparkline: {}",
         changed.log()
+    );
+}
+
+#[test]
+fn the_template_job_builds_through_a_tls_daemon_with_dinds_variables() {
+    let _turn = engine_lock();
+    engine_script(&["tls-start"]);
+    let engine = engine_env();
+    let (host, certs) = (
+        engine["REGCACHE_TLS_DOCKER_HOST"].as_str(),
+        engine["REGCACHE_TLS_CERT_PATH"].as_str(),
+    );
+    let mut tls = engine.clone();
+    tls.insert("DOCKER_HOST".into(), host.into());
+    tls.insert("DOCKER_TLS_VERIFY".into(), "1".into());
+    tls.insert("DOCKER_CERT_PATH".into(), certs.into());
+    wipe_builder_at(&tls);
+    let project = project();
+    let repo = fresh_repo("gitlab-tls");
+    let branch = pipeline(
+        project.path(),
+        &repo,
+        &[
+            ("CI_COMMIT_BRANCH", "main"),
+            ("CI_PIPELINE_SOURCE", "push"),
+            ("DOCKER_HOST", host),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", certs),
+        ],
+    );
+    assert_eq!(branch.code, Some(0), "{}", branch.log());
+    assert!(
+        reported(&branch).ends_with("cache hit false, 0 of 6 steps from "),
+        "{}",
+        branch.log()
+    );
+    // The TLS daemon built it: the image is in its store.
+    assert!(
+        docker_at(&["image", "inspect", &format!("{repo}:dev")], &tls)
+            .status
+            .success(),
+        "{}",
+        branch.log()
     );
 }

@@ -126,16 +126,27 @@ pub fn engine_lock() -> MutexGuard<'static, ()> {
 }
 
 pub fn docker(args: &[&str]) -> Output {
+    docker_at(args, engine_env())
+}
+
+/// `docker` with the environment `env` (another engine's `DOCKER_HOST`).
+pub fn docker_at(args: &[&str], env: &BTreeMap<String, String>) -> Output {
     Command::new("docker")
         .args(args)
         .env_clear()
-        .envs(engine_env())
+        .envs(env)
         .output()
         .expect("docker runs")
 }
 
 /// What an ephemeral runner starts with: no build cache and no images, the base included.
 pub fn wipe_builder() {
+    wipe_builder_at(engine_env())
+}
+
+/// `wipe_builder` of the engine `env` reaches.
+pub fn wipe_builder_at(env: &BTreeMap<String, String>) {
+    let docker = |args: &[&str]| docker_at(args, env);
     assert!(
         docker(&["buildx", "prune", "-af"]).status.success(),
         "buildx prune"
@@ -665,6 +676,16 @@ pub fn render_summary(markdown: &str) -> String {
 
 /// One build reading and writing `cache_ref` (a pinned tag), its outputs as JSON.
 pub fn build_pinned(dir: &Path, cache_ref: &str, extra: &[&str]) -> (Run, serde_json::Value) {
+    build_pinned_with(dir, cache_ref, extra, engine_env())
+}
+
+/// `build_pinned` with the environment `env` (another engine's `DOCKER_HOST`).
+pub fn build_pinned_with(
+    dir: &Path,
+    cache_ref: &str,
+    extra: &[&str],
+    env: &BTreeMap<String, String>,
+) -> (Run, serde_json::Value) {
     let out = dir.join("outputs.json");
     let _ = std::fs::remove_file(&out);
     let tag = format!("{}:dev", cache_ref.rsplit_once(':').unwrap().0);
@@ -683,7 +704,7 @@ pub fn build_pinned(dir: &Path, cache_ref: &str, extra: &[&str]) -> (Run, serde_
     ];
     args.extend_from_slice(extra);
     args.push(dir.to_str().unwrap());
-    let run = regcache(&args, engine_env());
+    let run = regcache(&args, env);
     assert_eq!(run.code, Some(0), "{}", run.log());
     let outputs = outputs(&out);
     (run, outputs)
