@@ -4,7 +4,8 @@
 # containerd, runc, the buildx plugin, a distribution registry with delete enabled, and a
 # busybox base image pushed to that registry. Nothing outside $REGCACHE_ENGINE_DIR is changed
 # except installing Debian packages from the machine's own suite (docker-registry, runc,
-# busybox-static, apache2-utils for htpasswd, curl, buildah for the daemonless engine) and, when no other engine has it, the
+# busybox-static, apache2-utils for htpasswd, curl, buildah and podman for the daemonless engines,
+# openssl for the TLS daemon's certificates) and, when no other engine has it, the
 # default socket /var/run/docker.sock as a link to ours: act's host mode empties DOCKER_HOST,
 # and hosted runners serve their engine there, so the action is tested against that path.
 #
@@ -24,7 +25,7 @@ BRIDGE=regcache0
 BRIDGE_ADDRESS=172.31.213.1/24
 # Trixie's dockerd 26 runs on bookworm's glibc; its runc does not, so runc comes from our own suite.
 TRIXIE_PACKAGES=(docker.io containerd docker-cli docker-buildx)
-LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl iproute2 buildah)
+LOCAL_PACKAGES=(docker-registry runc busybox-static apache2-utils curl iproute2 buildah podman openssl)
 
 log() { printf 'engine: %s\n' "$*" >&2; }
 die() { printf 'engine: error: %s\n' "$*" >&2; exit 1; }
@@ -237,7 +238,6 @@ cmd_legacy_start() {
 # client certificate the daemon must refuse. `env` prints where they are.
 cmd_tls_start() {
   alive "$RUN/tls.pid" && return 0
-  command -v openssl >/dev/null || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null; }
   start_daemons
   local tls=$ROOT/tls
   rm -rf "$tls/certs" && mkdir -p "$tls/certs/server" "$tls/certs/client" "$tls/certs/other-client" "$tls/data"

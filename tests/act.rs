@@ -702,8 +702,19 @@ jobs:
 /// isolation), so the second job starts as empty as the first and pulls every step.
 #[test]
 fn the_action_builds_with_buildah_cold_then_warm_from_the_registry() {
+    daemonless_cold_then_warm_through_the_runner("buildah");
+}
+
+#[test]
+fn the_action_builds_with_podman_cold_then_warm_from_the_registry() {
+    daemonless_cold_then_warm_through_the_runner("podman");
+}
+
+/// `engine` (buildah or podman) through act: a job with its own vfs storage builds cold, and
+/// the next job, on new storage, warm from the registry.
+fn daemonless_cold_then_warm_through_the_runner(engine: &str) {
     let server = Server::files(common::release_archives());
-    let image = common::fresh_repo("act-buildah");
+    let image = common::fresh_repo(&format!("act-{engine}"));
     let workflow = format!(
         r#"on: push
 jobs:
@@ -711,16 +722,16 @@ jobs:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683
-      - name: buildah storage of this job
+      - name: {engine} storage of this job
         run: |
-          store="$RUNNER_TEMP/buildah-$GITHUB_RUN_ID-$RANDOM"
+          store="$RUNNER_TEMP/{engine}-$GITHUB_RUN_ID-$RANDOM"
           printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/root"\nrunroot = "%s/run"\n' "$store" "$store" > "$RUNNER_TEMP/storage.conf"
           echo "CONTAINERS_STORAGE_CONF=$RUNNER_TEMP/storage.conf" >> "$GITHUB_ENV"
           echo "BUILDAH_ISOLATION=chroot" >> "$GITHUB_ENV"
       - id: build
         uses: ./
         with:
-          engine: buildah
+          engine: {engine}
           tags: {image}:dev
           build-args: BASE={base}
           download-url: {url}
@@ -728,22 +739,23 @@ jobs:
           HIT: ${{{{ steps.build.outputs.cache-hit }}}}
           CACHED: ${{{{ steps.build.outputs.cached-steps }}}}
           REF: ${{{{ steps.build.outputs.cache-ref }}}}
-        run: echo "buildah cache-hit=$HIT, $CACHED steps cached, wrote [$REF]"
+        run: echo "{engine} cache-hit=$HIT, $CACHED steps cached, wrote [$REF]"
 "#,
         base = common::engine_env()["REGCACHE_BASE_IMAGE"],
         url = server.url
     );
-    let repo = repository(&[(".github/workflows/buildah.yml", &workflow)]);
+    let file = format!(".github/workflows/{engine}.yml");
+    let repo = repository(&[(&file, &workflow)]);
     let machine = Machine::new();
-    let cold = machine.run(repo.path(), ".github/workflows/buildah.yml");
+    let cold = machine.run(repo.path(), &file);
     assert_succeeded(&cold);
     assert_logged(
         &cold,
-        &format!("buildah cache-hit=false, 0 steps cached, wrote [{image}/buildcache-main]"),
+        &format!("{engine} cache-hit=false, 0 steps cached, wrote [{image}/buildcache-main]"),
     );
-    let warm = machine.run(repo.path(), ".github/workflows/buildah.yml");
+    let warm = machine.run(repo.path(), &file);
     assert_succeeded(&warm);
-    assert_logged(&warm, "buildah cache-hit=true, 6 steps cached");
+    assert_logged(&warm, &format!("{engine} cache-hit=true, 6 steps cached"));
     assert_logged(
         &warm,
         &format!("--> Cache pulled from remote {image}/buildcache-main:"),

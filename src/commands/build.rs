@@ -597,10 +597,18 @@ fn announce<W: Write>(
         cache_entries.from.first().and_then(|e| e.get("ref")),
         engine_version.filter(|_| passed < cache_entries.from.len()),
     ) {
-        log.line(&format!(
-            "regcache: {} {major}.{minor} reads one cache repository (1.29 and later read several): reading {first}",
-            engine.program()
-        ))?;
+        // The version is the build code's: buildah's own, or the buildah podman vendors
+        // (`engine::buildah::version`).
+        let reader = match engine {
+            Engine::Podman => format!(
+                "podman's build code (buildah {major}.{minor}) reads one cache repository (podman 4.4 and later read several)"
+            ),
+            _ => format!(
+                "{} {major}.{minor} reads one cache repository (1.29 and later read several)",
+                engine.program()
+            ),
+        };
+        log.line(&format!("regcache: {reader}: reading {first}"))?;
     }
     if let ExportPlan::IfMissed { from, copy, .. } = export_plan {
         log.line(&format!(

@@ -1,6 +1,8 @@
-//! End to end with Debian's buildah 1.28 (vfs storage, chroot isolation, no daemon) against
-//! the real registry on loopback (`scripts/engine.sh` installs buildah and starts the
-//! registry). "Wiped storage" is a new storage directory, as on an ephemeral runner.
+//! End to end without a daemon, each test run with Debian's buildah 1.28 and with Debian's
+//! podman 4.3.1 (`podman build` is buildah's build code, 1.28 in that podman), vfs storage and
+//! chroot isolation, against the real registry on loopback (`scripts/engine.sh` installs both
+//! and starts the registry). "Wiped storage" is a new storage directory, as on an ephemeral
+//! runner. podman reads the same `CONTAINERS_STORAGE_CONF` and `BUILDAH_ISOLATION`.
 
 mod common;
 
@@ -42,6 +44,7 @@ impl Storage {
 }
 
 fn build(
+    engine: &str,
     storage: &Storage,
     branch: &str,
     context: &Path,
@@ -49,21 +52,44 @@ fn build(
     extra: &[&str],
     out: &Path,
 ) -> Run {
+    let built = Built {
+        engine,
+        tag: "regcache-e2e/app:dev",
+        out,
+    };
+    build_tagged(&built, storage, branch, context, cache_ref, extra)
+}
+
+/// What a build is run with and where its outputs go.
+struct Built<'a> {
+    engine: &'a str,
+    tag: &'a str,
+    out: &'a Path,
+}
+
+fn build_tagged(
+    built: &Built,
+    storage: &Storage,
+    branch: &str,
+    context: &Path,
+    cache_ref: &str,
+    extra: &[&str],
+) -> Run {
     let base = format!("BASE={}", engine_env()["REGCACHE_BASE_IMAGE"]);
     let mut args = vec![
         "build",
         "--engine",
-        "buildah",
+        built.engine,
         "--cache-ref",
         cache_ref,
         "--tag",
-        "regcache-e2e/app:dev",
+        built.tag,
         "--build-arg",
         &base,
         "--output-format",
         "json",
         "--output-file",
-        out.to_str().unwrap(),
+        built.out.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
     args.push(context.to_str().unwrap());
@@ -79,9 +105,18 @@ fn steps(o: &serde_json::Value) -> (String, String, String) {
 }
 
 #[test]
-fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
+fn buildah_cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
+    cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main("buildah");
+}
+
+#[test]
+fn podman_cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
+    cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main("podman");
+}
+
+fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main(engine: &str) {
     let example = example_copy();
-    let repo = fresh_repo("buildah");
+    let repo = fresh_repo(engine);
     let work = tempfile::tempdir().unwrap();
     let main_cache = format!("{repo}/buildcache-main");
     let remote = Remote {
@@ -92,6 +127,7 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
 
     let cold_out = work.path().join("cold.json");
     let cold = build(
+        engine,
         &Storage::new(),
         "main",
         example.path(),
@@ -130,6 +166,7 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
     // Warm on new storage: every step comes from the registry.
     let warm_out = work.path().join("warm.json");
     let warm = build(
+        engine,
         &Storage::new(),
         "main",
         example.path(),
@@ -158,6 +195,7 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
     // chain's next one, the default branch's, is read.
     let branch_out = work.path().join("branch.json");
     let branch = build(
+        engine,
         &Storage::new(),
         "login",
         example.path(),
@@ -180,6 +218,7 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
     std::fs::write(example.path().join("config.txt"), "changed\n").unwrap();
     let changed_out = work.path().join("changed.json");
     let changed = build(
+        engine,
         &Storage::new(),
         "login",
         example.path(),
@@ -199,10 +238,11 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
         2
     );
 
-    // Now both repositories exist; buildah 1.28 takes one `--cache-from`, so the chain is cut
-    // to its first ref, and the log says so.
+    // Now both repositories exist; buildah 1.28 (and podman 4.3, its build code) takes one
+    // `--cache-from`, so the chain is cut to its first ref, and the log says so.
     let third_out = work.path().join("third.json");
     let third = build(
+        engine,
         &Storage::new(),
         "login",
         example.path(),
@@ -212,10 +252,16 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
     );
     assert_eq!(third.code, Some(0), "{}", third.log());
     let login_cache = format!("{repo}/buildcache-login");
+    let reader = match engine {
+        "podman" => {
+            "podman's build code (buildah 1.28) reads one cache repository (podman 4.4 and later read several)"
+        }
+        _ => "buildah 1.28 reads one cache repository (1.29 and later read several)",
+    };
     assert!(
-        third.stdout.contains(&format!(
-            "regcache: buildah 1.28 reads one cache repository (1.29 and later read several): reading {login_cache}\n"
-        )),
+        third
+            .stdout
+            .contains(&format!("regcache: {reader}: reading {login_cache}\n")),
         "{}",
         third.log()
     );
@@ -223,14 +269,24 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main() {
 }
 
 #[test]
-fn a_registry_failing_the_push_follows_ignore_error() {
+fn buildah_follows_ignore_error_when_the_registry_fails_the_push() {
+    a_registry_failing_the_push_follows_ignore_error("buildah");
+}
+
+#[test]
+fn podman_follows_ignore_error_when_the_registry_fails_the_push() {
+    a_registry_failing_the_push_follows_ignore_error("podman");
+}
+
+fn a_registry_failing_the_push_follows_ignore_error(engine: &str) {
     let example = example_copy();
     let work = tempfile::tempdir().unwrap();
     let proxy = FaultProxy::start(registry(), Fault::ManifestPut500);
-    let repo = format!("{}/e2e/buildah-push-{}", proxy.addr, std::process::id());
+    let repo = format!("{}/e2e/{engine}-push-{}", proxy.addr, std::process::id());
 
     let lenient_out = work.path().join("lenient.json");
     let lenient = build(
+        engine,
         &Storage::new(),
         "main",
         example.path(),
@@ -256,6 +312,7 @@ fn a_registry_failing_the_push_follows_ignore_error() {
 
     let strict_out = work.path().join("strict.json");
     let strict = build(
+        engine,
         &Storage::new(),
         "main",
         example.path(),
@@ -279,13 +336,22 @@ fn a_registry_failing_the_push_follows_ignore_error() {
 
 #[test]
 fn inputs_buildah_cannot_honour_are_refused_before_anything_runs() {
+    inputs_the_engine_cannot_honour_are_refused_before_anything_runs("buildah");
+}
+
+#[test]
+fn inputs_podman_cannot_honour_are_refused_before_anything_runs() {
+    inputs_the_engine_cannot_honour_are_refused_before_anything_runs("podman");
+}
+
+fn inputs_the_engine_cannot_honour_are_refused_before_anything_runs(engine: &str) {
     let storage = Storage::new();
     let run = regcache_in(
         storage.dir.path(),
         &[
             "build",
             "--engine",
-            "buildah",
+            engine,
             "--tag",
             "127.0.0.1:9/app:dev",
             "--mode",
@@ -320,6 +386,58 @@ fn inputs_buildah_cannot_honour_are_refused_before_anything_runs() {
     );
     assert!(
         !storage.dir.path().join("root").exists(),
-        "buildah never started"
+        "{engine} never started"
+    );
+}
+
+#[test]
+fn buildah_pushes_the_image_and_reports_its_digest() {
+    pushes_the_image_and_reports_its_digest("buildah");
+}
+
+#[test]
+fn podman_pushes_the_image_and_reports_its_digest() {
+    pushes_the_image_and_reports_its_digest("podman");
+}
+
+fn pushes_the_image_and_reports_its_digest(engine: &str) {
+    let example = example_copy();
+    let repo = fresh_repo(&format!("{engine}-pushed"));
+    let work = tempfile::tempdir().unwrap();
+    let out = work.path().join("pushed.json");
+    let tag = format!("{repo}/app:dev");
+    let built = Built {
+        engine,
+        tag: &tag,
+        out: &out,
+    };
+    let run = build_tagged(
+        &built,
+        &Storage::new(),
+        "main",
+        example.path(),
+        &repo,
+        &["--push=true"],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let digest = outputs(&out)["digest"].as_str().unwrap().to_owned();
+    assert!(digest.starts_with("sha256:"), "{}", run.log());
+    // The registry holds the tag, and it names the digest the output gave.
+    let remote = Remote {
+        base: format!("http://{}", registry()),
+        user: None,
+    };
+    let path = tag.split_once('/').unwrap().1.rsplit_once(':').unwrap().0;
+    assert_eq!(remote.tags(path), ["dev"], "{}", run.log());
+    let head = std::process::Command::new("curl")
+        .args(["-sI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"])
+        .arg(format!("http://{}/v2/{path}/manifests/dev", registry()))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).to_lowercase();
+    assert!(
+        head.contains(&format!("docker-content-digest: {digest}")),
+        "{head}\n{}",
+        run.log()
     );
 }
