@@ -2,11 +2,11 @@
 //! on plain TCP on loopback (`scripts/engine.sh legacy-start`) and a third that listens only on
 //! TCP on loopback with TLS and client verification (`scripts/engine.sh tls-start`, its
 //! certificates made with openssl when it starts), regcache run with `DOCKER_HOST`,
-//! `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` as dind's jobs set them. A build over TLS works cold
-//! and warm; a wrong certificate path, a client certificate from another CA, TLS spoken to a
-//! plain daemon, a plain request to the TLS daemon and a host where nothing listens each stop the
-//! build with one line naming the variable to fix, exit 1, before the cache decision is printed
-//! and before any build starts.
+//! `DOCKER_TLS_VERIFY` and `DOCKER_CERT_PATH` as dind's jobs set them. A build over TLS works
+//! cold and warm. A wrong certificate path, a client certificate from another CA, a CA file that
+//! does not sign the daemon's certificate, TLS spoken to a plain daemon, a plain request to the
+//! TLS daemon and a host where nothing listens each stop the build with one line naming the
+//! variable to fix, exit 1, before the cache decision is printed and before any build starts.
 
 mod common;
 
@@ -232,4 +232,28 @@ fn a_plain_request_to_the_tls_daemon_names_docker_tls_verify() {
         "DOCKER_TLS_VERIFY",
         "serves TLS and DOCKER_TLS_VERIFY is not set",
     );
+}
+
+#[test]
+fn a_daemon_certificate_the_ca_file_does_not_sign_names_docker_cert_path() {
+    let _turn = engine_lock();
+    let mut env = tls_env(Some("REGCACHE_TLS_CERT_PATH"));
+    // The job's own client certificate, but a ca.pem from another CA: the daemon's certificate
+    // is not trusted.
+    let certs = tempfile::tempdir().unwrap();
+    let client = std::path::PathBuf::from(&env["DOCKER_CERT_PATH"]);
+    for file in ["cert.pem", "key.pem"] {
+        std::fs::copy(client.join(file), certs.path().join(file)).unwrap();
+    }
+    std::fs::copy(
+        client.parent().unwrap().join("other-ca.pem"),
+        certs.path().join("ca.pem"),
+    )
+    .unwrap();
+    env.insert(
+        "DOCKER_CERT_PATH".into(),
+        certs.path().to_str().unwrap().into(),
+    );
+    let run = build_with(&env);
+    assert_stopped(&run, "DOCKER_CERT_PATH", "is not trusted with");
 }

@@ -36,8 +36,8 @@ pub enum Endpoint {
 pub struct Tls {
     pub verify: bool,
     pub dir: PathBuf,
-    /// How the directory was found, for the message: `DOCKER_CERT_PATH` or the config's.
-    pub dir_from: &'static str,
+    /// Said after the directory when `DOCKER_CERT_PATH` is unset and the config's is used.
+    pub unset_note: &'static str,
 }
 
 /// Where the docker CLI connects with this environment (pure).
@@ -58,14 +58,14 @@ pub fn endpoint(env: &Env) -> Endpoint {
         Some(dir) => Tls {
             verify,
             dir: PathBuf::from(dir),
-            dir_from: "DOCKER_CERT_PATH",
+            unset_note: "",
         },
         None => Tls {
             verify,
             dir: env
                 .docker_config_dir()
                 .unwrap_or_else(|| PathBuf::from(".docker")),
-            dir_from: "DOCKER_CERT_PATH (unset: the docker config directory)",
+            unset_note: " (DOCKER_CERT_PATH is unset: the docker config directory)",
         },
     });
     // The CLI's default ports: 2376 with TLS, 2375 without (docker/cli `opts/hosts.go`).
@@ -114,9 +114,9 @@ fn ping(authority: &str, tls: Option<&Tls>) -> Result<(), Error> {
                 unreachable(
                     "DOCKER_CERT_PATH",
                     format!(
-                        "{} ({}): {e}. Point DOCKER_CERT_PATH at the directory holding the daemon's ca.pem, cert.pem and key.pem (GitLab's docker:dind with DOCKER_TLS_CERTDIR=/certs: /certs/client)",
+                        "{}{}: {e}. Point DOCKER_CERT_PATH at the directory holding the daemon's ca.pem, cert.pem and key.pem (GitLab's docker:dind with DOCKER_TLS_CERTDIR=/certs: /certs/client)",
                         file("ca.pem").display(),
-                        tls.dir_from
+                        tls.unset_note
                     ),
                 )
             })?;
@@ -208,8 +208,8 @@ fn failure(authority: &str, tls: Option<&Tls>, cause: &str) -> Error {
         return unreachable(
             "DOCKER_CERT_PATH",
             format!(
-                "the certificate of {authority} is not trusted with {dir}/ca.pem ({cause}): point DOCKER_CERT_PATH ({}) at the daemon's client certificates",
-                tls.dir_from
+                "the certificate of {authority} is not trusted with {dir}/ca.pem{} ({cause}): point DOCKER_CERT_PATH at the client certificates made with the daemon's, whose ca.pem signed its certificate",
+                tls.unset_note
             ),
         );
     }
@@ -217,8 +217,8 @@ fn failure(authority: &str, tls: Option<&Tls>, cause: &str) -> Error {
         return unreachable(
             "DOCKER_CERT_PATH",
             format!(
-                "{authority} refused the client certificate in {dir} ({cause}): point DOCKER_CERT_PATH ({}) at the certificates its CA signed",
-                tls.dir_from
+                "{authority} refused the client certificate in {dir}{} ({cause}): point DOCKER_CERT_PATH at the client certificates its CA signed",
+                tls.unset_note
             ),
         );
     }
@@ -261,7 +261,7 @@ mod tests {
                 tls: Some(Tls {
                     verify: true,
                     dir: "/certs/client".into(),
-                    dir_from: "DOCKER_CERT_PATH"
+                    unset_note: ""
                 })
             }
         );
@@ -278,6 +278,7 @@ mod tests {
         let tls = tls.unwrap();
         assert!(tls.verify);
         assert_eq!(tls.dir, PathBuf::from("/home/me/.docker"));
+        assert!(tls.unset_note.contains("DOCKER_CERT_PATH is unset"));
         let Endpoint::Tcp { authority, tls } = endpoint(&env(&[
             ("DOCKER_HOST", "tcp://10.0.0.5"),
             ("DOCKER_TLS", "1"),
@@ -304,7 +305,7 @@ mod tests {
         let tls = Tls {
             verify: true,
             dir: "/certs/client".into(),
-            dir_from: "DOCKER_CERT_PATH",
+            unset_note: "",
         };
         let variable = |tls: Option<&Tls>, cause: &str| match failure("docker:2376", tls, cause) {
             Error::EngineUnreachable { variable, .. } => variable,
