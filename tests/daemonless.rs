@@ -190,6 +190,13 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main(engine: &st
         !warm.stdout.contains("--> Pushing cache"),
         "nothing new to push"
     );
+    // Every step came from the repository this build writes, which it left as it was.
+    assert_eq!(o["cache-exported"], "kept", "{}", warm.log());
+    assert!(
+        warm.stdout.contains("(kept: nothing to export)"),
+        "{}",
+        warm.log()
+    );
 
     // A branch's first build, on new storage: its own repository does not exist yet, so the
     // chain's next one, the default branch's, is read.
@@ -211,6 +218,23 @@ fn cold_then_warm_from_the_registry_then_a_new_branch_warm_from_main(engine: &st
     assert_eq!(
         o["cache-refs-missing"],
         format!("{repo}/buildcache-login").as_str()
+    );
+    // Every step came from main's repository: nothing was built, so nothing was pushed to
+    // the branch's, which still does not exist.
+    assert_eq!(o["cache-exported"], "false", "{}", branch.log());
+    let listed = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+        .arg(format!(
+            "http://{}/v2/{}/buildcache-login/tags/list",
+            registry(),
+            path_of(&repo)
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "404",
+        "no such repository"
     );
 
     // One changed file: the steps before it come from the cache, the rest are rebuilt and

@@ -367,6 +367,17 @@ fn execute<W: Write>(
             export_now = true;
         }
     }
+    // buildah and podman push only the steps they build: a full hit read from the repository
+    // this build writes leaves it as it was.
+    if untouched.is_none()
+        && engine.cache_layout() == CacheLayout::Repository
+        && full_hit
+        && finished.stats.exports.is_empty()
+        && prepared.selection.refs.write.is_some()
+        && prepared.selection.source() == prepared.selection.refs.write.as_deref()
+    {
+        untouched = Some(Untouched::Kept);
+    }
     if export_now {
         export_metadata = export_after(
             config,

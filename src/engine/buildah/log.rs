@@ -204,7 +204,11 @@ impl BuildahLog {
             size.saturating_sub(seen)
         });
         let imports = self.imports(sources, &counted);
+        // buildah pushes each step's layer as it builds it, and only those: a build that built
+        // nothing pushed nothing, and its `--cache-to` repository is as it was.
+        let pushed_anything = !self.pushes.is_empty() || self.push_error.is_some();
         let exports: Vec<CacheExport> = pushed_to
+            .filter(|_| pushed_anything || self.failure.is_some())
             .map(|repo| CacheExport {
                 name: format!("pushing cache to {repo}"),
                 ok: self.push_error.is_none() && self.failure.is_none(),
@@ -333,6 +337,10 @@ mod tests {
         // Each pull is timed from its STEP line to the line saying it was pulled.
         assert!(s.import_seconds > 0.0);
         assert!(log.pushes.is_empty(), "a pulled step is not pushed again");
+        assert!(
+            s.exports.is_empty(),
+            "nothing pushed: the repository is as it was"
+        );
         assert_eq!(log.repositories(), (vec![MAIN.to_owned()], None));
     }
 
