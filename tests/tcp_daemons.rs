@@ -257,3 +257,38 @@ fn a_daemon_certificate_the_ca_file_does_not_sign_names_docker_cert_path() {
     let run = build_with(&env);
     assert_stopped(&run, "DOCKER_CERT_PATH", "is not trusted with");
 }
+
+#[test]
+fn an_endless_answer_to_the_ping_is_cut_short() {
+    // Not a Docker engine: a 400 whose body never ends. The preflight reads only its start and
+    // stops at once, rather than at the deadline or out of memory.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request);
+            let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n");
+            let chunk = vec![b'x'; 64 * 1024];
+            while stream.write_all(&chunk).is_ok() {}
+        }
+    });
+    let started = std::time::Instant::now();
+    let run = build_with(&env_with(&[(
+        "DOCKER_HOST",
+        &format!("tcp://127.0.0.1:{port}"),
+    )]));
+    assert_stopped(
+        &run,
+        "DOCKER_HOST",
+        "answered GET /_ping with 400 Bad Request",
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "cut short, not at the 10 s deadline: {:?}",
+        started.elapsed()
+    );
+    assert!(!run.stdout.contains("xxxx"), "the body is never shown");
+}

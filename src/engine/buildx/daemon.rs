@@ -17,6 +17,8 @@ use crate::error::Error;
 const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 /// The ping's whole deadline: a daemon that answers does so in milliseconds.
 const PING_DEADLINE: Duration = Duration::from_secs(10);
+/// What is read of a refusal's body (Go's plain-HTTP refusal is one short line).
+const PING_BODY_CAP: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
@@ -156,10 +158,18 @@ fn ping(authority: &str, tls: Option<&Tls>) -> Result<(), Error> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let url = format!("{scheme}://{authority}/_ping");
     let answer = crate::runtime::block_on(async {
-        let response = client.get(&url).send().await?;
+        let mut response = client.get(&url).send().await?;
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        Ok::<_, reqwest::Error>((status, body))
+        // Only a refusal's start is read, to tell Go's "HTTP request to an HTTPS server": what
+        // answers may not be a Docker engine, and its body is never shown.
+        let mut head = Vec::new();
+        while !status.is_success() && head.len() < PING_BODY_CAP {
+            match response.chunk().await? {
+                Some(chunk) => head.extend_from_slice(&chunk),
+                None => break,
+            }
+        }
+        Ok::<_, reqwest::Error>((status, String::from_utf8_lossy(&head).into_owned()))
     });
     match answer {
         Ok((status, _)) if status.is_success() => Ok(()),
