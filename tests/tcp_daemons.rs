@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use common::*;
 
@@ -75,27 +74,6 @@ fn legacy_tcp() -> String {
     engine_env()["REGCACHE_LEGACY_TCP_HOST"].clone()
 }
 
-/// A CA certificate made here, as a `DOCKER_CERT_PATH` holds one.
-fn cert_dir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=regcache-test-ca", "-keyout"])
-        .arg(dir.path().join("ca-key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("ca.pem"))
-        .output()
-        .expect("openssl runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir
-}
-
 #[test]
 fn a_host_where_nothing_listens_names_docker_host() {
     // A port just freed: nothing listens there.
@@ -134,12 +112,10 @@ fn a_wrong_certificate_path_names_docker_cert_path() {
 fn tls_spoken_to_a_plain_tcp_daemon_names_docker_tls_verify() {
     let _turn = engine_lock();
     let host = legacy_tcp();
-    let certs = cert_dir();
-    let run = build_with(&env_with(&[
-        ("DOCKER_HOST", &host),
-        ("DOCKER_TLS_VERIFY", "1"),
-        ("DOCKER_CERT_PATH", certs.path().to_str().unwrap()),
-    ]));
+    // The TLS daemon's client certificates, made by `scripts/engine.sh tls-start`.
+    let mut env = tls_env(Some("REGCACHE_TLS_CERT_PATH"));
+    env.insert("DOCKER_HOST".into(), host);
+    let run = build_with(&env);
     assert_stopped(&run, "DOCKER_TLS_VERIFY", "does not speak TLS");
 }
 
