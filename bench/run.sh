@@ -18,6 +18,9 @@
 #     changed, against bare buildx, build-push-action and a builder that kept its own cache
 #     (2 runs each: the part takes 8 minutes); compression and mode; the cache's cost as it
 #     grows to 1 GB and 100 steps.
+#  8. bake's warm path (bench/bake.py): `regcache bake` against bare `docker buildx bake` with
+#     the same cache sets, and the read-only floor, for the two-target example and a generated
+#     pair of services (100 MB base layer, 24 steps per target); 3 interleaved runs each.
 # usage: bench/run.sh [--quick] [RUNS]   (default 5 of each, scale.py 2; --quick: bench/scale.py
 # only, smaller). BPA_INDEX=<build-push-action's released dist/index.cjs> adds it to scale.py.
 set -euo pipefail
@@ -39,3 +42,4 @@ python3 bench/verify.py
 python3 bench/buildah.py "$runs"
 python3 bench/record.py "$runs"
 python3 bench/scale.py 2
+python3 bench/bake.py 3

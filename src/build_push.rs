@@ -110,7 +110,7 @@ fn has_default_context(text: &str) -> bool {
 
 /// `{{defaultContext}}` replaced (build-push-action renders `context` and `build-contexts` as
 /// Handlebars templates with that one variable).
-fn render(text: &str, default_context: &str) -> String {
+pub fn render(text: &str, default_context: &str) -> String {
     DEFAULT_CONTEXT
         .replace_all(text, regex::NoExpand(default_context))
         .into_owned()
@@ -172,7 +172,7 @@ pub fn derive(
 }
 
 /// CSV fields of an attestation or provenance value, trimmed (csv-parse `trim: true`).
-fn fields(text: &str) -> Vec<String> {
+pub fn fields(text: &str) -> Vec<String> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -186,7 +186,7 @@ fn fields(text: &str) -> Vec<String> {
 }
 
 /// `Build.hasAttestationType`: a `type=<name>` field.
-fn has_type(name: &str, attest: &str) -> bool {
+pub fn has_type(name: &str, attest: &str) -> bool {
     fields(attest).iter().any(|field| {
         let mut parts = field.split('=').map(str::trim);
         parts.next() == Some("type") && parts.next() == Some(name)
@@ -209,7 +209,7 @@ fn attestation_attrs(attrs: &str) -> String {
 
 /// `Build.resolveProvenanceAttrs`: the run's URL as `builder-id` unless one is given. Off
 /// GitHub there is no run URL, and the value is kept as given.
-fn provenance_attrs(input: &str, run: Option<&GitHubRun>) -> String {
+pub fn provenance_attrs(input: &str, run: Option<&GitHubRun>) -> String {
     let Some(run) = run else {
         return input.to_owned();
     };
@@ -228,7 +228,7 @@ fn provenance_attrs(input: &str, run: Option<&GitHubRun>) -> String {
 
 /// `Build.getProvenanceInput`: `true` is the run's builder id, `false` stays, anything else is
 /// attributes.
-fn provenance_input(input: &str, run: Option<&GitHubRun>) -> String {
+pub fn provenance_input(input: &str, run: Option<&GitHubRun>) -> String {
     match input {
         "true" | "True" | "TRUE" => match run {
             Some(run) => format!("builder-id={}", run.run_url()),
@@ -241,13 +241,15 @@ fn provenance_input(input: &str, run: Option<&GitHubRun>) -> String {
 
 /// `Build.hasDockerExporter`: loading, or a `type=docker` output.
 fn has_docker_exporter(build: &BuildOptions) -> bool {
-    build.load
-        || build.outputs.iter().any(|output| {
-            fields(output).iter().any(|field| {
-                let mut parts = field.split('=').map(str::trim);
-                parts.next() == Some("type") && parts.next() == Some("docker")
-            })
-        })
+    build.load || build.outputs.iter().any(|output| is_docker_output(output))
+}
+
+/// An output with `type=docker`: the image goes to the Docker engine's store.
+pub fn is_docker_output(output: &str) -> bool {
+    fields(output).iter().any(|field| {
+        let mut parts = field.split('=').map(str::trim);
+        parts.next() == Some("type") && parts.next() == Some("docker")
+    })
 }
 
 /// `getAttestArgs`: `provenance`, else the default provenance; `sbom`; then `attests`, where

@@ -35,33 +35,19 @@ fn build_command() -> Command {
     let mut command = Command::new("build")
         .about("Build an image with a registry cache and report what the cache did");
     for spec in INPUTS {
-        let mut arg = Arg::new(spec.name).help(spec.description);
-        arg = if spec.name == "context" {
+        let mut arg = input_arg(spec);
+        if spec.name == "context" {
             // A command line builds the directory it names, as `docker build .` does (the
             // action's default is build-push-action's Git context).
-            arg.default_value(".").value_name("CONTEXT")
-        } else {
-            arg.long(spec.name)
-        };
-        if let Some(short) = spec.short {
-            arg = arg.short(short);
+            arg = Arg::new(spec.name)
+                .help(spec.description)
+                .default_value(".")
+                .value_name("CONTEXT");
         }
         // An image sets its engine (regcache's buildah image: REGCACHE_ENGINE=buildah).
         if spec.name == "engine" {
             arg = arg.env("REGCACHE_ENGINE");
         }
-        if let Some(alias) = spec.alias {
-            arg = arg.visible_alias(alias);
-        }
-        arg = match spec.kind {
-            Kind::Bool => arg
-                .num_args(0..=1)
-                .require_equals(true)
-                .default_missing_value("true")
-                .value_name("BOOL"),
-            Kind::List(_) => arg.action(ArgAction::Append),
-            Kind::Text => arg,
-        };
         command = command.arg(arg);
     }
     output_args(command)
@@ -80,6 +66,45 @@ fn build_command() -> Command {
             .value_name("BUILDX_ARGS")
             .help("Further `docker buildx build` arguments after `--`"),
     )
+}
+
+/// An input's flag as clap takes it: booleans as `--flag` or `--flag=false`, lists repeated.
+fn input_arg(spec: &crate::inputs::InputSpec) -> Arg {
+    let mut arg = Arg::new(spec.name).help(spec.description).long(spec.name);
+    if let Some(short) = spec.short {
+        arg = arg.short(short);
+    }
+    if let Some(alias) = spec.alias {
+        arg = arg.visible_alias(alias);
+    }
+    match spec.kind {
+        Kind::Bool => arg
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .value_name("BOOL"),
+        Kind::List(_) => arg.action(ArgAction::Append),
+        Kind::Text => arg,
+    }
+}
+
+/// `regcache bake`: docker/bake-action's inputs and regcache's cache inputs as flags, the
+/// targets as `docker buildx bake` takes them.
+fn bake_command() -> Command {
+    let mut command = Command::new("bake")
+        .about("Run docker buildx bake with a registry cache per target and report what each target's cache did");
+    for spec in crate::inputs::bake_inputs() {
+        let arg = if spec.name == "targets" {
+            Arg::new(spec.name)
+                .help(spec.description)
+                .value_name("TARGET")
+                .action(ArgAction::Append)
+        } else {
+            input_arg(spec)
+        };
+        command = command.arg(arg);
+    }
+    output_args(command)
 }
 
 pub fn command() -> Command {
@@ -112,10 +137,16 @@ pub fn command() -> Command {
                         .help("Ask the registry which refs exist and keep only those"),
                 ),
         )
+        .subcommand(bake_command())
         .subcommand(
-            Command::new("action").about(
-                "Run as a GitHub Actions step: inputs from INPUT_*, outputs to GITHUB_OUTPUT",
-            ),
+            Command::new("action")
+                .about("Run as a GitHub Actions step: inputs from INPUT_*, outputs to GITHUB_OUTPUT")
+                .arg(
+                    Arg::new("command")
+                        .value_parser(["build", "bake"])
+                        .default_value("build")
+                        .help("The action's command: `build` (the main action) or `bake` (the bake sub-action)"),
+                ),
         )
         .subcommand(output_args(
             Command::new("stats")
@@ -192,10 +223,20 @@ pub fn command() -> Command {
         )
 }
 
-/// The inputs a `build` or `plan` command line gives, as the action's `INPUT_*` would.
-pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
+/// The inputs a `bake` command line gives, as the sub-action's `INPUT_*` would.
+pub fn bake_raw_from_matches(matches: &ArgMatches) -> RawInputs {
     let mut raw = RawInputs::default();
-    for spec in INPUTS {
+    set_from_matches(&mut raw, matches, crate::inputs::bake_inputs());
+    raw
+}
+
+/// Each input given on the command line, as one value (a list's items one per line).
+fn set_from_matches(
+    raw: &mut RawInputs,
+    matches: &ArgMatches,
+    specs: impl Iterator<Item = &'static crate::inputs::InputSpec>,
+) {
+    for spec in specs {
         if let Some(values) = matches.get_many::<String>(spec.name) {
             let values: Vec<String> = match spec.kind {
                 // Each flag is one item, whatever quotes it holds.
@@ -205,6 +246,12 @@ pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
             raw.set(spec.name, values.join("\n"));
         }
     }
+}
+
+/// The inputs a `build` or `plan` command line gives, as the action's `INPUT_*` would.
+pub fn raw_from_matches(matches: &ArgMatches) -> RawInputs {
+    let mut raw = RawInputs::default();
+    set_from_matches(&mut raw, matches, INPUTS.iter());
     for value in matches.get_many::<String>("secret").into_iter().flatten() {
         match buildx_secret(value) {
             Ok((input, item)) => {
@@ -295,6 +342,12 @@ pub enum Invocation {
     },
     /// `regcache action`: the inputs from `INPUT_*`.
     Action,
+    Bake {
+        raw: RawInputs,
+        output: Option<(OutputFormat, Option<PathBuf>)>,
+    },
+    /// `regcache action bake`: the bake sub-action's inputs from `INPUT_*`.
+    BakeAction,
     Plan(PlanRequest),
     Stats {
         file: PathBuf,
@@ -327,7 +380,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Invocation, clap::Error> {
             raw: raw_from_matches(m),
             output: output(m),
         },
+        Some(("action", m))
+            if m.get_one::<String>("command").map(String::as_str) == Some("bake") =>
+        {
+            Invocation::BakeAction
+        }
         Some(("action", _)) => Invocation::Action,
+        Some(("bake", m)) => Invocation::Bake {
+            raw: bake_raw_from_matches(m),
+            output: output(m),
+        },
         Some(("plan", m)) => Invocation::Plan(PlanRequest {
             raw: raw_from_matches(m),
             format: m

@@ -13,7 +13,7 @@ use crate::cache::settings::PolicyInputs;
 use crate::cache::settings::PolicyKind;
 use crate::error::BadValue;
 pub use crate::error::{InputError, InvalidInputs};
-use crate::inputs::RawInputs;
+use crate::inputs::{CACHE_FORMAT_INPUTS, RawInputs};
 use crate::reference::{self, DEFAULT_CACHE_TAG};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,7 +149,23 @@ struct Checker<'a> {
     errors: Vec<InputError>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    /// A checker that starts with what the raw inputs already know is wrong: values that are
+    /// not UTF-8, flags that could not be read.
+    fn new(raw: &'a RawInputs) -> Self {
+        let mut c = Checker {
+            raw,
+            errors: Vec::new(),
+        };
+        for input in &raw.not_utf8 {
+            c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
+        }
+        for (flag, problem) in &raw.flag_errors {
+            c.fail(flag, problem.clone());
+        }
+        c
+    }
+
     fn fail(&mut self, input: &'static str, problem: impl Into<String>) {
         self.errors.push(InputError {
             input,
@@ -236,16 +252,6 @@ impl Checker<'_> {
     }
 }
 
-/// Inputs of BuildKit's cache format, which buildah's layer cache has no equivalent for.
-const CACHE_FORMAT_INPUTS: &[&str] = &[
-    "mode",
-    "compression",
-    "compression-level",
-    "force-compression",
-    "oci-mediatypes",
-    "image-manifest",
-];
-
 /// Build inputs buildah has no flag for (buildah v1.28 `docs/buildah-build.1.md`), each with
 /// what it would have meant.
 const BUILDX_ONLY_INPUTS: &[(&str, &str)] = &[
@@ -298,16 +304,7 @@ fn refuse_for_buildah(c: &mut Checker<'_>, engine: Engine) {
 
 /// Every input checked at once into one `Config`, or every problem found, one per line.
 pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
-    let mut c = Checker {
-        raw,
-        errors: Vec::new(),
-    };
-    for input in &raw.not_utf8 {
-        c.fail(input, "the value is not valid UTF-8; give it as UTF-8 text");
-    }
-    for (flag, problem) in &raw.flag_errors {
-        c.fail(flag, problem.clone());
-    }
+    let mut c = Checker::new(raw);
     let engine = c.typed("engine", str::parse::<Engine>, Engine::Buildx);
     // buildah's cache is a repository of step layers with no one manifest to describe.
     let build_record = c.flag("build-record") && engine == Engine::Buildx;
@@ -339,6 +336,167 @@ pub fn validate(raw: &RawInputs) -> Result<Config, InvalidInputs> {
             })
         }
         _ => Err(InvalidInputs(c.errors)),
+    }
+}
+
+/// `regcache bake`'s inputs: bake-action's own, and the cache inputs each target's cache is
+/// decided with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BakeConfig {
+    /// The cache inputs and the flags bake-action shares with build, as a build's `Config`
+    /// without tags or target: each target's is this with its own (`for_target`).
+    pub base: Config,
+    pub bake: BakeOptions,
+}
+
+/// bake-action's own inputs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BakeOptions {
+    pub source: Option<String>,
+    pub files: Vec<String>,
+    pub targets: Vec<String>,
+    /// The `--set` overrides as given, none of them a cache key regcache writes.
+    pub sets: Vec<String>,
+    pub workdir: Option<String>,
+}
+
+/// The target keys regcache writes per target, which a `set` may not override while it does.
+const BAKE_CACHE_KEYS: &[&str] = &["cache-from", "cache-to"];
+
+/// The bake inputs checked at once, as `validate` checks a build's.
+pub fn validate_bake(raw: &RawInputs) -> Result<BakeConfig, InvalidInputs> {
+    let mut c = Checker::new(raw);
+    let cache = cache_options(&mut c);
+    let cache_ref = cache_ref(&mut c, &[]);
+    let policy = policy_inputs(&mut c);
+    let call = c.checked("call", |call| {
+        one_of(call.split(',').next().unwrap_or_default(), CALL_METHODS)
+    });
+    let policy_off = policy.kind == Some(PolicyKind::Off);
+    let sets = c.checked_list("set", |set| check_bake_set(set, policy_off));
+    // Bake's own rule for names (buildx `bake/bake.go` `validateTargetName`), which also keeps
+    // a target from being read as a flag.
+    let targets = c.checked_list("targets", |target| {
+        let valid = !target.is_empty()
+            && target
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+            && !target.starts_with('-');
+        if valid {
+            Ok(())
+        } else {
+            Err(format!("`{}` is not a bake target or group name; names hold letters, digits, `_` and `-`, and do not start with `-`", crate::escape::one_line(target)))
+        }
+    });
+    let files = c.checked_list("files", |file| {
+        if file == "-" {
+            Err("`-` (standard input) gives the step no file to read; name the bake file".into())
+        } else if file.starts_with('-') {
+            Err(format!(
+                "`{file}` starts with `-` and would be read as a flag; give `./{file}`"
+            ))
+        } else {
+            Ok(())
+        }
+    });
+    let source = c.optional("source");
+    let workdir = c.optional("workdir");
+    if workdir.is_some() && source.as_deref().is_some_and(|s| !is_remote_source(s)) {
+        c.fail(
+            "workdir",
+            "a local `source` is the directory bake runs in; give either source or workdir",
+        );
+    }
+    let build = BuildOptions {
+        allow: c.list("allow"),
+        builder: c.optional("builder"),
+        call,
+        load: c.flag("load"),
+        no_cache: c.flag("no-cache"),
+        provenance: c.optional("provenance"),
+        pull: c.flag("pull"),
+        push: c.flag("push"),
+        sbom: c.optional("sbom"),
+        ..BuildOptions::default()
+    };
+    match (c.errors.is_empty(), cache_ref) {
+        (true, Some(repository)) => {
+            let (cache_repository, pinned_tag) = repository.unzip();
+            Ok(BakeConfig {
+                base: Config {
+                    engine: Engine::Buildx,
+                    cache_repository,
+                    pinned_tag: pinned_tag.flatten(),
+                    policy,
+                    cache,
+                    extra_cache_from: Vec::new(),
+                    extra_cache_to: Vec::new(),
+                    build,
+                    build_record: false,
+                },
+                bake: BakeOptions {
+                    source,
+                    files,
+                    targets,
+                    sets,
+                    workdir,
+                },
+            })
+        }
+        _ => Err(InvalidInputs(c.errors)),
+    }
+}
+
+/// bake-action's `Util.isValidRef`: a remote definition (a URL or a Git address), not a
+/// directory.
+pub fn is_remote_source(source: &str) -> bool {
+    ["https://", "http://", "git://", "github.com/", "git@"]
+        .iter()
+        .any(|prefix| source.starts_with(prefix))
+}
+
+/// The target key a bake `--set` writes (`output` of `*.output=type=docker`).
+pub fn bake_set_field(set: &str) -> Option<&str> {
+    let key = set.split_once('=').map_or(set, |(key, _)| key);
+    key.split_once('.').map(|(_, field)| field.trim())
+}
+
+/// A `set` is `pattern.key=value` (`pattern.args.NAME` alone reads the variable), and may not
+/// write the cache keys regcache writes per target unless the policy is off.
+fn check_bake_set(set: &str, policy_off: bool) -> Result<(), String> {
+    let key = set.split_once('=').map_or(set, |(key, _)| key);
+    let Some(field) = bake_set_field(set) else {
+        return Err(format!(
+            "`{}` is not `targetpattern.key=value`",
+            crate::escape::one_line(key)
+        ));
+    };
+    if BAKE_CACHE_KEYS.contains(&field) && !policy_off {
+        return Err(format!(
+            "`{}` sets `{field}`, which regcache writes for every target from cache-policy; remove it (a target's own entries in the bake file are kept and added to), or set cache-policy: off",
+            crate::escape::one_line(key)
+        ));
+    }
+    Ok(())
+}
+
+impl BakeConfig {
+    /// One target's build as regcache decides its cache: the target's name in the scope (as a
+    /// build's `target`), its tags and platforms, and its cache repository (`cache-ref`, else
+    /// its first tag's, as a build's).
+    pub fn for_target(&self, name: &str, tags: &[String], platforms: &[String]) -> Config {
+        let mut config = self.base.clone();
+        config.build.target = Some(name.to_owned());
+        config.build.tags = tags.to_vec();
+        config.build.platforms = platforms.to_vec();
+        if config.cache_repository.is_none() {
+            config.cache_repository = tags
+                .iter()
+                .filter_map(|t| reference::parse(t).ok())
+                .find(|t| t.digest().is_none())
+                .map(|tag| reference::with_tag(&tag, DEFAULT_CACHE_TAG));
+        }
+        config
     }
 }
 

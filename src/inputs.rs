@@ -393,8 +393,98 @@ pub const INPUTS: &[InputSpec] = &[
     ),
 ];
 
+/// `regcache bake`'s own inputs, docker/bake-action v7.1.0's (`action.yml`, read as its
+/// `src/context.ts` `getInputs` reads them); it shares the others with build (`BAKE_SHARED`).
+pub const BAKE_ONLY: &[InputSpec] = &[
+    input(
+        "source",
+        Text,
+        "",
+        "Context to build from: a local directory (the working directory) or a remote bake definition (a Git URL); `{{defaultContext}}` is the Git context of the run. Default: the Git context in the action, the working directory on the command line.",
+    ),
+    with_flag(
+        input(
+            "files",
+            COMMAS,
+            "",
+            "Bake definition files, one per line or comma-separated (`cwd://` names a local file beside a remote source).",
+        ),
+        Some('f'),
+        Some("file"),
+    ),
+    input(
+        "targets",
+        COMMAS,
+        "",
+        "Bake targets or groups to build, one per line or comma-separated. Default: the `default` group.",
+    ),
+    input(
+        "set",
+        Kind::List(ListOptions {
+            ignore_comma: true,
+            quote: false,
+            trim: true,
+        }),
+        "",
+        "Target values to override (`targetpattern.key=value`), one per line. regcache writes each target's `cache-from` and `cache-to` itself.",
+    ),
+    input(
+        "workdir",
+        Text,
+        "",
+        "Directory bake runs in, where local definition files are read (bake-action v4's `workdir`); a local `source` is the same. Default: the workspace.",
+    ),
+];
+
+/// The inputs of `INPUTS` that `regcache bake` takes too, with the same meaning: bake-action's
+/// flags, then regcache's cache inputs (the policy's, the format's, `ignore-error`).
+const BAKE_SHARED: &[&[&str]] = &[
+    &[
+        "builder",
+        "allow",
+        "call",
+        "no-cache",
+        "pull",
+        "load",
+        "provenance",
+        "push",
+        "sbom",
+        "cache-policy",
+        "cache-prefix",
+        "cache-scope",
+        "policy-file",
+        "cache-ref",
+    ],
+    CACHE_FORMAT_INPUTS,
+    &["ignore-error"],
+];
+
+/// Inputs of BuildKit's cache format, which buildah's layer cache has no equivalent for.
+pub const CACHE_FORMAT_INPUTS: &[&str] = &[
+    "mode",
+    "compression",
+    "compression-level",
+    "force-compression",
+    "oci-mediatypes",
+    "image-manifest",
+];
+
+/// Every input of `regcache bake`, in the order of `bake/action.yml`.
+pub fn bake_inputs() -> impl Iterator<Item = &'static InputSpec> {
+    BAKE_SHARED
+        .iter()
+        .flat_map(|names| names.iter())
+        .map(|name| {
+            INPUTS
+                .iter()
+                .find(|s| s.name == *name)
+                .expect("a shared input is in INPUTS")
+        })
+        .chain(BAKE_ONLY)
+}
+
 pub fn spec(name: &str) -> Option<&'static InputSpec> {
-    INPUTS.iter().find(|s| s.name == name)
+    INPUTS.iter().chain(BAKE_ONLY).find(|s| s.name == name)
 }
 
 /// `INPUT_` + name with spaces as `_`, uppercased, hyphens kept (as the runner sets them).
@@ -449,8 +539,20 @@ impl RawInputs {
 
     /// Inputs of an action step, from the environment the runner gave it.
     pub fn from_github(env: &crate::env::Env) -> Self {
+        Self::from_github_of(env, INPUTS.iter())
+    }
+
+    /// The bake sub-action's inputs, from the environment the runner gave it.
+    pub fn from_github_bake(env: &crate::env::Env) -> Self {
+        Self::from_github_of(env, bake_inputs())
+    }
+
+    fn from_github_of(
+        env: &crate::env::Env,
+        specs: impl Iterator<Item = &'static InputSpec>,
+    ) -> Self {
         let mut raw = Self::default();
-        for spec in INPUTS {
+        for spec in specs {
             let name = github_env_name(spec.name);
             if let Some(value) = env.get(&name) {
                 raw.values.insert(spec.name, value.to_owned());

@@ -6,11 +6,12 @@
 //!
 //! | room | job |
 //! |---|---|
-//! | `commands/` | a file per command (`build`, `plan`, `stats`, `inspect`, `verify`, `prune`, `explain`, `history`): its orchestration and its rendering; `build` chains the stages, `records` does a build record's effects |
+//! | `commands/` | a file per command (`build`, `bake`, `plan`, `stats`, `inspect`, `verify`, `prune`, `explain`, `history`): its orchestration and its rendering; `build` chains the stages, `records` does a build record's effects |
 //! | `cli` | the command line: definition and parsing into an `Invocation` |
 //! | `args` | the flags several commands share (`--insecure`, the result format) |
 //! | `inputs` | the one table of inputs; raw values from flags or `INPUT_*` |
 //! | `config` | validation into one typed `Config`, which engine included (pure) |
+//! | `bake/` | `regcache bake`'s pure parts: the printed definition, bake-action's arguments with a cache per target, the report (pure) |
 //! | `build_push` | what docker/build-push-action derives from the run (pure) |
 //! | `cache/` | the cache's vocabulary: entries, settings and the policy file, the tag scheme (a record's tag too), the decision per event, whether an export would add anything (`export`), slugs (pure) |
 //! | `probe` | which refs of the chain exist: the pure selection, and asking the registry |
@@ -33,6 +34,7 @@
 //! place an error is printed.
 
 mod args;
+mod bake;
 mod build_push;
 mod cache;
 mod cli;
@@ -85,7 +87,13 @@ pub fn main(args: Vec<OsString>, env: Env) -> ExitCode {
     let ctx = Context::new(env);
     // Build logs (and GitHub's workflow commands) go to stdout; the other commands keep
     // stdout for their result and log to stderr.
-    let to_stdout = matches!(invocation, Invocation::Build { .. } | Invocation::Action);
+    let to_stdout = matches!(
+        invocation,
+        Invocation::Build { .. }
+            | Invocation::Action
+            | Invocation::Bake { .. }
+            | Invocation::BakeAction
+    );
     let result = if to_stdout {
         dispatch(
             &ctx,
@@ -133,6 +141,10 @@ fn dispatch<W: Write>(
         Invocation::Action => {
             commands::build::build(ctx, &RawInputs::from_github(&ctx.env), None, log)
         }
+        Invocation::Bake { raw, output: o } => commands::bake::bake(ctx, &raw, output_to(&o), log),
+        Invocation::BakeAction => {
+            commands::bake::bake(ctx, &RawInputs::from_github_bake(&ctx.env), None, log)
+        }
         Invocation::Plan(request) => commands::plan::plan(ctx, &request, log),
         Invocation::Stats { file, output: o } => commands::stats::stats(&file, output_to(&o)),
         Invocation::Prune(flags) => commands::prune::prune(ctx, &flags, log),
@@ -177,9 +189,9 @@ pub mod internals {
     pub use crate::cache::settings::{PolicySettings, settings};
     pub use crate::cache::slug::slug;
     pub use crate::cache::tags::{Key, RequestKind, tag};
-    pub use crate::cli::{command, raw_from_matches};
-    pub use crate::config::{Config, Engine, validate};
-    pub use crate::inputs::{INPUTS, RawInputs, github_env_name};
+    pub use crate::cli::{bake_raw_from_matches, command, raw_from_matches};
+    pub use crate::config::{Config, Engine, validate, validate_bake};
+    pub use crate::inputs::{INPUTS, InputSpec, RawInputs, bake_inputs, github_env_name};
     pub use crate::platform::{github, gitlab};
     pub use crate::prune::Outcome;
     pub use crate::registry::{CacheInfo, Registry, Subject};

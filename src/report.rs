@@ -40,6 +40,8 @@ pub enum Output {
     MissReasons,
     FirstMiss,
     CacheHistory,
+    /// Bake only: each target's own outputs.
+    Targets,
 }
 
 impl Output {
@@ -67,8 +69,23 @@ impl Output {
         Output::CacheHistory,
     ];
 
+    /// The outputs of `regcache bake` and the bake sub-action: per target, then the totals
+    /// over all targets under the build's names, then bake-action's own.
+    pub const BAKE: [Output; 9] = [
+        Output::Targets,
+        Output::CacheHit,
+        Output::CacheHitRatio,
+        Output::CachedSteps,
+        Output::TotalSteps,
+        Output::CacheImportSeconds,
+        Output::CacheExportSeconds,
+        Output::BuildSeconds,
+        Output::Metadata,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
+            Output::Targets => "targets",
             Output::CacheHit => "cache-hit",
             Output::CacheHitRatio => "cache-hit-ratio",
             Output::CachedSteps => "cached-steps",
@@ -95,6 +112,9 @@ impl Output {
 
     pub fn description(self) -> &'static str {
         match self {
+            Output::Targets => {
+                "Bake: each target's cache, as JSON: {target: {cache-hit, cache-hit-ratio, cached-steps, total-steps, cache-ref, cache-source, cache-exported}}."
+            }
             Output::CacheHit => "true when every cacheable Dockerfile step was cached.",
             Output::CacheHitRatio => "Cached steps divided by cacheable steps (0 to 1).",
             Output::CachedSteps => {
@@ -139,7 +159,11 @@ impl Output {
     pub fn is_json(self) -> bool {
         matches!(
             self,
-            Output::Stats | Output::Metadata | Output::MissReasons | Output::CacheHistory
+            Output::Stats
+                | Output::Metadata
+                | Output::MissReasons
+                | Output::CacheHistory
+                | Output::Targets
         )
     }
 }
@@ -190,7 +214,7 @@ pub fn image_name(tags: &[String], target: Option<&str>) -> String {
 }
 
 /// Cached steps out of all as ten cells (rounded), for the summary's stage table.
-fn bar(cached: usize, steps: usize) -> String {
+pub fn bar(cached: usize, steps: usize) -> String {
     let full = (cached * 10 + steps / 2)
         .checked_div(steps)
         .unwrap_or(0)
@@ -394,6 +418,25 @@ impl Report {
         })
     }
 
+    /// What bake's `targets` output holds for this build (one target's).
+    pub fn target_json(&self) -> Value {
+        let all = self.stats_json();
+        let keys = [
+            Output::CacheHit,
+            Output::CacheHitRatio,
+            Output::CachedSteps,
+            Output::TotalSteps,
+            Output::CacheRef,
+            Output::CacheSource,
+            Output::CacheExported,
+        ];
+        Value::Object(
+            keys.iter()
+                .map(|k| (k.name().to_owned(), all[k.name()].clone()))
+                .collect(),
+        )
+    }
+
     /// One output's value, as a step output holds it.
     fn value(&self, output: Output) -> String {
         let s = &self.stats;
@@ -427,6 +470,7 @@ impl Report {
             Output::MissReasons => json!(self.misses()).to_string(),
             Output::FirstMiss => self.first_miss(),
             Output::CacheHistory => json!(self.history).to_string(),
+            Output::Targets => self.target_json().to_string(),
             // build-push-action's `JSON.stringify(metadata, null, 2)`, keys in file order.
             Output::Metadata => self
                 .metadata()
@@ -458,6 +502,7 @@ impl Report {
                     .unwrap_or_else(|| Value::String(String::new())),
                 Output::MissReasons => json!(self.misses()),
                 Output::CacheHistory => json!(self.history),
+                Output::Targets => self.target_json(),
                 other => Value::String(self.value(other)),
             };
             object.insert(output.name().to_owned(), value);
@@ -477,14 +522,7 @@ impl Report {
                     .filter(|output| !output.is_json())
                     .map(|output| (output.name(), self.value(*output)))
                     .collect();
-                let text = gitlab::dotenv(&outputs);
-                if text.len() > gitlab::DOTENV_LIMIT {
-                    return Err(Error::DotenvTooLarge {
-                        bytes: text.len(),
-                        limit: gitlab::DOTENV_LIMIT,
-                    });
-                }
-                Ok(text)
+                gitlab::dotenv_report(&outputs)
             }
         }
     }

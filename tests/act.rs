@@ -52,9 +52,16 @@ fn localize(workflow: &str, download_url: &str, replace: &[(&str, &str)]) -> Str
         });
         for step in steps.iter_mut() {
             let uses = step.get("uses").and_then(Value::as_str).unwrap_or("");
-            if uses.starts_with("regcache/regcache@") {
+            let local = if uses.starts_with("regcache/regcache@") {
+                Some("./")
+            } else if uses.starts_with("regcache/regcache/bake@") {
+                Some("./bake")
+            } else {
+                None
+            };
+            if let Some(local) = local {
                 swapped += 1;
-                step["uses"] = Value::from("./");
+                step["uses"] = Value::from(local);
                 let with = step
                     .as_mapping_mut()
                     .unwrap()
@@ -98,6 +105,12 @@ fn repository(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = common::example_copy();
     let root = common::repo_root();
     std::fs::copy(root.join("action.yml"), dir.path().join("action.yml")).unwrap();
+    std::fs::create_dir_all(dir.path().join("bake")).unwrap();
+    std::fs::copy(
+        root.join("bake/action.yml"),
+        dir.path().join("bake/action.yml"),
+    )
+    .unwrap();
     std::fs::create_dir_all(dir.path().join("dist")).unwrap();
     std::fs::copy(
         root.join("dist/launch.sh"),
@@ -454,6 +467,39 @@ fn the_single_image_example_runs() {
         registry_has(&image),
         "push: true on a push event pushed the image"
     );
+}
+
+/// The bake sub-action through the runner, as `workflows/bake.yml` uses it: cold, then warm
+/// on a wiped builder, with a later step reading each target's figures from its `targets`
+/// output.
+#[test]
+fn the_bake_example_runs_cold_then_warm_and_a_later_step_reads_its_targets() {
+    let _engine = common::engine_lock();
+    let server = Server::files(common::release_archives());
+    let image = common::fresh_repo("example-bake");
+    let example = std::fs::read_to_string(common::repo_root().join("workflows/bake.yml")).unwrap();
+    let workflow = localize(
+        &example,
+        &server.url,
+        &[
+            ("ghcr.io/${{ github.repository }}", &image),
+            // The example's files are at the root of the test repository.
+            ("source: ./example/two-images", "source: ./two-images"),
+        ],
+    );
+    let repo = repository(&[(".github/workflows/bake.yml", &workflow)]);
+    let machine = Machine::new();
+    common::wipe_builder();
+    let cold = machine.run(repo.path(), ".github/workflows/bake.yml");
+    assert_succeeded(&cold);
+    assert_logged(&cold, "api: cached 0 of 5 steps, cache true");
+    assert_logged(&cold, "worker: cached 0 of 5 steps, cache true");
+    assert!(registry_has(&format!("{image}/api")) && registry_has(&format!("{image}/worker")));
+    common::wipe_builder();
+    let warm = machine.run(repo.path(), ".github/workflows/bake.yml");
+    assert_succeeded(&warm);
+    assert_logged(&warm, "api: cached 5 of 5 steps, cache kept");
+    assert_logged(&warm, "worker: cached 5 of 5 steps, cache kept");
 }
 
 #[test]

@@ -14,8 +14,31 @@ const ACTION_ONLY_INPUTS: &[&str] = &["binary-path", "download-url", "github-tok
 const LAUNCHER_ENV: &[&str] = &["REGCACHE_BINARY_PATH", "REGCACHE_DOWNLOAD_URL"];
 
 fn action() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/action.yml")).unwrap();
+    read_action("action.yml")
+}
+
+fn read_action(path: &str) -> Value {
+    let text = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path))
+        .unwrap();
     yaml_serde::from_str(&text).unwrap()
+}
+
+/// The `INPUT_*` the runner sets from an action's declared defaults.
+fn runner_defaults(action: &Value) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (name, input) in action["inputs"].as_mapping().unwrap() {
+        if let Some(default) = input.get("default") {
+            let default = default.as_str().unwrap();
+            // `${{ github.token }}` is evaluated by the runner to the job's token.
+            let value = if default.starts_with("${{") {
+                "ghs_job_token"
+            } else {
+                default
+            };
+            env.push((github_env_name(name.as_str().unwrap()), value.to_owned()));
+        }
+    }
+    env
 }
 
 fn keys(map: &Value) -> BTreeSet<String> {
@@ -61,21 +84,8 @@ fn inputs_agree_with_the_input_table() {
 /// with and without a policy file (which a passed default would otherwise override).
 #[test]
 fn runner_defaults_equal_the_cli_with_no_flags() {
-    let action = action();
-    let mut env: Vec<(String, String)> =
-        vec![("INPUT_TAGS".into(), "127.0.0.1:5055/app:dev".into())];
-    for (name, input) in action["inputs"].as_mapping().unwrap() {
-        if let Some(default) = input.get("default") {
-            let default = default.as_str().unwrap();
-            // `${{ github.token }}` is evaluated by the runner to the job's token.
-            let value = if default.starts_with("${{") {
-                "ghs_job_token"
-            } else {
-                default
-            };
-            env.push((github_env_name(name.as_str().unwrap()), value.to_owned()));
-        }
-    }
+    let mut env = runner_defaults(&action());
+    env.push(("INPUT_TAGS".into(), "127.0.0.1:5055/app:dev".into()));
     let from_runner = RawInputs::from_github(&Env::from_iter(env));
     let matches = regcache::internals::command()
         .try_get_matches_from(["regcache", "build", "--tag", "127.0.0.1:5055/app:dev"])
@@ -178,8 +188,8 @@ fn outputs_agree_with_the_report() {
 fn the_readme_tables_list_every_input_and_output() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for spec in INPUTS {
-        let row = format!(
+    let row = |spec: &config::InputSpec| {
+        format!(
             "| `{}` | {} | {} |",
             spec.name,
             if spec.default.is_empty() {
@@ -188,14 +198,21 @@ fn the_readme_tables_list_every_input_and_output() {
                 format!("`{}`", spec.default)
             },
             spec.description.replace('|', "\\|")
-        );
+        )
+    };
+    for spec in INPUTS.iter().chain(config::bake_inputs()) {
+        let row = row(spec);
         assert!(
             readme.contains(&row),
             "README row for input {}: {row}",
             spec.name
         );
     }
-    for (name, description) in Output::ALL.map(|o| (o.name(), o.description())) {
+    for (name, description) in Output::ALL
+        .iter()
+        .chain(&Output::BAKE)
+        .map(|o| (o.name(), o.description()))
+    {
         assert!(
             readme.contains(&format!("| `{name}` | {description} |")),
             "README row for output {name}"
@@ -253,4 +270,82 @@ fn the_prune_action_passes_every_input_to_a_variable_prune_reads() {
         .map(|(n, _)| n.to_string())
         .collect();
     assert_eq!(keys(&action["outputs"]), written);
+}
+
+/// The bake sub-action (`bake/action.yml`) and `regcache bake`'s input table agree both ways,
+/// as the main action and build's do.
+#[test]
+fn the_bake_action_agrees_with_its_input_table_and_outputs() {
+    let action = read_action("bake/action.yml");
+    let declared = keys(&action["inputs"]);
+    let mut expected: BTreeSet<String> = config::bake_inputs().map(|s| s.name.to_owned()).collect();
+    expected.extend(ACTION_ONLY_INPUTS.iter().map(|s| s.to_string()));
+    assert_eq!(declared, expected);
+    for spec in config::bake_inputs() {
+        let input = &action["inputs"][spec.name];
+        let default = input.get("default").map(|d| d.as_str().unwrap().to_owned());
+        let expected_default =
+            (spec.declared_in_action && !spec.default.is_empty()).then(|| spec.default.to_owned());
+        assert_eq!(default, expected_default, "default of {}", spec.name);
+        assert_eq!(
+            input["description"].as_str().unwrap(),
+            spec.description,
+            "description of {}",
+            spec.name
+        );
+    }
+    let run = action["runs"]["steps"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "run")
+        .expect("a step with id: run")
+        .clone();
+    assert_eq!(
+        run["run"].as_str().unwrap(),
+        r#"bash "$GITHUB_ACTION_PATH/../dist/launch.sh" action bake"#
+    );
+    let mut mapped_expected: BTreeSet<String> = config::bake_inputs()
+        .map(|s| github_env_name(s.name))
+        .collect();
+    mapped_expected.insert(github_env_name("github-token"));
+    mapped_expected.extend(LAUNCHER_ENV.iter().map(|s| s.to_string()));
+    assert_eq!(keys(&run["env"]), mapped_expected);
+    for spec in config::bake_inputs() {
+        assert_eq!(
+            run["env"][github_env_name(spec.name).as_str()]
+                .as_str()
+                .unwrap(),
+            format!("${{{{ inputs.{} }}}}", spec.name)
+        );
+    }
+    let outputs: BTreeSet<String> = Output::BAKE.iter().map(|o| o.name().to_owned()).collect();
+    assert_eq!(keys(&action["outputs"]), outputs);
+    for output in Output::BAKE {
+        let declared = &action["outputs"][output.name()];
+        assert_eq!(
+            declared["description"].as_str().unwrap(),
+            output.description()
+        );
+        assert_eq!(
+            declared["value"].as_str().unwrap(),
+            format!("${{{{ steps.run.outputs.{} }}}}", output.name())
+        );
+    }
+}
+
+/// The runner's defaults for the bake sub-action mean what `regcache bake` means with no flags.
+#[test]
+fn bake_runner_defaults_equal_the_cli_with_no_flags() {
+    let env = runner_defaults(&read_action("bake/action.yml"));
+    let from_runner = RawInputs::from_github_bake(&Env::from_iter(env));
+    let matches = regcache::internals::command()
+        .try_get_matches_from(["regcache", "bake"])
+        .unwrap();
+    let from_cli =
+        regcache::internals::bake_raw_from_matches(matches.subcommand_matches("bake").unwrap());
+    assert_eq!(
+        config::validate_bake(&from_runner).unwrap(),
+        config::validate_bake(&from_cli).unwrap()
+    );
 }

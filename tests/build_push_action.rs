@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use serde_json::Value;
-
-use common::{regcache, repo_root};
+use common::{GetArgsTable, read_nul, regcache};
 
 /// Records its arguments (NUL-separated) and answers `docker buildx version` with the case's
 /// version, as buildx prints it.
@@ -61,67 +59,18 @@ fn comparable(argv: &[String], temp: &Path) -> Vec<String> {
 
 #[test]
 fn the_build_push_action_getargs_table_gives_the_same_buildx_arguments() {
-    let table: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/data/build-push-action-getargs.json"))
-            .unwrap(),
-    )
-    .unwrap();
-    let cases = table["cases"].as_array().unwrap();
+    let getargs = GetArgsTable::new("build-push-action-getargs.json", FAKE_DOCKER);
+    let cases = getargs.cases();
     assert_eq!(cases.len(), 20, "the 20 cases for buildx 0.10 and later");
-
-    let dir = tempfile::tempdir().unwrap();
-    let bin = dir.path().join("bin");
-    std::fs::create_dir(&bin).unwrap();
-    std::fs::write(bin.join("docker"), FAKE_DOCKER).unwrap();
-    std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let fixtures = dir.path().join("fixtures");
+    let fixtures = getargs.dir.path().join("fixtures");
     std::fs::create_dir(&fixtures).unwrap();
     std::fs::write(fixtures.join("secret.txt"), "a secret\n").unwrap();
-    let payload = dir.path().join("event.json");
-    std::fs::write(&payload, table["payload"].to_string()).unwrap();
     let fill = |text: &str| text.replace("${fixturesDir}", &fixtures.to_string_lossy());
 
     let mut failures = Vec::new();
     for case in cases {
         let number = case["case"].as_u64().unwrap();
-        let temp = dir.path().join(format!("temp-{number}"));
-        std::fs::create_dir(&temp).unwrap();
-        let recorded = dir.path().join(format!("argv-{number}"));
-        let mut env: BTreeMap<String, String> = BTreeMap::from([
-            (
-                "PATH".into(),
-                format!("{}:/usr/bin:/bin", bin.to_string_lossy()),
-            ),
-            ("GITHUB_ACTIONS".into(), "true".into()),
-            ("GITHUB_EVENT_NAME".into(), "push".into()),
-            // Nothing here may leave the machine: the API is a closed loopback port.
-            ("GITHUB_API_URL".into(), "http://127.0.0.1:9".into()),
-            ("GITHUB_EVENT_PATH".into(), payload.to_string_lossy().into()),
-            (
-                "GITHUB_OUTPUT".into(),
-                temp.join("output").to_string_lossy().into(),
-            ),
-            ("RUNNER_TEMP".into(), temp.to_string_lossy().into()),
-            ("FAKE_ARGV".into(), recorded.to_string_lossy().into()),
-            (
-                "FAKE_BUILDX_VERSION".into(),
-                case["buildx"].as_str().unwrap().into(),
-            ),
-        ]);
-        for (name, value) in table["environment"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .chain(case["env"].as_object().unwrap())
-        {
-            env.insert(name.clone(), value.as_str().unwrap().into());
-        }
-        for (name, value) in case["inputs"].as_object().unwrap() {
-            env.insert(
-                format!("INPUT_{}", name.to_uppercase()),
-                fill(value.as_str().unwrap()),
-            );
-        }
+        let (temp, env) = getargs.case_env(case, fill);
         let run = regcache(&["action"], &env);
         let expected: Vec<String> = case["expected"]
             .as_array()
@@ -129,15 +78,7 @@ fn the_build_push_action_getargs_table_gives_the_same_buildx_arguments() {
             .iter()
             .map(|w| fill(w.as_str().unwrap()))
             .collect();
-        let argv: Vec<String> = std::fs::read(&recorded)
-            .map(|bytes| {
-                String::from_utf8(bytes)
-                    .unwrap()
-                    .split_terminator('\0')
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let argv = read_nul(&temp.join("argv"));
         let got = comparable(&argv, &temp);
         if run.code != Some(0) || got != expected {
             failures.push(format!(

@@ -104,6 +104,7 @@ fn shipped_workflows_and_the_action_pass_zizmor() {
     let mut files = shipped_workflows(dir.path());
     files.push(common::repo_root().join("action.yml"));
     files.push(common::repo_root().join("prune/action.yml"));
+    files.push(common::repo_root().join("bake/action.yml"));
     let out = zizmor(&files);
     assert!(out.status.success(), "{}", text(&out));
     assert!(

@@ -43,7 +43,7 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    fn new(
+    pub(super) fn new(
         config: Config,
         settings: PolicySettings,
         decision: Decision,
@@ -174,7 +174,7 @@ fn ask_registry<W: Write>(
 /// GitLab's job credentials for its registry, written as a docker config when the job has
 /// none (as GitLab's docs have jobs run `docker login`), so that buildx, buildah and regcache's
 /// own registry client all find them. An existing config is never touched.
-fn gitlab_login<W: Write>(env: &Env, log: &mut Log<W>) -> Result<(), Error> {
+pub(super) fn gitlab_login<W: Write>(env: &Env, log: &mut Log<W>) -> Result<(), Error> {
     let Some(login) = gitlab::login(env) else {
         return Ok(());
     };
@@ -214,11 +214,43 @@ pub fn build<W: Write>(
     // `prepare` checks the engine (preflight) before anything is asked or printed.
     let prepared = prepare(ctx, raw, Purpose::Build, log)?;
     let report = execute(ctx, &prepared, log)?;
+    publish(
+        ctx,
+        &Published {
+            outputs: report.outputs(),
+            summary_markdown: report.summary_markdown(),
+            summary_for_log: report.summary_for_log(),
+            render: &|format| report.render(format),
+            succeeded: report.succeeded,
+        },
+        output,
+        log,
+    )
+}
+
+/// What a run hands to where its outputs go.
+pub(super) struct Published<'a> {
+    pub outputs: Vec<(&'static str, String)>,
+    pub summary_markdown: String,
+    pub summary_for_log: String,
+    pub render: &'a dyn Fn(OutputFormat) -> Result<String, Error>,
+    pub succeeded: bool,
+}
+
+/// The outputs where the platform and `output` say: GitHub's step outputs and job summary;
+/// on GitLab the summary in the log and the outputs as a dotenv report and a JSON artifact.
+/// A failed run is `Error::BuildFailed`, after its outputs.
+pub(super) fn publish<W: Write>(
+    ctx: &Context,
+    published: &Published<'_>,
+    output: Option<(OutputFormat, Option<&Path>)>,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
     if ctx.platform == Platform::GitLab {
         // GitLab has no step outputs or job summary: the summary goes to the log, the
         // outputs to a dotenv report and a JSON artifact.
         log.start_group("Cache summary")?;
-        for line in report.summary_for_log().lines() {
+        for line in published.summary_for_log.lines() {
             log.line(line)?;
         }
         log.end_group()?;
@@ -226,11 +258,11 @@ pub fn build<W: Write>(
         // project directory unless the script changed directory).
         let dir = PathBuf::from(".");
         write_output(
-            &report.render(OutputFormat::Dotenv)?,
+            &(published.render)(OutputFormat::Dotenv)?,
             Some(&dir.join(gitlab::DOTENV_FILE)),
         )?;
         write_output(
-            &report.render(OutputFormat::Json)?,
+            &(published.render)(OutputFormat::Json)?,
             Some(&dir.join(gitlab::JSON_FILE)),
         )?;
     }
@@ -242,14 +274,14 @@ pub fn build<W: Write>(
         .and_then(build_push::parse_bool)
         .unwrap_or(true);
     ctx.platform.publish_outputs(
-        &report.outputs(),
-        summary.then(|| report.summary_markdown()).as_deref(),
+        &published.outputs,
+        summary.then_some(published.summary_markdown.as_str()),
         &ctx.env,
     )?;
     if let Some((format, file)) = output {
-        write_output(&report.render(format)?, file)?;
+        write_output(&(published.render)(format)?, file)?;
     }
-    if report.succeeded {
+    if published.succeeded {
         Ok(())
     } else {
         Err(Error::BuildFailed)
@@ -263,14 +295,7 @@ fn execute<W: Write>(
     log: &mut Log<W>,
 ) -> Result<Report, Error> {
     let config = &prepared.config;
-    let temp_root = ctx
-        .env
-        .get("RUNNER_TEMP")
-        .map_or_else(std::env::temp_dir, PathBuf::from);
-    let temp = tempfile::Builder::new()
-        .prefix("regcache-")
-        .tempdir_in(&temp_root)
-        .map_err(Error::file("creating a temporary directory", &temp_root))?;
+    let temp = super::run_temp(ctx)?;
     let engine = config.engine;
     let cache_entries = &prepared.cache_entries;
     let github_run = ctx
@@ -410,9 +435,18 @@ fn run_engine<W: Write>(
     files: &RunFiles,
     log: &mut Log<W>,
 ) -> Result<Finished, Error> {
+    streamed(log, |line| config.engine.run(config, argv, files, line))
+}
+
+/// `run` with every line it shows sent to the log as untrusted text; the first failure to
+/// write the log wins over the run's result.
+pub(super) fn streamed<W: Write, T>(
+    log: &mut Log<W>,
+    run: impl FnOnce(&mut dyn FnMut(&str)) -> Result<T, Error>,
+) -> Result<T, Error> {
     log.start_untrusted()?;
     let mut log_error = None;
-    let finished = config.engine.run(config, argv, files, |line| {
+    let result = run(&mut |line| {
         if log_error.is_none() {
             log_error = log.line(line).err();
         }
@@ -420,7 +454,7 @@ fn run_engine<W: Write>(
     log.end_untrusted()?;
     match log_error {
         Some(e) => Err(Error::Log(e)),
-        None => finished,
+        None => result,
     }
 }
 
@@ -719,7 +753,10 @@ fn describe_setup<W: Write>(
 }
 
 /// What the build reads and writes, and why, before it starts.
-fn describe_decision<W: Write>(prepared: &Prepared, log: &mut Log<W>) -> Result<(), Error> {
+pub(super) fn describe_decision<W: Write>(
+    prepared: &Prepared,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
     let c = &prepared.config.cache;
     log.line(&format!(
         "regcache: cache-policy {} ({})",
@@ -783,6 +820,19 @@ fn explain<W: Write>(
     dockerfile: Option<&str>,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
+    cache_warnings(report, log)?;
+    if report.succeeded {
+        return Ok(());
+    }
+    if let Some(fix) = &finished.setup_problem {
+        return Ok(log.annotate(Level::Error, "build setup", fix, None)?);
+    }
+    failure(report, finished.last_text.as_deref(), dockerfile, log)
+}
+
+/// What the cache did that a person should hear of: refs that could not be imported, an
+/// export that failed, a cache too large to import.
+pub(super) fn cache_warnings<W: Write>(report: &Report, log: &mut Log<W>) -> Result<(), Error> {
     let s = &report.stats;
     let cache_ref = report.selection.refs.write.as_deref().unwrap_or("");
     for import in &s.imports {
@@ -826,12 +876,17 @@ fn explain<W: Write>(
     for warning in report.exported_cache.iter().flat_map(|c| &c.warnings) {
         log.annotate(Level::Warning, "cache too large to import", warning, None)?;
     }
-    if report.succeeded {
-        return Ok(());
-    }
-    if let Some(fix) = &finished.setup_problem {
-        return Ok(log.annotate(Level::Error, "build setup", fix, None)?);
-    }
+    Ok(())
+}
+
+/// The failed step annotated at its line, else the build's last error.
+pub(super) fn failure<W: Write>(
+    report: &Report,
+    last_text: Option<&str>,
+    dockerfile: Option<&str>,
+    log: &mut Log<W>,
+) -> Result<(), Error> {
+    let s = &report.stats;
     // BuildKit names the Dockerfile by its base name; the annotation needs its path in the
     // repository to attach to the file in a pull request's diff.
     let location = s.error_location.as_ref().map(|l| match dockerfile {
@@ -849,7 +904,7 @@ fn explain<W: Write>(
             let message = s
                 .final_error
                 .clone()
-                .or_else(|| finished.last_text.clone())
+                .or_else(|| last_text.map(str::to_owned))
                 .unwrap_or_else(|| "the build failed".into());
             log.annotate(Level::Error, "build failed", &message, location)?
         }

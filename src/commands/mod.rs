@@ -4,6 +4,7 @@
 //! `inspect`, `verify` and `prune` (the registry). What they share is here: the process's
 //! context and where a rendered text goes.
 
+pub mod bake;
 pub mod build;
 pub mod explain;
 pub mod history;
@@ -51,6 +52,19 @@ impl Context {
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."))
     }
+}
+
+/// A directory of the run's own for the files the engine reads and writes, under the
+/// runner's temporary directory; removed when dropped.
+fn run_temp(ctx: &Context) -> Result<tempfile::TempDir, Error> {
+    let root = ctx
+        .env
+        .get("RUNNER_TEMP")
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    tempfile::Builder::new()
+        .prefix("regcache-")
+        .tempdir_in(&root)
+        .map_err(Error::file("creating a temporary directory", &root))
 }
 
 /// The registry client, with plain HTTP for the reference's host when the user asks.

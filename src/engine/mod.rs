@@ -7,6 +7,9 @@
 mod buildah;
 mod buildx;
 
+/// `docker buildx bake`, which only buildx has.
+pub use buildx::{Place, bake};
+
 use std::io::{self, BufRead};
 
 use crate::build_push::Derived;

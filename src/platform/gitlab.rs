@@ -66,7 +66,19 @@ pub fn docker_config(login: &Login) -> String {
 }
 
 /// Values are single lines: a value with a newline would end its variable early.
-pub fn dotenv(outputs: &[(&str, String)]) -> String {
+/// The dotenv report GitLab accepts, or the error that says it would refuse it.
+pub fn dotenv_report(outputs: &[(&str, String)]) -> Result<String, crate::error::Error> {
+    let text = dotenv(outputs);
+    if text.len() > DOTENV_LIMIT {
+        return Err(crate::error::Error::DotenvTooLarge {
+            bytes: text.len(),
+            limit: DOTENV_LIMIT,
+        });
+    }
+    Ok(text)
+}
+
+fn dotenv(outputs: &[(&str, String)]) -> String {
     outputs
         .iter()
         .map(|(name, value)| {

@@ -720,3 +720,98 @@ pub fn project_of(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// An action's `getArgs` table (`tests/data/*-getargs.json`) as the runner runs it: a
+/// recording `docker` first on `PATH`, and each case's environment.
+pub struct GetArgsTable {
+    pub table: serde_json::Value,
+    pub dir: tempfile::TempDir,
+    bin: PathBuf,
+    payload: PathBuf,
+}
+
+impl GetArgsTable {
+    /// The table at `tests/data/<name>`, with `docker` the script `fake_docker`.
+    pub fn new(name: &str, fake_docker: &str) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let table: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(repo_root().join("tests/data").join(name)).unwrap(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("docker"), fake_docker).unwrap();
+        std::fs::set_permissions(bin.join("docker"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let payload = dir.path().join("event.json");
+        std::fs::write(&payload, table["payload"].to_string()).unwrap();
+        Self {
+            table,
+            dir,
+            bin,
+            payload,
+        }
+    }
+
+    pub fn cases(&self) -> &Vec<serde_json::Value> {
+        self.table["cases"].as_array().unwrap()
+    }
+
+    /// A case's own directory, and its environment: a push on GitHub with the table's run
+    /// and payload, the case's variables, its inputs as `INPUT_*` (each through `fill`), and
+    /// `FAKE_ARGV` where the recording docker writes the argv it was given.
+    pub fn case_env(
+        &self,
+        case: &serde_json::Value,
+        fill: impl Fn(&str) -> String,
+    ) -> (PathBuf, BTreeMap<String, String>) {
+        let number = case["case"].as_u64().unwrap();
+        let temp = self.dir.path().join(format!("temp-{number}"));
+        std::fs::create_dir(&temp).unwrap();
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        let mut env: BTreeMap<String, String> = BTreeMap::from([
+            ("PATH".into(), format!("{}:/usr/bin:/bin", path(&self.bin))),
+            ("GITHUB_ACTIONS".into(), "true".into()),
+            ("GITHUB_EVENT_NAME".into(), "push".into()),
+            // Nothing here may leave the machine: the API is a closed loopback port.
+            ("GITHUB_API_URL".into(), "http://127.0.0.1:9".into()),
+            ("GITHUB_EVENT_PATH".into(), path(&self.payload)),
+            ("GITHUB_OUTPUT".into(), path(&temp.join("output"))),
+            ("RUNNER_TEMP".into(), path(&temp)),
+            ("FAKE_ARGV".into(), path(&temp.join("argv"))),
+            (
+                "FAKE_BUILDX_VERSION".into(),
+                case["buildx"].as_str().unwrap().into(),
+            ),
+        ]);
+        for (name, value) in self.table["environment"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .chain(case["env"].as_object().unwrap())
+        {
+            env.insert(name.clone(), value.as_str().unwrap().into());
+        }
+        for (name, value) in case["inputs"].as_object().unwrap() {
+            env.insert(
+                format!("INPUT_{}", name.to_uppercase()),
+                fill(value.as_str().unwrap()),
+            );
+        }
+        (temp, env)
+    }
+}
+
+/// A file of NUL-separated words (what the recording docker writes), or none.
+pub fn read_nul(path: &Path) -> Vec<String> {
+    std::fs::read(path)
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .unwrap()
+                .split_terminator('\0')
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}

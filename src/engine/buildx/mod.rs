@@ -9,6 +9,7 @@
 //! before any step runs, so the same fact is read from its refusal at no cost.
 
 mod argv;
+pub mod bake;
 mod builder;
 pub(super) mod daemon;
 mod progress;
@@ -43,21 +44,54 @@ fn run_program(
     argv: &[String],
     on_line: &mut impl FnMut(&str),
 ) -> Result<Finished, Error> {
+    let mut progress = Progress::default();
+    let (succeeded, seconds) = solve(program, argv, &Place::default(), &mut progress, on_line)?;
+    let tail: Vec<String> = progress.text_tail.iter().cloned().collect();
+    Ok(Finished {
+        succeeded,
+        stats: stats::compute(&progress),
+        seconds,
+        setup_problem: (!succeeded)
+            .then(|| diagnose(&tail, config.build.builder.as_deref()))
+            .flatten(),
+        last_text: tail.last().cloned(),
+    })
+}
+
+/// Where a buildx command runs: its directory and variables besides the process's own.
+#[derive(Debug, Default)]
+pub struct Place<'a> {
+    pub dir: Option<&'a std::path::Path>,
+    pub env: Vec<(&'static str, String)>,
+}
+
+/// buildx run with its rawjson progress folded into `progress` as it arrives, each event
+/// shown through `on_line`: whether it succeeded, and its wall time.
+fn solve(
+    program: &str,
+    argv: &[String],
+    place: &Place<'_>,
+    progress: &mut impl progress::Folds,
+    on_line: &mut impl FnMut(&str),
+) -> Result<(bool, f64), Error> {
     let started = Instant::now();
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(argv)
         // Build-check warnings in the metadata file, as build-push-action asks for them.
         .env("BUILDX_METADATA_WARNINGS", "true")
+        .envs(place.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| Error::EngineStart {
-            program: program.to_owned(),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    if let Some(dir) = place.dir {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().map_err(|source| Error::EngineStart {
+        program: program.to_owned(),
+        source,
+    })?;
     let stderr = child.stderr.take().expect("stderr is piped");
-    let mut progress = Progress::default();
-    let read = progress::read_rawjson(stderr, &mut progress, &mut |event| {
+    let read = progress::read_rawjson(stderr, progress, &mut |event| {
         on_line(&display::render(&event))
     });
     let status = child.wait().map_err(|source| Error::EngineRead {
@@ -68,17 +102,7 @@ fn run_program(
         program: program.to_owned(),
         source,
     })?;
-    let tail: Vec<String> = progress.text_tail.iter().cloned().collect();
-    let succeeded = status.success();
-    Ok(Finished {
-        succeeded,
-        stats: stats::compute(&progress),
-        seconds: started.elapsed().as_secs_f64(),
-        setup_problem: (!succeeded)
-            .then(|| diagnose(&tail, config.build.builder.as_deref()))
-            .flatten(),
-        last_text: tail.last().cloned(),
-    })
+    Ok((status.success(), started.elapsed().as_secs_f64()))
 }
 
 /// `docker buildx version`: `github.com/docker/buildx v0.13.1 <commit>` (Debian prints

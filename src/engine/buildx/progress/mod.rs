@@ -5,6 +5,7 @@ pub mod display;
 mod model;
 mod plain;
 mod rawjson;
+mod targets;
 
 use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, Read};
@@ -13,6 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 pub use model::{SolveStatus, VertexRecord, VertexTable};
+pub use targets::ByTarget;
 
 use crate::stats::Location;
 use plain::{PlainLine, VertexText};
@@ -312,15 +314,39 @@ pub fn read_log(mut source: impl BufRead) -> io::Result<Progress> {
     Ok(progress)
 }
 
+/// What rawjson progress is read into: one build's table, or a bake run's per target.
+pub trait Folds {
+    fn fold_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event));
+    fn fold_text(&mut self, line: &str, emit: &mut impl FnMut(Event));
+}
+
+impl Folds for Progress {
+    fn fold_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event)) {
+        self.apply_status(status, emit);
+    }
+    fn fold_text(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        self.apply_text(line, emit);
+    }
+}
+
+impl Folds for ByTarget {
+    fn fold_status(&mut self, status: &SolveStatus, emit: &mut impl FnMut(Event)) {
+        self.apply_status(status, emit);
+    }
+    fn fold_text(&mut self, line: &str, emit: &mut impl FnMut(Event)) {
+        self.apply_text(line, emit);
+    }
+}
+
 pub fn read_rawjson(
     source: impl Read,
-    progress: &mut Progress,
+    progress: &mut impl Folds,
     emit: &mut impl FnMut(Event),
 ) -> io::Result<()> {
     for item in RawJsonReader::new(source) {
         match item? {
-            RawItem::Status(status) => progress.apply_status(&status, emit),
-            RawItem::Text(line) => progress.apply_text(&line, emit),
+            RawItem::Status(status) => progress.fold_status(&status, emit),
+            RawItem::Text(line) => progress.fold_text(&line, emit),
         }
     }
     Ok(())

@@ -18,7 +18,7 @@ pub struct SolveStatus {
     pub warnings: Vec<WarningUpdate>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct VertexUpdate {
     pub digest: String,
     #[serde(default)]
