@@ -153,6 +153,39 @@ fn each_target_keeps_its_own_cache_per_branch_and_pull_request() {
     let after: Vec<Option<String>> = main_refs.iter().map(|r| digest(r)).collect();
     assert_eq!(after, main_digests, "a full hit leaves the tags untouched");
 
+    // One target's file changed: that target misses and its cache is exported after the run,
+    // the other's tag stays as it was; the next wiped build is warm from the new export.
+    std::fs::write(workspace.path().join("api.txt"), "api, changed\n").unwrap();
+    wipe_builder();
+    let (run, changed) = bake_on_github(workspace.path(), &registry, main, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    let api = target(&changed, "api");
+    assert_eq!(
+        (api["cached-steps"].as_u64(), api["cache-exported"].clone()),
+        (Some(3), Value::Bool(true)),
+        "{}",
+        run.log()
+    );
+    assert_eq!(target(&changed, "worker")["cache-exported"], "kept");
+    assert!(
+        run.stdout
+            .contains("exporting now the cache of each target that missed a step: api\n"),
+        "{}",
+        run.log()
+    );
+    let main_digests: Vec<Option<String>> = main_refs.iter().map(|r| digest(r)).collect();
+    assert_ne!(main_digests[0], after[0], "api's tag was exported again");
+    assert_eq!(main_digests[1], after[1], "worker's tag was left as it was");
+    wipe_builder();
+    let (run, again) = bake_on_github(workspace.path(), &registry, main, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.log());
+    assert_eq!(
+        target(&again, "api")["cached-steps"].as_u64(),
+        Some(5),
+        "the export after the run holds every step: {}",
+        run.log()
+    );
+
     // A pull request into main: reads main's tag per target, writes only its own.
     wipe_builder();
     let work = tempfile::tempdir().unwrap();
@@ -268,4 +301,41 @@ fn refused_inputs_stop_before_anything_is_built() {
         None,
         "no image was pushed or cache written"
     );
+}
+
+#[test]
+fn a_failed_step_is_annotated_with_its_target_and_the_run_fails() {
+    let _turn = engine_lock();
+    let workspace = bake_example();
+    let dockerfile = workspace.path().join("Dockerfile");
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    std::fs::write(
+        &dockerfile,
+        text.replace("cat /shared.txt worker.txt > /worker.txt", "exit 3"),
+    )
+    .unwrap();
+    let push = fixture("github/push-branch.json");
+    let (run, outputs) = bake_on_github(
+        workspace.path(),
+        &fresh_repo("bake-failed"),
+        ("push", "refs/heads/main", &push),
+        &[],
+    );
+    assert_eq!(run.code, Some(1), "{}", run.log());
+    let errors: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.log());
+    assert!(
+        errors[0].starts_with("::error title=target worker%3A [worker 2/2] RUN"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(
+        outputs["cache-hit"], false,
+        "the outputs are written for a failed run too"
+    );
+    assert_eq!(target(&outputs, "worker")["cache-hit"], false);
 }

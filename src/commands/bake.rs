@@ -551,9 +551,14 @@ fn explain_failure<W: Write>(
     log: &mut Log<W>,
 ) -> Result<(), Error> {
     let mut said = false;
-    for (_, target) in &report.targets {
-        if target.stats.failed_step.is_some() {
-            build::failure(target, None, None, log)?;
+    for (name, target) in &report.targets {
+        if let Some(step) = &target.stats.failed_step {
+            log.annotate(
+                Level::Error,
+                &format!("target {name}: {}", step.name),
+                &step.error,
+                None,
+            )?;
             said = true;
         }
     }

@@ -880,7 +880,7 @@ pub(super) fn cache_warnings<W: Write>(report: &Report, log: &mut Log<W>) -> Res
 }
 
 /// The failed step annotated at its line, else the build's last error.
-pub(super) fn failure<W: Write>(
+fn failure<W: Write>(
     report: &Report,
     last_text: Option<&str>,
     dockerfile: Option<&str>,
