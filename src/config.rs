@@ -898,6 +898,79 @@ mod tests {
         raw
     }
 
+    #[test]
+    fn bake_inputs_are_refused_by_name_and_a_cache_set_only_while_regcache_writes() {
+        let problems = |pairs: &[(&str, &str)]| match validate_bake(&raw(pairs)) {
+            Ok(_) => Vec::new(),
+            Err(InvalidInputs(errors)) => errors
+                .into_iter()
+                .map(|e| format!("{}: {}", e.input, e.problem))
+                .collect(),
+        };
+        assert_eq!(
+            problems(&[("set", "*.args.A=1\napi.labels.x=y")]),
+            Vec::<String>::new()
+        );
+        let refused = problems(&[("set", "*.cache-to=type=gha\napi.cache-from=r/a:c")]);
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused[0].starts_with("set: `*.cache-to` sets `cache-to`, which regcache writes"));
+        assert_eq!(
+            problems(&[("set", "*.cache-to=type=gha"), ("cache-policy", "off")]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems(&[("set", "nodot=1")]),
+            ["set: `nodot` is not `targetpattern.key=value`"]
+        );
+        assert_eq!(
+            problems(&[("targets", "api,web_2,b-c")]),
+            Vec::<String>::new()
+        );
+        for bad in ["-x", "a b", "a.b", "a/b"] {
+            assert_eq!(problems(&[("targets", bad)]).len(), 1, "{bad}");
+        }
+        assert_eq!(
+            problems(&[("files", "-")]),
+            ["files: `-` (standard input) gives the step no file to read; name the bake file"]
+        );
+        assert_eq!(problems(&[("files", "--print")]).len(), 1);
+        assert_eq!(
+            problems(&[("source", "./app"), ("workdir", "./other")]),
+            [
+                "workdir: a local `source` is the directory bake runs in; give either source or workdir"
+            ]
+        );
+        assert_eq!(
+            problems(&[
+                ("source", "https://github.com/o/r.git#main"),
+                ("workdir", "./other")
+            ]),
+            Vec::<String>::new(),
+            "a remote source reads cwd:// files from the workdir"
+        );
+        assert_eq!(problems(&[("call", "lint")]).len(), 1);
+    }
+
+    #[test]
+    fn a_bake_target_takes_its_cache_repository_from_its_first_tag_unless_cache_ref_names_one() {
+        let config = validate_bake(&raw(&[])).unwrap();
+        let api = config.for_target("api", &["r.io/o/api:1".into(), "r.io/o/x:2".into()], &[]);
+        assert_eq!(api.build.target.as_deref(), Some("api"));
+        assert_eq!(
+            api.cache_repository.map(|r| r.whole()),
+            Some("r.io/o/api:buildcache".to_owned())
+        );
+        assert_eq!(config.for_target("t", &[], &[]).cache_repository, None);
+        let given = validate_bake(&raw(&[("cache-ref", "r.io/o/cache")])).unwrap();
+        assert_eq!(
+            given
+                .for_target("api", &["r.io/o/api:1".into()], &["linux/arm64".into()])
+                .cache_repository
+                .map(|r| r.repository().to_owned()),
+            Some("o/cache".to_owned())
+        );
+    }
+
     /// The runner passes every default `action.yml` declares; with `engine: buildah` none of
     /// them may count as written, while each refused input, written, is refused by name.
     #[test]

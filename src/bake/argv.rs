@@ -235,3 +235,108 @@ pub fn export_args(
     args.extend(targets.iter().map(|t| t.name.clone()));
     args
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(private: bool) -> GitHubRun {
+        GitHubRun {
+            server_url: "https://github.com".into(),
+            repository: "o/r".into(),
+            git_ref: "refs/heads/main".into(),
+            run_id: "7".into(),
+            run_attempt: "1".into(),
+            private_repository: private,
+            ..GitHubRun::default()
+        }
+    }
+
+    fn definition(targets: &[(&str, &[&str], &[&str])]) -> Definition {
+        Definition {
+            targets: targets
+                .iter()
+                .map(|(name, outputs, attest)| Target {
+                    name: (*name).into(),
+                    outputs: outputs.iter().map(|s| s.to_string()).collect(),
+                    attest: attest.iter().map(|s| s.to_string()).collect(),
+                    ..Target::default()
+                })
+                .collect(),
+        }
+    }
+
+    /// bake-action's default provenance: per target without one of its own, by the
+    /// repository's visibility, and none when an image goes to the Docker engine, off GitHub,
+    /// or with `BUILDX_NO_DEFAULT_ATTESTATIONS`.
+    #[test]
+    fn default_provenance_follows_bake_action() {
+        let plain = definition(&[("a", &[], &[]), ("b", &[], &["type=provenance,mode=max"])]);
+        let url = "https://github.com/o/r/actions/runs/7/attempts/1";
+        assert_eq!(
+            default_provenance(&plain, false, Some(&run(true))),
+            [
+                "--set".to_owned(),
+                format!("a.attest=type=provenance,mode=min,inline-only=true,builder-id={url}")
+            ],
+            "b has its own"
+        );
+        assert_eq!(
+            default_provenance(&plain, false, Some(&run(false)))[1],
+            format!("a.attest=type=provenance,mode=max,builder-id={url}")
+        );
+        assert_eq!(
+            default_provenance(&plain, true, Some(&run(true))),
+            Vec::<String>::new()
+        );
+        let docker = definition(&[("a", &[], &[]), ("b", &["type=docker"], &[])]);
+        assert_eq!(
+            default_provenance(&docker, false, Some(&run(true))),
+            Vec::<String>::new()
+        );
+        let image = definition(&[("a", &["type=image,push=true"], &[])]);
+        assert_eq!(default_provenance(&image, false, Some(&run(true))).len(), 2);
+        assert_eq!(
+            default_provenance(&plain, false, None),
+            Vec::<String>::new()
+        );
+        let quiet = GitHubRun {
+            no_default_attestations: true,
+            ..run(true)
+        };
+        assert_eq!(
+            default_provenance(&plain, false, Some(&quiet)),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn the_export_solve_leaves_the_images_alone() {
+        let mut raw = crate::inputs::RawInputs::default();
+        raw.set("push", "true");
+        raw.set("load", "true");
+        raw.set("set", "*.output=type=registry\n*.args.X=1");
+        let config = crate::config::validate_bake(&raw).unwrap();
+        let facts = Facts {
+            version: (0, 13),
+            run: None,
+            remote: None,
+        };
+        let target = Target {
+            name: "api".into(),
+            ..Target::default()
+        };
+        let args = export_args(
+            &config,
+            facts,
+            &["api.cache-to=type=registry,ref=r/a:c".into()],
+            &[&target],
+            Path::new("/m.json"),
+        );
+        let joined = args.join(" ");
+        assert_eq!(
+            joined,
+            "buildx bake --set *.args.X=1 --set api.cache-to=type=registry,ref=r/a:c --set api.output=type=cacheonly --metadata-file /m.json --provenance false --sbom false --progress=rawjson api"
+        );
+    }
+}
