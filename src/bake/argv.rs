@@ -310,6 +310,28 @@ mod tests {
         );
     }
 
+    /// `getBakeContext`: the run's Git context by default, `{{defaultContext}}` rendered, a
+    /// directory read locally; on the command line, nothing remote unless given.
+    #[test]
+    fn the_source_is_remote_only_when_it_names_a_definition() {
+        let run = run(true);
+        let context = "https://github.com/o/r.git#refs/heads/main";
+        assert_eq!(
+            remote_source(None, Some(&run), (0, 13)).as_deref(),
+            Some(context)
+        );
+        assert_eq!(
+            remote_source(Some("{{defaultContext}}:sub"), Some(&run), (0, 13)).as_deref(),
+            Some(format!("{context}:sub").as_str())
+        );
+        assert_eq!(remote_source(Some("."), Some(&run), (0, 13)), None);
+        assert_eq!(remote_source(None, None, (0, 13)), None);
+        assert_eq!(
+            remote_source(Some("git@github.com:o/r.git"), None, (0, 13)).as_deref(),
+            Some("git@github.com:o/r.git")
+        );
+    }
+
     #[test]
     fn the_export_solve_leaves_the_images_alone() {
         let mut raw = crate::inputs::RawInputs::default();
