@@ -194,13 +194,19 @@ mod tests {
             succeeded: true,
             seconds: 2.5,
         };
-        for (_, r) in &mut bake.targets {
+        for (i, (_, r)) in bake.targets.iter_mut().enumerate() {
             r.succeeded = true;
+            r.stats.import_seconds = 1.5 / (i + 1) as f64;
+            r.stats.export_seconds = 0.25;
         }
         let outputs: std::collections::BTreeMap<_, _> = bake.outputs().into_iter().collect();
         assert_eq!(outputs["cached-steps"], "4");
         assert_eq!(outputs["total-steps"], "7");
         assert_eq!(outputs["cache-hit"], "false");
+        assert_eq!(outputs["cache-hit-ratio"], "0.571");
+        assert_eq!(outputs["cache-import-seconds"], "2.250");
+        assert_eq!(outputs["cache-export-seconds"], "0.500");
+        assert_eq!(outputs["build-seconds"], "2.500");
         let targets: Value = serde_json::from_str(&outputs["targets"]).unwrap();
         assert_eq!(targets["api"]["cache-hit"], json!(true));
         assert_eq!(targets["web"]["cached-steps"], json!(1));
