@@ -212,6 +212,25 @@ mod tests {
         assert_eq!(targets["web"]["cached-steps"], json!(1));
         assert_eq!(targets["web"]["cache-hit-ratio"], json!(0.25));
         assert!(outputs["metadata"].contains("\"containerimage.digest\": \"sha256:a\""));
+        let dotenv = bake.render(OutputFormat::Dotenv).unwrap();
+        assert!(dotenv.contains("REGCACHE_CACHED_STEPS=4\n"), "{dotenv}");
+        assert!(
+            !dotenv.contains("REGCACHE_TARGETS") && !dotenv.contains("REGCACHE_METADATA"),
+            "the JSON outputs stay out of dotenv: {dotenv}"
+        );
+        let json: Value = serde_json::from_str(&bake.render(OutputFormat::Json).unwrap()).unwrap();
+        assert_eq!(json["targets"]["web"]["total-steps"], json!(4));
+        assert_eq!(json["cache-hit"], json!(false));
+        assert_eq!(json["metadata"]["api"]["containerimage.digest"], "sha256:a");
+        let headlines = bake.headlines();
+        assert!(
+            headlines[1].starts_with("web: regcache: 1/4 steps cached"),
+            "{headlines:?}"
+        );
+        assert_eq!(
+            headlines[2],
+            "regcache: bake: 4/7 steps cached over 2 target(s) (57.1%), cache-hit=false, bake 2.50s"
+        );
         bake.targets.truncate(1);
         assert_eq!(bake.outputs()[1], ("cache-hit", "true".to_owned()));
         bake.succeeded = false;
