@@ -175,6 +175,12 @@ mod tests {
                     vertex("sha256:theirs", "[api base 3/4] COPY a ./", true),
                     vertex("sha256:warm1", "[api base 4/4] RUN x", true),
                     vertex("sha256:warm2", "[api base 4/4] RUN x", true),
+                    VertexUpdate {
+                        started: None,
+                        completed: None,
+                        ..vertex("sha256:waiting", "[api stage 1/1] RUN y", false)
+                    },
+                    vertex("sha256:ran", "[api stage 1/1] RUN y", false),
                 ],
                 ..SolveStatus::default()
             },
@@ -191,8 +197,19 @@ mod tests {
             .collect();
         assert_eq!(
             api,
-            [("[base 3/4] COPY a ./", false), ("[base 4/4] RUN x", true)]
+            [
+                ("[base 3/4] COPY a ./", false),
+                ("[base 4/4] RUN x", true),
+                ("[stage 1/1] RUN y", false)
+            ]
         );
+        let ran = &folded[0].1.vertices.records()[2];
+        assert!(
+            ran.started && ran.completed,
+            "started and completed by either report"
+        );
+        by.apply_text("ERROR: failed to solve: x", &mut |_| {});
+        assert_eq!(by.whole.final_error.as_deref(), Some("failed to solve: x"));
     }
 
     #[test]
