@@ -97,6 +97,22 @@ pub struct Chain {
     pub registry: String,
 }
 
+impl Chain {
+    /// The decided tags as the engine names them in `repository`.
+    pub fn of(
+        decision: &crate::cache::decision::Decision,
+        engine: crate::config::Engine,
+        repository: &oci_client::Reference,
+    ) -> Self {
+        let full_ref = |tag: &String| engine.cache_location(repository, tag);
+        Chain {
+            read: decision.read.iter().map(full_ref).collect(),
+            write: decision.write.as_ref().map(full_ref),
+            registry: repository.registry().to_owned(),
+        }
+    }
+}
+
 /// From the chain and (when probed) the registry's answers, one per ref: the refs to pass and
 /// the warnings; or, when the registry cannot be reached and the build must write its cache
 /// without `ignore-error`, the reason not to build. Pure.

@@ -82,6 +82,18 @@ pub struct Decision {
     pub reason: String,
 }
 
+impl Decision {
+    /// Nothing read or written, for `reason`.
+    pub fn nothing(reason: &str) -> Self {
+        Decision {
+            read: Vec::new(),
+            why: Vec::new(),
+            write: None,
+            reason: reason.into(),
+        }
+    }
+}
+
 /// The longest read chain: each extra existing ref costs a probe and BuildKit's manifest and
 /// config fetch, and past the fourth the bench's trace found nothing more to reuse.
 pub const MAX_CHAIN: usize = 4;

@@ -333,12 +333,7 @@ fn plan_targets<'d, W: Write>(
                     &format!("target {}: neither cache-ref nor its tags name a repository, so it builds without a registry cache; set cache-ref (e.g. ghcr.io/owner/app) to keep one", target.name),
                     None,
                 )?;
-                let decision = Decision {
-                    read: Vec::new(),
-                    why: Vec::new(),
-                    write: None,
-                    reason: "no cache repository".into(),
-                };
+                let decision = Decision::nothing("no cache repository");
                 (decision, None)
             }
             Some(repository) => {
@@ -352,12 +347,7 @@ fn plan_targets<'d, W: Write>(
                 if let Err(InvalidInputs(found)) = plan::check_cache_tags(&config, &decision) {
                     errors.extend(found);
                 }
-                let full_ref = |tag: &String| Engine::Buildx.cache_location(repository, tag);
-                let chain = Chain {
-                    read: decision.read.iter().map(full_ref).collect(),
-                    write: decision.write.as_ref().map(full_ref),
-                    registry: repository.registry().to_owned(),
-                };
+                let chain = Chain::of(&decision, Engine::Buildx, repository);
                 (decision, Some(chain))
             }
         };

@@ -106,12 +106,7 @@ pub fn prepare<W: Write>(
             "neither cache-ref nor tags name a repository, so this build runs without a registry cache; set cache-ref (e.g. ghcr.io/owner/app) to keep one",
             None,
         )?;
-        let decision = Decision {
-            read: Vec::new(),
-            why: Vec::new(),
-            write: None,
-            reason: "no cache repository".into(),
-        };
+        let decision = Decision::nothing("no cache repository");
         return Ok(Prepared::new(
             config,
             settings,
@@ -125,12 +120,7 @@ pub fn prepare<W: Write>(
     let event = ctx.platform.event(&ctx.env, &ctx.payload, log)?;
     let decision = decision::decide(&event, &settings);
     plan::check_cache_tags(&config, &decision)?;
-    let full_ref = |tag: &String| config.engine.cache_location(repository, tag);
-    let chain = probe::Chain {
-        read: decision.read.iter().map(full_ref).collect(),
-        write: decision.write.as_ref().map(full_ref),
-        registry: repository.registry().to_owned(),
-    };
+    let chain = probe::Chain::of(&decision, config.engine, repository);
     let selection =
         ask_registry(ctx, &config, chain, purpose.probes(), log)?.with_reasons(&decision.why);
     Ok(Prepared::new(config, settings, decision, selection))
