@@ -332,6 +332,41 @@ mod tests {
         );
     }
 
+    /// `getCommonArgs`'s switches, in its order, after the attestations and before the targets
+    /// (bake-action's table sets none of them).
+    #[test]
+    fn the_switches_come_in_bake_actions_order() {
+        let mut raw = crate::inputs::RawInputs::default();
+        for (name, value) in [
+            ("push", "true"),
+            ("load", "true"),
+            ("pull", "true"),
+            ("builder", "ci"),
+            ("no-cache", "true"),
+            ("sbom", "true"),
+            ("targets", "api"),
+        ] {
+            raw.set(name, value);
+        }
+        let config = crate::config::validate_bake(&raw).unwrap();
+        let facts = Facts {
+            version: (0, 13),
+            run: None,
+            remote: None,
+        };
+        let args = run_args(
+            &config,
+            facts,
+            &Definition::default(),
+            &[],
+            Path::new("/m.json"),
+        );
+        assert_eq!(
+            args.join(" "),
+            "buildx bake --metadata-file /m.json --sbom true --no-cache --builder ci --pull --load --push --progress=rawjson api"
+        );
+    }
+
     #[test]
     fn the_export_solve_leaves_the_images_alone() {
         let mut raw = crate::inputs::RawInputs::default();
