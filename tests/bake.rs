@@ -21,10 +21,7 @@ fn digest(reference: &str) -> Option<String> {
 /// A copy of the bake example in a workspace of its own.
 fn bake_example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_root().join("example/two-images")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    copy_dir(&repo_root().join("example/two-images"), dir.path());
     dir
 }
 

@@ -92,21 +92,21 @@ pub fn bake<W: Write>(
     let builder = config.base.build.builder.as_deref();
     let finished = build::streamed(log, |line| bake::run(&args, &place, &names, builder, line));
     let mut finished = finished?;
+    // A deferred target's full hit keeps its tag; one that missed exports now.
     let mut untouched = vec![None; planned.len()];
-    let missed: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].deferred && finished.succeeded)
-        .filter(|&i| {
-            let stats = &finished.targets[&planned[i].target.name];
-            let full_hit = stats.cache_hit(true);
-            if full_hit {
-                untouched[i] = Some(Untouched::Kept);
-            }
-            !full_hit
-        })
-        .collect();
+    let mut missed = Vec::new();
+    for (i, p) in planned.iter().enumerate() {
+        if !(p.deferred && finished.succeeded) {
+            continue;
+        }
+        if finished.targets[&p.target.name].cache_hit(true) {
+            untouched[i] = Some(Untouched::Kept);
+        } else {
+            missed.push(p);
+        }
+    }
     let mut export_manifests = Value::Null;
     if !missed.is_empty() {
-        let missed: Vec<&Planned> = missed.iter().map(|&i| &planned[i]).collect();
         export_manifests =
             export_missed(&config, facts, &place, &missed, &temp, &mut finished, log)?;
     }
