@@ -540,19 +540,28 @@ fn explain_failure<W: Write>(
     finished: &bake::BakeFinished,
     log: &mut Log<W>,
 ) -> Result<(), Error> {
-    let mut said = false;
-    for (name, target) in &report.targets {
-        if let Some(step) = &target.stats.failed_step {
-            log.annotate(
-                Level::Error,
-                &format!("target {name}: {}", step.name),
-                &step.error,
-                None,
-            )?;
-            said = true;
-        }
+    // When one target fails, buildx cancels the others' running steps: those are not causes.
+    let canceled = |error: &str| error.ends_with("context canceled");
+    let failed: Vec<(&String, &crate::stats::FailedStep)> = report
+        .targets
+        .iter()
+        .filter_map(|(name, t)| t.stats.failed_step.as_ref().map(|step| (name, step)))
+        .collect();
+    let causes = failed.iter().filter(|(_, step)| !canceled(&step.error));
+    let shown: Vec<_> = if causes.clone().next().is_some() {
+        causes.collect()
+    } else {
+        failed.iter().collect()
+    };
+    for (name, step) in &shown {
+        log.annotate(
+            Level::Error,
+            &format!("target {name}: {}", step.name),
+            &step.error,
+            None,
+        )?;
     }
-    if said {
+    if !shown.is_empty() {
         return Ok(());
     }
     match (&finished.setup_problem, &finished.error) {
